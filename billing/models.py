@@ -1,0 +1,192 @@
+"""Money movements: bank-debit instructions and batches (R10), tax declarations (R11), refunds."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from enrollment.models import (
+    Bank,
+    ChargeCorrection,
+    Enrollment,
+    InsuranceYear,
+    RosterConfirmation,
+    School,
+    SchoolAccount,
+    money_field,
+)
+from enrollment.querysets import ScopedQuerySet
+
+
+class DebitBatch(models.Model):
+    """One file sent to one bank: the instructions gathered in one run, with control totals."""
+
+    class State(models.TextChoices):
+        GENERATING = "generating", _("生成中")
+        READY = "ready", _("文件已生成")
+        RESULTS_IMPORTED = "results_imported", _("已导入结果")
+        FAILED = "failed", _("生成失败")
+
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="batches", verbose_name=_("银行"))
+    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.PROTECT, related_name="debit_batches", verbose_name=_("参保年度"))
+    reference = models.CharField(_("批次号"), max_length=40, unique=True)
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.GENERATING)
+    file_format = models.CharField(_("文件格式"), max_length=30)
+    line_count = models.PositiveIntegerField(_("笔数"), default=0)
+    total_amount = money_field(_("总金额"), default=0)
+    checksum = models.CharField(_("文件校验值"), max_length=64, blank=True)
+    file = models.FileField(_("扣款文件"), upload_to="bank-batches/%Y/", blank=True)
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("发起人"))
+    results_imported_at = models.DateTimeField(_("结果导入时间"), null=True, blank=True)
+    result_checksum = models.CharField(_("结果文件校验值"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("扣款批次")
+        verbose_name_plural = _("扣款批次")
+        ordering = ["-created_at"]
+
+
+class DebitInstruction(models.Model):
+    """What one school owes for one confirmation (or one correction): count x fee = amount."""
+
+    class Kind(models.TextChoices):
+        ROSTER = "roster", _("名单扣费")
+        ADJUSTMENT = "adjustment", _("补扣")
+
+    class State(models.TextChoices):
+        WAITING_STANDARD = "waiting_standard", _("待正式缴费标准")
+        OPEN = "open", _("待扣款")
+        IN_BATCH = "in_batch", _("扣款中")
+        SUCCEEDED = "succeeded", _("扣款成功")
+        FLAGGED = "flagged", _("多次失败待处理")
+        CANCELLED = "cancelled", _("已撤销")
+
+    scope_school = "school"
+
+    reference = models.CharField(_("指令号"), max_length=40, unique=True)
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices, default=Kind.ROSTER)
+    confirmation = models.ForeignKey(RosterConfirmation, on_delete=models.PROTECT, related_name="debit_instructions", verbose_name=_("缴费确认"))
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="debit_instructions", verbose_name=_("学校"))
+    account = models.ForeignKey(SchoolAccount, on_delete=models.PROTECT, related_name="debit_instructions", verbose_name=_("扣费账户"))
+    head_count = models.PositiveIntegerField(_("人数"))
+    amount = money_field(_("金额"))
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.OPEN)
+    batch = models.ForeignKey(DebitBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="instructions", verbose_name=_("当前批次"))
+    tries = models.PositiveSmallIntegerField(_("已扣款次数"), default=0)
+    last_failure = models.CharField(_("最近失败原因"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("扣款指令")
+        verbose_name_plural = _("扣款指令")
+        ordering = ["-created_at"]
+        constraints = [
+            # A confirmed roster is charged by exactly one live roster instruction: never a second debit.
+            models.UniqueConstraint(
+                fields=["confirmation"], condition=Q(kind="roster") & ~Q(state="cancelled"), name="instruction_one_live_per_confirmation"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="instruction_amount_positive"),
+        ]
+
+
+class DebitAttempt(models.Model):
+    """One try of an instruction inside a batch, with the bank's answer."""
+
+    class Result(models.TextChoices):
+        PENDING = "pending", _("待返回")
+        SUCCEEDED = "succeeded", _("成功")
+        FAILED = "failed", _("失败")
+
+    instruction = models.ForeignKey(DebitInstruction, on_delete=models.PROTECT, related_name="attempts")
+    batch = models.ForeignKey(DebitBatch, on_delete=models.PROTECT, related_name="attempts")
+    line_number = models.PositiveIntegerField()
+    amount = money_field(_("金额"))
+    result = models.CharField(max_length=20, choices=Result.choices, default=Result.PENDING)
+    failure_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instruction", "batch"], name="attempt_once_per_batch"),
+            models.UniqueConstraint(fields=["batch", "line_number"], name="attempt_unique_line"),
+        ]
+
+
+class Refund(models.Model):
+    """Money going back to a school for one enrollment: charged and then exempt, graduated or charged twice."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("待退费")
+        EXPORTED = "exported", _("已导出")
+        SETTLED = "settled", _("已退费")
+
+    scope_school = "school"
+
+    reference = models.CharField(_("退费编号"), max_length=40, unique=True)
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("参保登记"))
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("学校"))
+    correction = models.OneToOneField(ChargeCorrection, null=True, blank=True, on_delete=models.PROTECT, related_name="refund", verbose_name=_("费用调整"))
+    amount = money_field(_("退费金额"))
+    reason = models.CharField(_("原因"), max_length=200)
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.OPEN)
+    export_reference = models.CharField(_("退费文件批次"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    settled_at = models.DateTimeField(_("退费时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("退费")
+        verbose_name_plural = _("退费")
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+
+class Declaration(models.Model):
+    """A school's declaration to the tax department for one confirmation (Suzhou route)."""
+
+    class State(models.TextChoices):
+        DECLARED = "declared", _("已申报")
+        PAID = "paid", _("已缴款")
+        RECEIPTED = "receipted", _("已出具票据")
+        CANCELLED = "cancelled", _("已撤销")
+
+    class PaymentMethod(models.TextChoices):
+        TRANSFER = "transfer", _("银行转账")
+        ELECTRONIC_DEBIT = "electronic_debit", _("电子扣款")
+
+    scope_school = "school"
+
+    reference = models.CharField(_("申报编号"), max_length=40, unique=True)
+    confirmation = models.ForeignKey(RosterConfirmation, on_delete=models.PROTECT, related_name="declarations", verbose_name=_("缴费确认"))
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="declarations", verbose_name=_("代办学校"))
+    head_count = models.PositiveIntegerField(_("缴费人数"))
+    amount = money_field(_("缴费金额"))
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.DECLARED)
+    file = models.FileField(_("申报文件"), upload_to="declarations/%Y/", blank=True)
+    payment_method = models.CharField(_("缴款方式"), max_length=20, choices=PaymentMethod.choices, blank=True)
+    paid_at = models.DateTimeField(_("缴款时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("申报时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("税务申报")
+        verbose_name_plural = _("税务申报")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["confirmation"], condition=~Q(state="cancelled"), name="declaration_one_live_per_confirmation"),
+        ]
+
+
+class BillingFileDownload(models.Model):
+    """Every download of a bank or tax file (they carry account numbers and personal data)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    batch = models.ForeignKey(DebitBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="downloads")
+    declaration = models.ForeignKey(Declaration, null=True, blank=True, on_delete=models.PROTECT, related_name="downloads")
+    file_name = models.CharField(max_length=255)

@@ -1,0 +1,833 @@
+"""The core of the system: who is insured, through which school, for which year.
+
+Everything the two notices rule on is stored here: offices, banks, schools and
+their debit accounts, insurance years with their fee standard, window and
+collection route, students, exemptions, enrollments, each school's roster and
+its confirmed snapshots, the audit trail and the personal-data access log.
+The coordinators, billing and graduates apps build on these models; this app
+imports none of them.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from enrollment.querysets import ScopedQuerySet
+
+ZERO = Decimal("0.00")
+
+
+def money_field(verbose_name, **kwargs):
+    return models.DecimalField(
+        verbose_name, max_digits=14, decimal_places=2, validators=[MinValueValidator(ZERO)], **kwargs
+    )
+
+
+# --- Reference data (R1) ----------------------------------------------------
+
+
+class CityManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class City(models.Model):
+    code = models.CharField(_("代码"), max_length=20, unique=True)
+    name = models.CharField(_("名称"), max_length=50)
+
+    objects = CityManager()
+
+    class Meta:
+        verbose_name = _("城市")
+        verbose_name_plural = _("城市")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.code,)
+
+
+class Hotline(models.Model):
+    """Help numbers printed in the notices and shown to coordinators (R16)."""
+
+    city = models.ForeignKey(City, on_delete=models.CASCADE, related_name="hotlines", verbose_name=_("城市"))
+    topic = models.CharField(_("咨询事项"), max_length=100)
+    phone = models.CharField(_("电话"), max_length=100)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("咨询电话")
+        verbose_name_plural = _("咨询电话")
+        ordering = ["city", "order"]
+        constraints = [models.UniqueConstraint(fields=["city", "topic"], name="hotline_unique_topic")]
+
+    def __str__(self):
+        return f"{self.topic}: {self.phone}"
+
+
+class OfficeManager(models.Manager.from_queryset(ScopedQuerySet)):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class Office(models.Model):
+    """A bureau office: a district branch in Guangzhou, the social-security centre in Suzhou."""
+
+    scope_school = None
+
+    code = models.CharField(_("代码"), max_length=30, unique=True)
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="offices", verbose_name=_("城市"))
+    name = models.CharField(_("经办机构"), max_length=100)
+    district = models.CharField(_("所属区"), max_length=50)
+    address = models.CharField(_("服务地址"), max_length=200)
+    liaison = models.CharField(_("联络员"), max_length=50, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=50, blank=True)
+
+    objects = OfficeManager()
+
+    class Meta:
+        verbose_name = _("经办机构")
+        verbose_name_plural = _("经办机构")
+        ordering = ["city", "code"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.code,)
+
+
+class BankManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class Bank(models.Model):
+    """A bank; ``allowed_in`` lists the cities whose bureau accepts debits from it."""
+
+    code = models.CharField(_("代码"), max_length=20, unique=True)
+    name = models.CharField(_("银行名称"), max_length=50, unique=True)
+    allowed_in = models.ManyToManyField(City, blank=True, related_name="allowed_banks", verbose_name=_("允许划扣的城市"))
+    file_format = models.CharField(
+        _("扣款文件格式"), max_length=30, default="default", help_text=_("批量扣款文件使用的格式代码")
+    )
+
+    objects = BankManager()
+
+    class Meta:
+        verbose_name = _("银行")
+        verbose_name_plural = _("银行")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.code,)
+
+
+class ExemptionCategoryManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class ExemptionCategory(models.Model):
+    """An exempt category of R7 (低保, 特困供养, 孤儿...): the fee is paid by public finance."""
+
+    code = models.CharField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=50)
+    local_hukou_only = models.BooleanField(
+        _("仅限本市户籍"), default=True, help_text=_("非本市户籍低保大学生一类为否")
+    )
+    requires_letter = models.BooleanField(
+        _("需盖章确认函"), default=False, help_text=_("须由经办机构录入民政局盖章的确认函后方可免缴")
+    )
+
+    objects = ExemptionCategoryManager()
+
+    class Meta:
+        verbose_name = _("免缴类别")
+        verbose_name_plural = _("免缴类别")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.code,)
+
+
+# --- Insurance years (R2, R6, R12) -----------------------------------------
+
+
+class CollectionRoute(models.TextChoices):
+    BANK_DEBIT = "bank_debit", _("银行扣费")
+    TAX_DECLARATION = "tax_declaration", _("税务申报")
+
+
+class Channel(models.TextChoices):
+    """Who enrolls a student (R6). Only ``school`` puts the student on a school's paying roster."""
+
+    SCHOOL = "school", _("学校代办")
+    VILLAGE_COMMITTEE = "village_committee", _("村民委员会")
+    CIVIL_AFFAIRS = "civil_affairs", _("民政部门")
+    DISABLED_FEDERATION = "disabled_federation", _("残联")
+    COMMUNITY_OFFICE = "community_office", _("社区社保工作机构")
+    PUBLIC_FUNDED = "public_funded", _("公费医疗（学校确认，不参保）")
+
+
+class InsuranceYearManager(models.Manager):
+    def get_by_natural_key(self, city_code, label):
+        return self.get(city__code=city_code, label=label)
+
+
+class InsuranceYear(models.Model):
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="insurance_years", verbose_name=_("城市"))
+    label = models.CharField(_("参保年度"), max_length=20)
+    coverage_start = models.DateField(_("待遇开始日期"))
+    coverage_end = models.DateField(_("待遇结束日期"))
+    fee_standard = money_field(_("缴费标准（元/人）"))
+    fee_provisional = models.BooleanField(
+        _("暂定标准"), default=False, help_text=_("暂定标准下可以确认名单，但须待正式标准公布后才扣费")
+    )
+    window_start = models.DateField(_("申报缴费期开始"))
+    window_end = models.DateField(_("申报缴费期结束"))
+    collection_route = models.CharField(_("缴费方式"), max_length=20, choices=CollectionRoute.choices)
+    coordinator_deadline = models.DateField(_("协管员名单报送截止日期"), null=True, blank=True)
+
+    objects = InsuranceYearManager()
+
+    class Meta:
+        verbose_name = _("参保年度")
+        verbose_name_plural = _("参保年度")
+        ordering = ["city", "-window_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["city", "label"], name="insurance_year_unique_label"),
+            models.CheckConstraint(condition=Q(coverage_end__gte=models.F("coverage_start")), name="insurance_year_coverage_order"),
+            models.CheckConstraint(condition=Q(window_end__gte=models.F("window_start")), name="insurance_year_window_order"),
+            models.CheckConstraint(condition=Q(fee_standard__gte=0), name="insurance_year_fee_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.city.name} {self.label}"
+
+    def natural_key(self):
+        return (self.city.code, self.label)
+
+    natural_key.dependencies = ["enrollment.city"]
+
+    def window_is_open(self, on=None) -> bool:
+        today = on or timezone.localdate()
+        return self.window_start <= today <= self.window_end
+
+
+class ChannelRule(models.Model):
+    """One routing rule of an insurance year: students matching ``condition`` enroll through ``channel``.
+
+    Rules are tried in ``order``; a student no rule matches enrolls through the school.
+    """
+
+    class Condition(models.TextChoices):
+        RURAL_HUKOU = "rural_hukou", _("农村户籍")
+        MEDICAL_ASSISTANCE_CIVIL = "medical_assistance_civil", _("医疗救助对象（民政）")
+        MEDICAL_ASSISTANCE_DISABLED = "medical_assistance_disabled", _("医疗救助对象（残联）")
+        NON_LOCAL_SCHOOL = "non_local_school", _("非本地学校就读")
+        PUBLIC_FUNDED_CARE = "public_funded_care", _("享受公费医疗")
+
+    insurance_year = models.ForeignKey(
+        InsuranceYear, on_delete=models.CASCADE, related_name="channel_rules", verbose_name=_("参保年度")
+    )
+    order = models.PositiveSmallIntegerField(_("顺序"))
+    condition = models.CharField(_("条件"), max_length=40, choices=Condition.choices)
+    channel = models.CharField(_("参保途径"), max_length=30, choices=Channel.choices)
+    school_kinds = models.CharField(
+        _("适用学校类别"), max_length=200, blank=True, help_text=_("逗号分隔的学校类别代码；留空表示全部")
+    )
+
+    class Meta:
+        verbose_name = _("参保途径规则")
+        verbose_name_plural = _("参保途径规则")
+        ordering = ["insurance_year", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["insurance_year", "order"], name="channel_rule_unique_order"),
+            models.CheckConstraint(condition=~Q(channel="school"), name="channel_rule_not_school"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_condition_display()} → {self.get_channel_display()}"
+
+
+# --- Schools and accounts (R3) ---------------------------------------------
+
+
+class SchoolKind(models.TextChoices):
+    PRIMARY_SECONDARY = "primary_secondary", _("中小学校")
+    MUNICIPAL_VOCATIONAL = "municipal_vocational", _("市属中等职业学校")
+    DISTRICT_VOCATIONAL = "district_vocational", _("区属中等职业学校")
+    UNIVERSITY = "university", _("高等院校")
+
+
+class SchoolManager(models.Manager.from_queryset(ScopedQuerySet)):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class School(models.Model):
+    scope_school = "pk"
+
+    code = models.CharField(_("学校代码"), max_length=30, unique=True)
+    name = models.CharField(_("学校名称"), max_length=100)
+    kind = models.CharField(_("学校类别"), max_length=30, choices=SchoolKind.choices)
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="schools", verbose_name=_("所属经办机构"))
+    is_local = models.BooleanField(
+        _("本地学校"), default=True, help_text=_("在本市市区就读的学校；否则学生经社区社保工作机构参保")
+    )
+    is_agent = models.BooleanField(_("代办单位"), default=True, help_text=_("学校为本校学生代收代缴"))
+    final_grade = models.PositiveSmallIntegerField(_("最高年级"), default=12)
+    active = models.BooleanField(_("有效"), default=True)
+
+    objects = SchoolManager()
+
+    class Meta:
+        verbose_name = _("学校")
+        verbose_name_plural = _("学校")
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=Q(final_grade__gte=1), name="school_final_grade_positive")]
+
+    def __str__(self):
+        return f"{self.name}（{self.code}）"
+
+    def natural_key(self):
+        return (self.code,)
+
+    @property
+    def city(self):
+        return self.office.city
+
+
+class SchoolAccount(models.Model):
+    """The account a school's fees are debited from (GZ 1(4)) or its tax e-debit agreement (SZ 4(5))."""
+
+    scope_school = "school"
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="accounts", verbose_name=_("学校"))
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("开户银行"))
+    account_number = models.CharField(_("账号"), max_length=40)
+    holder_name = models.CharField(_("户名"), max_length=100)
+    agreement_signed_on = models.DateField(_("扣款协议签订日期"), null=True, blank=True)
+    active = models.BooleanField(_("有效"), default=True)
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("扣费账户")
+        verbose_name_plural = _("扣费账户")
+        constraints = [
+            # A school has one account the bank debits; old ones stay for history.
+            models.UniqueConstraint(fields=["school"], condition=Q(active=True), name="school_account_one_active"),
+        ]
+
+    def __str__(self):
+        return f"{self.bank.name} ****{self.account_number[-4:]}"
+
+
+# --- People and scoping -----------------------------------------------------
+
+
+class Role(models.TextChoices):
+    COORDINATOR = "coordinator", _("学校协管员")
+    DISTRICT_STAFF = "district_staff", _("区经办人员")
+    CITY_STAFF = "city_staff", _("市经办人员")
+    SYSTEM = "system", _("外部系统")
+
+
+class Membership(models.Model):
+    """What a user account may see: one school, one office, one city, or a system's narrow grant.
+
+    All access scoping (portal, API, admin, exports) reads this one row.
+    """
+
+    class SystemScope(models.TextChoices):
+        NONE = "", _("无")
+        GRADUATE_FEEDS = "graduate_feeds", _("报送毕业生数据")
+        READ_ALL = "read_all", _("只读查询")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices)
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("学校"))
+    office = models.ForeignKey(Office, null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("经办机构"))
+    city = models.ForeignKey(City, null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("城市"))
+    system_scope = models.CharField(_("系统权限"), max_length=30, choices=SystemScope.choices, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("账户权限")
+        verbose_name_plural = _("账户权限")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(role="coordinator", school__isnull=False, office__isnull=True)
+                    | Q(role="district_staff", office__isnull=False, school__isnull=True)
+                    | Q(role="city_staff", city__isnull=False, school__isnull=True, office__isnull=True)
+                    | Q(role="system", school__isnull=True, office__isnull=True)
+                ),
+                name="membership_scope_matches_role",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()})"
+
+
+# --- Students, exemptions, enrollments (R5, R6, R7) -------------------------
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
+
+
+class StudentStatus(models.TextChoices):
+    IN_SCHOOL = "in_school", _("在校")
+    GRADUATED = "graduated", _("已毕业")
+    LEFT = "left", _("已离校")
+
+
+class MedicalAssistance(models.TextChoices):
+    NONE = "", _("无")
+    CIVIL_AFFAIRS = "civil_affairs", _("民政医疗救助")
+    DISABLED_FEDERATION = "disabled_federation", _("残联医疗救助")
+
+
+class Student(models.Model):
+    scope_school = "school"
+
+    identity_number = models.CharField(_("身份证号码"), max_length=18, unique=True)
+    name = models.CharField(_("姓名"), max_length=50)
+    sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("出生日期"))
+    hukou_local = models.BooleanField(_("本市户籍"), default=True)
+    hukou_rural = models.BooleanField(_("农村户籍"), default=False)
+    medical_assistance = models.CharField(
+        _("医疗救助"), max_length=30, choices=MedicalAssistance.choices, blank=True, default=""
+    )
+    public_funded_care = models.BooleanField(_("公费医疗"), default=False)
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students", verbose_name=_("学校"))
+    grade = models.PositiveSmallIntegerField(_("年级"))
+    class_name = models.CharField(_("班级"), max_length=50, blank=True)
+    status = models.CharField(_("在校状态"), max_length=20, choices=StudentStatus.choices, default=StudentStatus.IN_SCHOOL)
+    status_changed_on = models.DateField(_("状态变更日期"), null=True, blank=True)
+    has_citizen_card = models.BooleanField(_("已有市民卡"), default=False)
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("学生")
+        verbose_name_plural = _("学生")
+        ordering = ["school", "grade", "class_name", "name"]
+        indexes = [models.Index(fields=["school", "status"]), models.Index(fields=["school", "class_name"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(identity_number__regex=r"^[0-9]{17}[0-9X]$"), name="student_identity_number_format"),
+            models.CheckConstraint(condition=Q(grade__gte=1), name="student_grade_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def masked_identity_number(self):
+        from enrollment.identity import mask
+
+        return mask(self.identity_number)
+
+
+class ExemptionSource(models.TextChoices):
+    CIVIL_AFFAIRS = "civil_affairs", _("民政部门")
+    TRADE_UNION = "trade_union", _("总工会")
+    DISABLED_FEDERATION = "disabled_federation", _("残联")
+    CONFIRMATION_LETTER = "confirmation_letter", _("民政局盖章确认函")
+
+
+class Exemption(models.Model):
+    """A row of the exemption register: keyed by identity number because lists arrive before registration."""
+
+    identity_number = models.CharField(_("身份证号码"), max_length=18, db_index=True)
+    name = models.CharField(_("姓名"), max_length=50, blank=True)
+    category = models.ForeignKey(ExemptionCategory, on_delete=models.PROTECT, related_name="exemptions", verbose_name=_("免缴类别"))
+    source = models.CharField(_("数据来源"), max_length=30, choices=ExemptionSource.choices)
+    valid_from = models.DateField(_("有效期起"))
+    valid_to = models.DateField(_("有效期止"), null=True, blank=True)
+    evidence = models.FileField(_("证明材料"), upload_to="exemption-letters/%Y/", blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("录入人")
+    )
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("免缴人员")
+        verbose_name_plural = _("免缴人员数据库")
+        ordering = ["-created_at"]
+        constraints = [
+            # Repeated lists from the same body update the row instead of adding a second one.
+            models.UniqueConstraint(fields=["identity_number", "category", "source"], name="exemption_unique_per_source"),
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")), name="exemption_valid_order"),
+            models.CheckConstraint(
+                condition=~Q(source="confirmation_letter") | ~Q(evidence=""), name="exemption_letter_has_evidence"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.category}（{self.get_source_display()}）"
+
+    def covers(self, day) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
+
+
+class EnrollmentStatus(models.TextChoices):
+    REGISTERED = "registered", _("已登记")
+    REMOVED = "removed", _("已剔除")
+    DEREGISTERED = "deregistered", _("已停保减员")
+
+
+class PaymentStatus(models.TextChoices):
+    UNPAID = "unpaid", _("未缴费")
+    BILLED = "billed", _("已发起扣费/申报")
+    PAID = "paid", _("已缴费")
+    FUNDED = "funded", _("财政全额补助")
+    REFUNDED = "refunded", _("已退费")
+    NOT_CHARGED = "not_charged", _("不经学校缴费")
+
+
+class Enrollment(models.Model):
+    """One student in one insurance year: through which channel, what is due and what was paid."""
+
+    scope_school = "school"
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("学生"))
+    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("参保年度"))
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("代办学校"))
+    channel = models.CharField(_("参保途径"), max_length=30, choices=Channel.choices, default=Channel.SCHOOL)
+    channel_reason = models.CharField(_("途径依据"), max_length=200, blank=True)
+    status = models.CharField(_("登记状态"), max_length=20, choices=EnrollmentStatus.choices, default=EnrollmentStatus.REGISTERED)
+    status_reason = models.CharField(_("状态原因"), max_length=200, blank=True)
+    fee_due = money_field(_("应缴金额"), default=ZERO)
+    exemption = models.ForeignKey(Exemption, null=True, blank=True, on_delete=models.SET_NULL, related_name="enrollments", verbose_name=_("免缴依据"))
+    exemption_category = models.ForeignKey(
+        ExemptionCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("免缴类别")
+    )
+    payment_status = models.CharField(_("缴费状态"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    paid_at = models.DateTimeField(_("缴费到账时间"), null=True, blank=True)
+    receipt_number = models.CharField(_("电子票据号"), max_length=50, blank=True)
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("参保登记")
+        verbose_name_plural = _("参保登记")
+        ordering = ["school", "student__grade", "student__class_name", "student__name"]
+        indexes = [
+            models.Index(fields=["insurance_year", "school", "status"]),
+            models.Index(fields=["insurance_year", "payment_status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["student", "insurance_year"], name="enrollment_one_per_student_year"),
+            models.CheckConstraint(condition=Q(fee_due__gte=0), name="enrollment_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(exemption_category__isnull=True) | Q(fee_due=0), name="enrollment_exempt_pays_nothing"
+            ),
+            models.CheckConstraint(condition=Q(channel="school") | Q(fee_due=0), name="enrollment_other_channel_not_charged"),
+        ]
+
+    def __str__(self):
+        return f"{self.student} / {self.insurance_year}"
+
+    @property
+    def on_paying_roster(self) -> bool:
+        return self.status == EnrollmentStatus.REGISTERED and self.channel == Channel.SCHOOL
+
+
+# --- Rosters and the confirmation gate (R8) ---------------------------------
+
+
+class RosterState(models.TextChoices):
+    OPEN = "open", _("待确认")
+    CONFIRMED = "confirmed", _("已确认")
+    BILLED = "billed", _("已扣费/申报")
+    SETTLED = "settled", _("已到账")
+
+
+class Roster(models.Model):
+    """A school's list for one insurance year. Only an open roster changes."""
+
+    scope_school = "school"
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="rosters", verbose_name=_("学校"))
+    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.PROTECT, related_name="rosters", verbose_name=_("参保年度"))
+    state = models.CharField(_("状态"), max_length=20, choices=RosterState.choices, default=RosterState.OPEN)
+    # Bumped by every change to the roster's enrollments, so a confirmation can
+    # tell whether the list the coordinator reviewed is still the list it freezes.
+    version = models.PositiveIntegerField(_("版本"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("参保名单")
+        verbose_name_plural = _("参保名单")
+        ordering = ["insurance_year", "school"]
+        constraints = [models.UniqueConstraint(fields=["school", "insurance_year"], name="roster_one_per_school_year")]
+
+    def __str__(self):
+        return f"{self.school.name} {self.insurance_year.label}"
+
+    @property
+    def live_confirmation(self):
+        return self.confirmations.filter(reopened_at__isnull=True).first()
+
+
+class RosterConfirmation(models.Model):
+    """The frozen snapshot a school confirmed: what billing charges, line by line."""
+
+    scope_school = "roster__school"
+
+    roster = models.ForeignKey(Roster, on_delete=models.PROTECT, related_name="confirmations", verbose_name=_("参保名单"))
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("确认人"))
+    confirmed_at = models.DateTimeField(_("确认时间"), default=timezone.now)
+    roster_version = models.PositiveIntegerField(_("名单版本"))
+    fee_standard = money_field(_("确认时缴费标准"))
+    fee_provisional = models.BooleanField(_("暂定标准"), default=False)
+    paying_count = models.PositiveIntegerField(_("缴费人数"))
+    exempt_count = models.PositiveIntegerField(_("免缴人数"), default=0)
+    total_amount = money_field(_("缴费总额"))
+    reopened_at = models.DateTimeField(_("退回时间"), null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("退回人")
+    )
+    reopen_reason = models.TextField(_("退回原因"), blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("缴费确认")
+        verbose_name_plural = _("缴费确认")
+        ordering = ["-confirmed_at"]
+        constraints = [
+            # At most one live snapshot per roster: two confirmations racing each other cannot both land.
+            models.UniqueConstraint(fields=["roster"], condition=Q(reopened_at__isnull=True), name="confirmation_one_live_per_roster"),
+            models.CheckConstraint(condition=Q(total_amount__gte=0), name="confirmation_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reopened_at__isnull=True) | ~Q(reopen_reason=""), name="confirmation_reopen_needs_reason"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.roster} @ {self.confirmed_at:%Y-%m-%d %H:%M}"
+
+
+class ConfirmationLine(models.Model):
+    confirmation = models.ForeignKey(RosterConfirmation, on_delete=models.CASCADE, related_name="lines", verbose_name=_("缴费确认"))
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="confirmation_lines", verbose_name=_("参保登记"))
+    fee = money_field(_("应缴金额"))
+    exemption_category = models.ForeignKey(
+        ExemptionCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("免缴类别")
+    )
+
+    class Meta:
+        verbose_name = _("确认名单明细")
+        verbose_name_plural = _("确认名单明细")
+        constraints = [
+            models.UniqueConstraint(fields=["confirmation", "enrollment"], name="confirmation_line_unique"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="confirmation_line_fee_not_negative"),
+        ]
+
+
+class ChargeCorrection(models.Model):
+    """Money that must move after a roster was billed: an extra debit (positive) or a refund (negative).
+
+    Raised by the core (a final fee standard, a late exemption) and by the
+    graduates app (a deregistered graduate already charged); billing acts on it.
+    """
+
+    class Reason(models.TextChoices):
+        FEE_STANDARD = "fee_standard", _("缴费标准调整")
+        EXEMPTION = "exemption", _("事后认定免缴")
+        GRADUATE = "graduate", _("毕业生停保")
+        DUPLICATE = "duplicate", _("重复缴费")
+        LEFT = "left", _("离校")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("待处理")
+        IN_BILLING = "in_billing", _("处理中")
+        DONE = "done", _("已完成")
+        CANCELLED = "cancelled", _("已撤销")
+
+    scope_school = "enrollment__school"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="corrections", verbose_name=_("参保登记"))
+    amount = models.DecimalField(_("金额（正数补扣，负数退费）"), max_digits=14, decimal_places=2)
+    reason = models.CharField(_("原因"), max_length=20, choices=Reason.choices)
+    detail = models.CharField(_("说明"), max_length=200, blank=True)
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(_("产生时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("费用调整")
+        verbose_name_plural = _("费用调整")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="correction_amount_not_zero"),
+            # One open correction per enrollment and reason: re-running a job cannot refund twice.
+            models.UniqueConstraint(
+                fields=["enrollment", "reason"], condition=Q(state__in=["pending", "in_billing"]), name="correction_one_open_per_reason"
+            ),
+        ]
+
+
+# --- Citizen cards (R14) ----------------------------------------------------
+
+
+class CitizenCard(models.Model):
+    class State(models.TextChoices):
+        PHOTO_MISSING = "photo_missing", _("待上传照片")
+        PHOTO_SUBMITTED = "photo_submitted", _("照片已上传")
+        SENT = "sent", _("已报送制卡")
+        READY = "ready", _("待领取")
+        PICKED_UP = "picked_up", _("已领取")
+
+    scope_school = "student__school"
+
+    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="citizen_card", verbose_name=_("学生"))
+    state = models.CharField(_("制卡状态"), max_length=20, choices=State.choices, default=State.PHOTO_MISSING)
+    photo = models.ImageField(_("照片"), upload_to="card-photos/%Y/", blank=True)
+    photo_uploaded_at = models.DateTimeField(_("照片上传时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("报送时间"), null=True, blank=True)
+    picked_up_on = models.DateField(_("领取日期"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("市民卡制卡")
+        verbose_name_plural = _("市民卡制卡")
+
+
+# --- Background jobs, audit, personal-data access ---------------------------
+
+
+class Job(models.Model):
+    """A long-running piece of work started by a person (import, export, PDF): state and progress for the UI."""
+
+    class Kind(models.TextChoices):
+        STUDENT_IMPORT = "student_import", _("学生导入")
+        EXEMPTION_IMPORT = "exemption_import", _("免缴名单导入")
+        BATCH_GENERATION = "batch_generation", _("生成扣款批次")
+        RESULT_IMPORT = "result_import", _("导入扣款结果")
+        RECEIPT_IMPORT = "receipt_import", _("导入电子票据")
+        GRADUATE_RUN = "graduate_run", _("毕业生停保")
+        DOCUMENTS = "documents", _("打印权益记录单")
+        REPORT = "report", _("报表")
+        PHOTO_EXPORT = "photo_export", _("导出制卡照片")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("排队中")
+        RUNNING = "running", _("处理中")
+        SUCCEEDED = "succeeded", _("已完成")
+        FAILED = "failed", _("失败")
+
+    scope_school = "school"
+
+    kind = models.CharField(_("类型"), max_length=30, choices=Kind.choices)
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.PENDING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("发起人"))
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("学校"))
+    insurance_year = models.ForeignKey(InsuranceYear, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("参保年度"))
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    input_file = models.FileField(_("上传文件"), upload_to="jobs/input/%Y/%m/", blank=True)
+    input_name = models.CharField(_("原文件名"), max_length=255, blank=True)
+    output_file = models.FileField(_("结果文件"), upload_to="jobs/output/%Y/%m/", blank=True)
+    progress = models.PositiveIntegerField(_("已处理"), default=0)
+    total = models.PositiveIntegerField(_("总数"), default=0)
+    result = models.JSONField(_("结果"), default=dict, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("文件过期时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
+        ordering = ["-created_at"]
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.SUCCEEDED:
+            return 100
+        return int(self.progress * 100 / self.total) if self.total else 0
+
+
+class AuditEvent(models.Model):
+    """Who changed what, when, from which entry point: old and new values (append-only)."""
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", _("协管员门户")
+        ADMIN = "admin", _("管理后台")
+        API = "api", _("接口")
+        IMPORT = "import", _("批量导入")
+        JOB = "job", _("后台任务")
+        SHELL = "shell", _("命令行")
+
+    scope_school = "school"
+
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("操作人"))
+    actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
+    source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
+    action = models.CharField(_("操作"), max_length=50)
+    model = models.CharField(_("对象类型"), max_length=50)
+    object_id = models.BigIntegerField(_("对象编号"))
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("学校"))
+    student = models.ForeignKey(Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events", verbose_name=_("学生"))
+    roster = models.ForeignKey(Roster, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events", verbose_name=_("参保名单"))
+    changes = models.JSONField(_("变更内容"), default=dict, blank=True)
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("操作记录")
+        verbose_name_plural = _("操作记录")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["model", "object_id"])]
+
+
+class PersonalDataAccess(models.Model):
+    """Each view or export of full identity numbers: who, what, when (PIPL). Nobody edits it."""
+
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("用户"))
+    action = models.CharField(_("操作"), max_length=50)
+    target = models.CharField(_("对象"), max_length=200)
+    record_count = models.PositiveIntegerField(_("记录数"), default=1)
+    ip_address = models.GenericIPAddressField(_("IP地址"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("个人信息查看记录")
+        verbose_name_plural = _("个人信息查看记录")
+        ordering = ["-at"]

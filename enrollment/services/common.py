@@ -1,0 +1,142 @@
+"""Rules every write path shares: the declaration window, the roster lock and the audit trail.
+
+Every service that changes a roster or an enrollment calls these, so the
+portal, the API, the admin, imports and nightly jobs are held to the same rule.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enrollment.models import AuditEvent, InsuranceYear, Roster, RosterState, School
+
+
+class WindowClosed(ValidationError):
+    """The declaration window of the insurance year is not open (R12)."""
+
+
+class RosterLocked(ValidationError):
+    """The roster has been confirmed (or billed) and only bureau staff can reopen it."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a change and through which entry point; recorded in the audit trail."""
+
+    user: object | None
+    source: str
+    label: str = ""
+
+    @classmethod
+    def job(cls, label: str) -> "Actor":
+        return cls(user=None, source=AuditEvent.Source.JOB, label=label)
+
+
+def check_window_open(*, insurance_year: InsuranceYear, today: datetime.date | None = None) -> None:
+    today = today or timezone.localdate()
+    if not insurance_year.window_is_open(today):
+        raise WindowClosed(
+            _("%(year)s申报缴费期为%(start)s至%(end)s，当前不在申报缴费期内，不能修改参保名单。")
+            % {
+                "year": str(insurance_year),
+                "start": insurance_year.window_start.isoformat(),
+                "end": insurance_year.window_end.isoformat(),
+            },
+            code="window_closed",
+        )
+
+
+def current_insurance_year(*, city_id: int, today: datetime.date | None = None) -> InsuranceYear | None:
+    """The year whose window is open today, else the next one to open, else the latest."""
+    today = today or timezone.localdate()
+    years = InsuranceYear.objects.filter(city_id=city_id)
+    return (
+        years.filter(window_start__lte=today, window_end__gte=today).order_by("-window_start").first()
+        or years.filter(window_start__gt=today).order_by("window_start").first()
+        or years.order_by("-window_end").first()
+    )
+
+
+def roster_get_or_create(*, school: School, insurance_year: InsuranceYear) -> Roster:
+    roster, _created = Roster.objects.get_or_create(school=school, insurance_year=insurance_year)
+    return roster
+
+
+def roster_lock_for_change(*, school: School, insurance_year: InsuranceYear, today: datetime.date | None = None) -> Roster:
+    """Lock the roster row for the rest of the transaction and check it may change.
+
+    Every roster edit takes this lock before writing, and confirmation takes
+    the same lock, so an edit racing a confirmation either lands before the
+    snapshot is taken or sees the confirmed state and is refused: never after.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("roster_lock_for_change must run inside a transaction")
+    check_window_open(insurance_year=insurance_year, today=today)
+    roster_get_or_create(school=school, insurance_year=insurance_year)
+    roster = Roster.objects.select_for_update().get(school=school, insurance_year=insurance_year)
+    if roster.state != RosterState.OPEN:
+        raise RosterLocked(
+            _("%(school)s的%(year)s参保名单已确认（状态：%(state)s），不能再修改；如需修改请联系经办机构退回名单。")
+            % {"school": school.name, "year": insurance_year.label, "state": roster.get_state_display()},
+            code="roster_locked",
+        )
+    return roster
+
+
+def roster_touch(*, roster: Roster) -> None:
+    Roster.objects.filter(pk=roster.pk).update(version=F("version") + 1, updated_at=timezone.now())
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    obj,
+    changes: dict | None = None,
+    school_id: int | None = None,
+    student_id: int | None = None,
+    roster_id: int | None = None,
+    note: str = "",
+) -> AuditEvent:
+    return AuditEvent.objects.create(**audit_fields(
+        actor=actor, action=action, obj=obj, changes=changes, school_id=school_id,
+        student_id=student_id, roster_id=roster_id, note=note,
+    ))
+
+
+def audit_fields(*, actor: Actor, action: str, obj, changes=None, school_id=None, student_id=None, roster_id=None, note="") -> dict:
+    """Field values of an audit row, for services that write many at once with bulk_create."""
+    user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
+    return {
+        "actor": user,
+        "actor_label": actor.label or (user.get_username() if user else ""),
+        "source": actor.source,
+        "action": action,
+        "model": obj._meta.model_name,
+        "object_id": obj.pk,
+        "school_id": school_id,
+        "student_id": student_id,
+        "roster_id": roster_id,
+        "changes": _jsonable(changes or {}),
+        "note": note[:300],
+    }
+
+
+def diff(old: dict, new: dict) -> dict:
+    """{field: [old, new]} for the fields whose value changed."""
+    return {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
