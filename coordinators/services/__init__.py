@@ -1,0 +1,1 @@
+"""Write operations of the portal side, one module per area."""

@@ -1,0 +1,29 @@
+"""Admin scoping: district staff see and change only their office's schools; city staff their city.
+
+The queryset itself is narrowed (``visible_to``), so changelists, counts,
+change pages opened by URL, autocomplete, exports and foreign-key dropdowns
+all obey the same rule.
+"""
+
+from django.contrib import admin
+
+from enrollment.querysets import ScopedQuerySet
+
+
+class ScopedAdminMixin:
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if isinstance(qs, ScopedQuerySet):
+            return qs.visible_to(request.user)
+        return qs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        manager = related._default_manager
+        if hasattr(manager.get_queryset(), "visible_to"):
+            kwargs.setdefault("queryset", manager.get_queryset().visible_to(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    pass

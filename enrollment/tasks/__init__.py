@@ -1,0 +1,3 @@
+"""Celery tasks of the core, one module per area (Celery's autodiscovery imports this package)."""
+
+from enrollment.tasks import cards, exemptions, reports, rosters, students  # noqa: F401
