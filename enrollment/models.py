@@ -653,6 +653,9 @@ class ConfirmationLine(models.Model):
             models.CheckConstraint(condition=Q(fee__gte=0), name="confirmation_line_fee_not_negative"),
         ]
 
+    def __str__(self):
+        return f"{self.enrollment_id}: {self.fee}"
+
 
 class ChargeCorrection(models.Model):
     """Money that must move after a roster was billed: an extra debit (positive) or a refund (negative).
@@ -697,6 +700,9 @@ class ChargeCorrection(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.get_reason_display()} {self.amount}"
+
 
 # --- Citizen cards (R14) ----------------------------------------------------
 
@@ -723,6 +729,9 @@ class CitizenCard(models.Model):
     class Meta:
         verbose_name = _("市民卡制卡")
         verbose_name_plural = _("市民卡制卡")
+
+    def __str__(self):
+        return f"{self.student}（{self.get_state_display()}）"
 
 
 # --- Background jobs, audit, personal-data access ---------------------------
@@ -775,6 +784,9 @@ class Job(models.Model):
         verbose_name_plural = _("后台任务")
         ordering = ["-created_at"]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
     @property
     def percent(self) -> int:
         if self.state == self.State.SUCCEEDED:
@@ -816,6 +828,9 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["model", "object_id"])]
 
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.model}#{self.object_id}"
+
 
 class PersonalDataAccess(models.Model):
     """Each view or export of full identity numbers: who, what, when (PIPL). Nobody edits it."""
@@ -831,3 +846,6 @@ class PersonalDataAccess(models.Model):
         verbose_name = _("个人信息查看记录")
         verbose_name_plural = _("个人信息查看记录")
         ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action}"
