@@ -1,0 +1,274 @@
+"""Admin pages for reference data, schools, accounts, students and jobs (bureau staff).
+
+Every page is scoped through ``ScopedModelAdmin``: district staff reach only their
+office's schools and students (a change page of another district's record, even
+typed by URL, is "not found"), city staff reach their city.
+"""
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from enrollment import identity
+from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.models import (
+    Bank,
+    ChannelRule,
+    CitizenCard,
+    City,
+    ExemptionCategory,
+    Hotline,
+    InsuranceYear,
+    Job,
+    Membership,
+    Office,
+    PersonalDataAccess,
+    School,
+    SchoolAccount,
+    Student,
+)
+from enrollment.querysets import membership_of
+
+
+def mask_account(number: str) -> str:
+    return f"****{number[-4:]}" if number else ""
+
+
+# --- Reference data -------------------------------------------------------
+
+
+class HotlineInline(admin.TabularInline):
+    model = Hotline
+    extra = 0
+    fields = ["order", "topic", "phone", "address"]
+
+
+@admin.register(City)
+class CityAdmin(ScopedModelAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]
+    inlines = [HotlineInline]
+
+
+@admin.register(Office)
+class OfficeAdmin(ScopedModelAdmin):
+    list_display = ["name", "district", "city", "address", "liaison", "phone"]
+    list_filter = ["city"]
+    search_fields = ["name", "district", "code", "liaison"]
+
+
+@admin.register(Bank)
+class BankAdmin(ScopedModelAdmin):
+    list_display = ["name", "code", "file_format", "allowed_cities"]
+    list_filter = ["allowed_in", "file_format"]
+    search_fields = ["name", "code"]
+    filter_horizontal = ["allowed_in"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("allowed_in")
+
+    @admin.display(description=_("允许划扣的城市"))
+    def allowed_cities(self, obj):
+        return "、".join(city.name for city in obj.allowed_in.all())
+
+
+@admin.register(ExemptionCategory)
+class ExemptionCategoryAdmin(ScopedModelAdmin):
+    list_display = ["name", "code", "local_hukou_only", "requires_letter"]
+    list_filter = ["local_hukou_only", "requires_letter"]
+    search_fields = ["name", "code"]
+
+
+class ChannelRuleInline(admin.TabularInline):
+    model = ChannelRule
+    extra = 0
+    fields = ["order", "condition", "channel", "school_kinds"]
+
+
+@admin.register(InsuranceYear)
+class InsuranceYearAdmin(ScopedModelAdmin):
+    list_display = [
+        "label", "city", "fee_standard", "fee_provisional", "window_start", "window_end", "coverage_start",
+        "coverage_end", "collection_route",
+    ]
+    list_filter = ["city", "collection_route", "fee_provisional"]
+    search_fields = ["label", "city__name"]
+    date_hierarchy = "window_start"
+    inlines = [ChannelRuleInline]
+    fieldsets = [
+        (None, {"fields": ["city", "label", "collection_route"]}),
+        (_("缴费标准"), {"fields": ["fee_standard", "fee_provisional"]}),
+        (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
+        (_("协管员"), {"fields": ["coordinator_deadline"]}),
+    ]
+
+
+# --- Schools and accounts -------------------------------------------------
+
+
+class SchoolAccountInline(admin.TabularInline):
+    model = SchoolAccount
+    extra = 0
+    fields = ["bank", "account_number", "holder_name", "agreement_signed_on", "active"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "bank":
+            # Only banks the bureau accepts debits from may be registered (GZ 1(4)).
+            kwargs["queryset"] = Bank.objects.filter(allowed_in__isnull=False).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(School)
+class SchoolAdmin(ScopedModelAdmin):
+    list_display = ["name", "code", "kind", "office", "is_local", "is_agent", "debit_account", "active"]
+    list_filter = ["kind", "office__city", ("office", admin.RelatedOnlyFieldListFilter), "is_agent", "active"]
+    search_fields = ["name", "code"]
+    list_select_related = ["office"]
+    inlines = [SchoolAccountInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("accounts__bank")
+
+    @admin.display(description=_("扣费账户"))
+    def debit_account(self, obj):
+        for account in obj.accounts.all():
+            if account.active:
+                return f"{account.bank.name} {mask_account(account.account_number)}"
+        return _("未申报")
+
+
+@admin.register(SchoolAccount)
+class SchoolAccountAdmin(ScopedModelAdmin):
+    list_display = ["school", "bank", "masked_number", "holder_name", "agreement_signed_on", "active"]
+    list_filter = [("bank", admin.RelatedOnlyFieldListFilter), "active"]
+    search_fields = ["school__name", "school__code", "holder_name"]
+    list_select_related = ["school", "bank"]
+    autocomplete_fields = ["school"]
+
+    @admin.display(description=_("账号"))
+    def masked_number(self, obj):
+        return mask_account(obj.account_number)
+
+
+# --- Accounts' scope ------------------------------------------------------
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedModelAdmin):
+    list_display = ["user", "role", "school", "office", "city", "system_scope"]
+    list_filter = ["role", "system_scope"]
+    search_fields = ["user__username", "school__name", "office__name"]
+    list_select_related = ["user", "school", "office", "city"]
+    autocomplete_fields = ["school"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        membership = membership_of(request.user)
+        if membership is None:
+            return qs.none()
+        if membership.role == "city_staff":
+            city = membership.city_id
+            return qs.filter(Q(school__office__city=city) | Q(office__city=city) | Q(city=city))
+        if membership.role == "district_staff":
+            office = membership.office_id
+            return qs.filter(Q(school__office=office) | Q(office=office))
+        return qs.none()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            membership = membership_of(request.user)
+            if db_field.name == "user":
+                # Staff never attach a scope to a superuser's account or widen their own.
+                kwargs["queryset"] = db_field.related_model._default_manager.filter(is_superuser=False).exclude(
+                    pk=request.user.pk
+                )
+            elif db_field.name == "city":
+                kwargs["queryset"] = City.objects.filter(pk=getattr(membership, "city_id", None))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --- Students ---------------------------------------------------------------
+
+
+@admin.register(Student)
+class StudentAdmin(ScopedModelAdmin):
+    list_display = ["name", "masked_identity", "sex", "school", "grade", "class_name", "status", "hukou_rural",
+                    "medical_assistance", "has_citizen_card"]
+    list_filter = ["status", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care",
+                   "has_citizen_card", ("school", admin.RelatedOnlyFieldListFilter)]
+    # Exact match on the number (a prefix search would let anyone enumerate numbers).
+    search_fields = ["=identity_number", "name", "class_name"]
+    search_help_text = _("按姓名、班级或完整的身份证号码查找")
+    list_select_related = ["school"]
+    autocomplete_fields = ["school"]
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["identity_number", "name", "sex", "birth_date"]}),
+        (_("户籍与身份"), {"fields": ["hukou_local", "hukou_rural", "medical_assistance", "public_funded_care"]}),
+        (_("在校情况"), {"fields": ["school", "grade", "class_name", "status", "status_changed_on", "has_citizen_card"]}),
+        (_("记录"), {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description=_("身份证号码"), ordering="identity_number")
+    def masked_identity(self, obj):
+        return identity.mask(obj.identity_number)
+
+    def get_search_results(self, request, queryset, search_term):
+        # People paste numbers with full-width digits, spaces or a lowercase x.
+        normalized = identity.normalize(search_term)
+        if len(normalized) == 18 and normalized[:17].isdigit():
+            search_term = normalized
+        return super().get_search_results(request, queryset, search_term)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and getattr(response, "status_code", None) == 200:
+            # The change page shows the full identity number: record who looked (PIPL).
+            PersonalDataAccess.objects.create(
+                user=request.user,
+                action="admin_view_student",
+                target=f"student:{object_id}",
+                record_count=1,
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+            )
+        return response
+
+
+@admin.register(CitizenCard)
+class CitizenCardAdmin(ScopedModelAdmin):
+    list_display = ["student", "school_name", "state", "photo_uploaded_at", "sent_at", "picked_up_on"]
+    list_filter = ["state"]
+    search_fields = ["=student__identity_number", "student__name"]
+    list_select_related = ["student__school"]
+    autocomplete_fields = ["student"]
+    # Photos are private files served only through the portal's access-checked views.
+    exclude = ["photo"]
+    readonly_fields = ["photo_uploaded_at"]
+
+    @admin.display(description=_("学校"), ordering="student__school__name")
+    def school_name(self, obj):
+        return obj.student.school.name
+
+
+# --- Jobs -----------------------------------------------------------------
+
+
+@admin.register(Job)
+class JobAdmin(ScopedModelAdmin):
+    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total"]
+    list_filter = ["kind", "state"]
+    search_fields = ["school__name", "created_by__username", "input_name"]
+    list_select_related = ["school", "insurance_year__city", "created_by"]
+    date_hierarchy = "created_at"
+    exclude = ["input_file", "output_file"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
