@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
+# Rare CJK Extension B characters in names (e.g. U+20BB7) are drawn from HanaMinB, a TrueType font reportlab can embed.
+[ -e /usr/share/fonts/truetype/hanazono/HanaMinB.ttf ] || need+=(fonts-hanazono)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then
     echo "Please install: ${need[*]} (apt-get install ${need[*]})" >&2
