@@ -1,0 +1,269 @@
+"""Demo data for a first look at the system: an open insurance year per city, schools, people, students.
+
+Safe to run again: every row is looked up by its natural key and updated, so a
+second run changes nothing but the passwords (reset to the printed one).
+"""
+
+import datetime
+import random
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from coordinators.models import Coordinator
+from enrollment import identity
+from enrollment.models import (
+    Bank,
+    ChannelRule,
+    City,
+    CollectionRoute,
+    Exemption,
+    ExemptionCategory,
+    ExemptionSource,
+    InsuranceYear,
+    MedicalAssistance,
+    Membership,
+    Office,
+    School,
+    SchoolAccount,
+    SchoolKind,
+    Student,
+)
+
+DEFAULT_PASSWORD = "demo-insure-2468"
+STUDENTS_PER_SCHOOL = 60
+
+# (code, name, kind, office, final grade, first grade, bank, regions, coordinator username, coordinator name)
+SCHOOLS = [
+    ("DEMO-GZ-YX-001", "越秀区示例第一中学", SchoolKind.PRIMARY_SECONDARY, "gz-yuexiu", 12, 7, "icbc",
+     ["440104", "440106"], "coord-gz1", "陈晓燕"),
+    ("DEMO-GZ-HZ-001", "海珠区示例实验小学", SchoolKind.PRIMARY_SECONDARY, "gz-haizhu", 6, 1, "ccb",
+     ["440105", "440106"], "coord-gz2", "黄志明"),
+    ("DEMO-GZ-YX-V01", "越秀区示例职业技术学校", SchoolKind.DISTRICT_VOCATIONAL, "gz-yuexiu", 3, 1, "gzcb",
+     ["440104", "440105", "440106"], "coord-gz3", "林建华"),
+    ("DEMO-SZ-U01", "苏州示例大学", SchoolKind.UNIVERSITY, "sz-centre", 4, 1, "boc",
+     ["320505", "320506", "440106"], "coord-sz1", "周静"),
+    ("DEMO-SZ-U02", "苏州示例职业技术学院", SchoolKind.UNIVERSITY, "sz-centre", 3, 1, "abc",
+     ["320506", "320505"], "coord-sz2", "吴磊"),
+]
+STAFF = [
+    ("staff-yuexiu", "district_staff", {"office": "gz-yuexiu"}),
+    ("staff-gz", "city_staff", {"city": "guangzhou"}),
+    ("staff-sz", "city_staff", {"city": "suzhou"}),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁任沈"
+GIVEN = ["子涵", "欣怡", "梓轩", "浩然", "雨桐", "宇航", "思彤", "俊杰", "佳怡", "泽宇", "诗琪", "明轩",
+         "晓彤", "嘉豪", "一诺", "语嫣", "梓萱", "博文", "雅琳", "家乐", "天佑", "可欣", "文静", "志强"]
+
+
+def demo_year_values(city_code: str, today: datetime.date) -> dict:
+    label = str(today.year + 1)
+    values = {
+        "coverage_start": datetime.date(today.year + 1, 1, 1),
+        "coverage_end": datetime.date(today.year + 1, 12, 31),
+        "window_start": today - datetime.timedelta(days=60),
+        "window_end": today + datetime.timedelta(days=60),
+        "fee_provisional": False,
+    }
+    if city_code == "guangzhou":
+        values.update(fee_standard=Decimal("200.00"), collection_route=CollectionRoute.BANK_DEBIT,
+                      coordinator_deadline=datetime.date(today.year, 7, 15))
+    else:
+        values.update(fee_standard=Decimal("140.00"), collection_route=CollectionRoute.TAX_DECLARATION,
+                      coordinator_deadline=None)
+    return label, values
+
+
+def ensure_reference_data() -> None:
+    if not (City.objects.filter(code="guangzhou").exists() and Office.objects.filter(code="sz-centre").exists()):
+        call_command("loaddata", "reference", verbosity=0)
+
+
+def upsert_user(username: str, password: str, *, staff: bool = False, superuser: bool = False):
+    user, _created = get_user_model().objects.get_or_create(username=username)
+    user.is_staff = staff or superuser
+    user.is_superuser = superuser
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def grant(user, *, role: str, group: str | None = None, **scope) -> None:
+    defaults = {"role": role, "school": None, "office": None, "city": None, "system_scope": ""}
+    defaults.update(scope)
+    Membership.objects.update_or_create(user=user, defaults=defaults)
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+
+
+def seed_students(school: School, *, spec, year: InsuranceYear, rng: random.Random, serial: int) -> list[Student]:
+    code, _name, kind, _office, final_grade, first_grade, _bank, regions, *_rest = spec
+    students = []
+    grades = list(range(first_grade, final_grade + 1))
+    for i in range(STUDENTS_PER_SCHOOL):
+        grade = grades[i % len(grades)]
+        # Age at the start of the coverage year: 6 in grade 1 of primary school, 18 in the first university year.
+        start_age = 17 if kind == SchoolKind.UNIVERSITY else (15 if kind == SchoolKind.DISTRICT_VOCATIONAL else 6)
+        birth_year = year.coverage_start.year - start_age - grade
+        birth = datetime.date(birth_year, rng.randint(1, 12), rng.randint(1, 28))
+        region = regions[i % len(regions)]
+        number = identity.generate(region=region, birth=birth, sequence=(serial * 100 + i) % 1000)
+        roll = rng.random()
+        # A university also has students from other provinces (non-local hukou).
+        local = region.startswith("3205") if kind == SchoolKind.UNIVERSITY else True
+        defaults = {
+            "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+            "sex": identity.sex(number),
+            "birth_date": birth,
+            "hukou_local": local,
+            "hukou_rural": kind != SchoolKind.UNIVERSITY and roll < 0.10,
+            "medical_assistance": (
+                MedicalAssistance.CIVIL_AFFAIRS if 0.10 <= roll < 0.13
+                else MedicalAssistance.DISABLED_FEDERATION if 0.13 <= roll < 0.15
+                else MedicalAssistance.NONE
+            ),
+            "public_funded_care": 0.15 <= roll < 0.17,
+            "school": school,
+            "grade": grade,
+            "class_name": f"{grade}年级{i % 3 + 1}班",
+            "has_citizen_card": kind != SchoolKind.UNIVERSITY or roll > 0.25,
+        }
+        student, _created = Student.objects.update_or_create(identity_number=number, defaults=defaults)
+        students.append(student)
+    return students
+
+
+def seed_exemptions(students: list[Student], *, year: InsuranceYear) -> int:
+    plain = [s for s in students if s.hukou_local and not s.hukou_rural and not s.medical_assistance]
+    picks = [
+        ("minimum_living", ExemptionSource.CIVIL_AFFAIRS),
+        ("orphan", ExemptionSource.CIVIL_AFFAIRS),
+        ("registered_poor", ExemptionSource.CIVIL_AFFAIRS),
+        ("marginal_low_income", ExemptionSource.TRADE_UNION),
+        ("disabled_hardship", ExemptionSource.DISABLED_FEDERATION),
+    ]
+    count = 0
+    for (category_code, source), student in zip(picks, plain[3::17], strict=False):
+        Exemption.objects.update_or_create(
+            identity_number=student.identity_number,
+            category=ExemptionCategory.objects.get(code=category_code),
+            source=source,
+            defaults={"name": student.name, "valid_from": year.window_start - datetime.timedelta(days=180),
+                      "valid_to": year.coverage_end},
+        )
+        count += 1
+    return count
+
+
+@transaction.atomic
+def seed_demo(*, password: str, today: datetime.date) -> dict:
+    """Create or update every demo row; returns what the command prints."""
+    ensure_reference_data()
+    rng = random.Random(20140626)  # fixed: the same names and numbers on every run
+    years = {}
+    for city in City.objects.filter(code__in=["guangzhou", "suzhou"]):
+        label, values = demo_year_values(city.code, today)
+        year, _created = InsuranceYear.objects.update_or_create(city=city, label=label, defaults=values)
+        notice_year = (
+            InsuranceYear.objects.filter(city=city).exclude(pk=year.pk).order_by("-window_start").first()
+        )
+        if notice_year is not None and not year.channel_rules.exists():
+            ChannelRule.objects.bulk_create(
+                ChannelRule(insurance_year=year, order=rule.order, condition=rule.condition, channel=rule.channel,
+                            school_kinds=rule.school_kinds)
+                for rule in notice_year.channel_rules.all()
+            )
+        years[city.code] = year
+
+    logins = []
+    admin = upsert_user("admin", password, superuser=True)
+    logins.append((admin.username, "超级管理员"))
+    schools = []
+    exemptions = 0
+    student_count = 0
+    for serial, spec in enumerate(SCHOOLS):
+        code, name, kind, office_code, final_grade, _first, bank_code, _regions, username, person = spec
+        office = Office.objects.get(code=office_code)
+        school, _created = School.objects.update_or_create(
+            code=code,
+            defaults={"name": name, "kind": kind, "office": office, "is_local": True, "is_agent": True,
+                      "final_grade": final_grade, "active": True},
+        )
+        bank = Bank.objects.get(code=bank_code)
+        SchoolAccount.objects.update_or_create(
+            school=school, active=True,
+            defaults={"bank": bank, "account_number": f"6222020{serial + 1:03d}00012345",
+                      "holder_name": name, "agreement_signed_on": today.replace(month=1, day=10)},
+        )
+        user = upsert_user(username, password)
+        grant(user, role="coordinator", group="coordinator", school=school)
+        Coordinator.objects.update_or_create(
+            user=user,
+            defaults={"school": school, "name": person, "gender": "F" if serial % 2 == 0 else "M",
+                      "department": "学生处" if kind == SchoolKind.UNIVERSITY else "总务处",
+                      "post": "医保协管员", "work_phone": f"020-8766{serial:04d}" if office.city.code == "guangzhou"
+                      else f"0512-6982{serial:04d}", "mobile": f"1380000{serial:04d}", "active": True},
+        )
+        logins.append((username, f"{name} 协管员"))
+        year = years[office.city.code]
+        students = seed_students(school, spec=spec, year=year, rng=rng, serial=serial)
+        student_count += len(students)
+        exemptions += seed_exemptions(students, year=year)
+        schools.append((school, year))
+
+    for username, role, scope in STAFF:
+        user = upsert_user(username, password, staff=True)
+        resolved = {}
+        if "office" in scope:
+            resolved["office"] = Office.objects.get(code=scope["office"])
+        if "city" in scope:
+            resolved["city"] = City.objects.get(code=scope["city"])
+        grant(user, role=role, group=role, **resolved)
+        logins.append((username, "区经办人员（越秀）" if role == "district_staff" else f"市经办人员（{resolved['city'].name}）"))
+
+    return {"years": years, "schools": schools, "logins": logins, "students": student_count, "exemptions": exemptions}
+
+
+def refresh_rosters(schools, stdout) -> None:
+    """Let the rules engine build each demo school's roster, if it is installed; the demo works without it."""
+    try:
+        from enrollment.services.common import Actor, roster_get_or_create
+        from enrollment.services.enrollments import enrollments_refresh_bulk
+    except ImportError:
+        return
+    actor = Actor(user=None, source="shell", label="seed_demo")
+    for school, year in schools:
+        try:
+            roster = roster_get_or_create(school=school, insurance_year=year)
+            enrollments_refresh_bulk(actor=actor, roster=roster)
+        except Exception as exc:  # noqa: BLE001 - demo data must not fail on a rules-engine problem
+            stdout.write(f"  {school.name}: 名单未生成（{exc.__class__.__name__}）")
+
+
+class Command(BaseCommand):
+    help = "创建演示数据：每个城市一个正在申报缴费期内的参保年度、学校、协管员、经办人员和学生。可重复运行。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default=DEFAULT_PASSWORD, help="所有演示账户的密码")
+
+    def handle(self, *args, password, **options):
+        validate_password(password)
+        result = seed_demo(password=password, today=timezone.localdate())
+        refresh_rosters(result["schools"], self.stdout)
+        out = self.stdout
+        out.write(self.style.SUCCESS(f"演示数据已就绪：{len(result['schools'])} 所学校，{result['students']} 名学生，"
+                                     f"{result['exemptions']} 条免缴记录。"))
+        for year in result["years"].values():
+            out.write(f"  {year}：申报缴费期 {year.window_start} 至 {year.window_end}，缴费标准 {year.fee_standard} 元/人")
+        out.write("")
+        out.write("打开 http://127.0.0.1:8000/ （管理后台：http://127.0.0.1:8000/admin/）")
+        out.write(f"所有演示账户的密码：{password}")
+        for username, role in result["logins"]:
+            out.write(f"  {username:<14} {role}")
