@@ -1,1 +1,29 @@
-"""Celery tasks."""
+"""Background work on rosters: bringing fees in line with a published standard."""
+
+import logging
+
+from celery import shared_task
+
+from enrollment.models import InsuranceYear
+from enrollment.services.common import Actor, WindowClosed
+from enrollment.services.fees import fees_recompute
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="enrollment.recompute_fees")
+def recompute_fees_task(insurance_year_id: int) -> dict:
+    """Apply the year's current fee standard to every roster.
+
+    Safe to run twice: ``fees_recompute`` locks every roster of the year and
+    only writes differences, so a second run (or a retry) changes nothing.
+    """
+    year = InsuranceYear.objects.filter(pk=insurance_year_id).first()
+    if year is None:
+        return {"skipped": "missing"}
+    try:
+        return fees_recompute(actor=Actor.job("recompute_fees"), insurance_year=year)
+    except WindowClosed:
+        # Outside the window nothing may change (R12); retrying would not help.
+        logger.warning("fee recompute refused: window closed", extra={"insurance_year_id": insurance_year_id})
+        return {"skipped": "window_closed"}

@@ -1,0 +1,237 @@
+"""Reads of the core: what a school reviews before confirming, and whether a student is covered.
+
+Scoping is the caller's job (``visible_to``); these functions answer for the
+roster or the identity number they are given.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.apps import apps
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enrollment.models import (
+    ZERO,
+    Channel,
+    Enrollment,
+    EnrollmentStatus,
+    InsuranceYear,
+    PaymentStatus,
+    Roster,
+    RosterState,
+    SchoolKind,
+    Student,
+)
+
+# Ages beyond which a student of this school kind is most likely a graduate the feed missed.
+AGE_LIMITS = {
+    SchoolKind.PRIMARY_SECONDARY: 19,
+    SchoolKind.MUNICIPAL_VOCATIONAL: 21,
+    SchoolKind.DISTRICT_VOCATIONAL: 21,
+    SchoolKind.UNIVERSITY: 30,
+}
+
+
+@dataclass
+class SuspectedGraduate:
+    enrollment_id: int
+    student_id: int
+    name: str
+    grade: int
+    class_name: str
+    reasons: list[str]
+
+
+@dataclass
+class RosterPreview:
+    roster_id: int
+    state: str
+    version: int
+    paying_count: int
+    fee_standard: Decimal
+    amount: Decimal
+    fee_provisional: bool
+    exempt_count: int
+    exempt_by_category: dict[str, int]
+    other_channels: dict[str, int]
+    removed_count: int
+    suspected_graduates: list[SuspectedGraduate] = field(default_factory=list)
+    at_other_school: list[dict] = field(default_factory=list)
+    removed_since_last_year: list[dict] = field(default_factory=list)
+
+    @property
+    def total_count(self) -> int:
+        return self.paying_count + self.exempt_count
+
+
+def _graduate_record_model():
+    """The graduates app's record model when installed; the core does not import other apps."""
+    try:
+        return apps.get_model("graduates", "GraduateRecord")
+    except LookupError:
+        return None
+
+
+def _age_on(birth: datetime.date, day: datetime.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview:
+    year = roster.insurance_year
+    school = roster.school
+    enrollments = Enrollment.objects.filter(insurance_year=year, school=school)
+
+    on_roster = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
+    paying_count = enrollments.filter(on_roster, exemption_category__isnull=True).count()
+    exempt_rows = (
+        enrollments.filter(on_roster, exemption_category__isnull=False)
+        .values("exemption_category__name")
+        .annotate(n=Count("pk"))
+        .order_by("exemption_category__name")
+    )
+    exempt_by_category = {row["exemption_category__name"]: row["n"] for row in exempt_rows}
+    labels = dict(Channel.choices)
+    other_channels = {
+        str(labels.get(row["channel"], row["channel"])): row["n"]
+        for row in enrollments.filter(status=EnrollmentStatus.REGISTERED)
+        .exclude(channel=Channel.SCHOOL)
+        .values("channel")
+        .annotate(n=Count("pk"))
+        .order_by("channel")
+    }
+    removed_count = enrollments.exclude(status=EnrollmentStatus.REGISTERED).count()
+
+    # Suspected graduates still on the roster.
+    today = timezone.localdate()
+    age_limit = AGE_LIMITS.get(school.kind, 30)
+    born_before = datetime.date(today.year - age_limit - 1, today.month, min(today.day, 28))
+    suspects_q = Q(student__grade__gte=school.final_grade) | Q(student__birth_date__lt=born_before)
+    record_model = _graduate_record_model()
+    graduate_student_ids = set()
+    if record_model is not None:
+        graduate_student_ids = set(
+            record_model.objects.filter(student__school=school, student__isnull=False).values_list("student_id", flat=True)
+        )
+        suspects_q |= Q(student_id__in=graduate_student_ids)
+    suspects = []
+    for enrollment in (
+        enrollments.filter(on_roster)
+        .filter(suspects_q)
+        .select_related("student")
+        .order_by("student__grade", "student__class_name", "student__name")[:suspect_limit]
+    ):
+        student = enrollment.student
+        reasons = []
+        if student.grade >= school.final_grade:
+            reasons.append(_("最高年级（%(grade)s年级）") % {"grade": student.grade})
+        if _age_on(student.birth_date, today) > age_limit:
+            reasons.append(_("年龄%(age)s岁，超出本类学校常见年龄") % {"age": _age_on(student.birth_date, today)})
+        if student.pk in graduate_student_ids:
+            reasons.append(_("在毕业生数据中"))
+        suspects.append(SuspectedGraduate(
+            enrollment_id=enrollment.pk, student_id=student.pk, name=student.name,
+            grade=student.grade, class_name=student.class_name, reasons=reasons,
+        ))
+
+    # This school's students whose enrollment for this year is held by another school (moved schools).
+    at_other_school = list(
+        Enrollment.objects.filter(insurance_year=year, student__school=school)
+        .exclude(school=school)
+        .annotate(student_name=F("student__name"), other_school=F("school__name"))
+        .values("pk", "student_id", "student_name", "other_school")[:suspect_limit]
+    )
+
+    # Enrolled here last year, not on this year's roster.
+    previous = (
+        InsuranceYear.objects.filter(city_id=year.city_id, coverage_start__lt=year.coverage_start)
+        .order_by("-coverage_start")
+        .first()
+    )
+    removed_since_last_year = []
+    if previous is not None:
+        this_year_on_roster = Enrollment.objects.filter(insurance_year=year, school=school).filter(on_roster)
+        removed_since_last_year = list(
+            Enrollment.objects.filter(insurance_year=previous, school=school, status=EnrollmentStatus.REGISTERED)
+            .exclude(student_id__in=this_year_on_roster.values("student_id"))
+            .annotate(student_name=F("student__name"), student_status=F("student__status"))
+            .values("student_id", "student_name", "student_status")[:suspect_limit]
+        )
+
+    fee = year.fee_standard
+    return RosterPreview(
+        roster_id=roster.pk,
+        state=roster.state,
+        version=roster.version,
+        paying_count=paying_count,
+        fee_standard=fee,
+        amount=(fee * paying_count).quantize(Decimal("0.01")),
+        fee_provisional=year.fee_provisional,
+        exempt_count=sum(exempt_by_category.values()),
+        exempt_by_category=exempt_by_category,
+        other_channels=other_channels,
+        removed_count=removed_count,
+        suspected_graduates=suspects,
+        at_other_school=at_other_school,
+        removed_since_last_year=removed_since_last_year,
+    )
+
+
+@dataclass
+class CoverageAnswer:
+    covered: bool
+    coverage_from: datetime.date
+    coverage_to: datetime.date
+    reason_code: str = ""
+    reason: str = ""
+    channel: str = ""
+
+
+def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> CoverageAnswer:
+    def answer(covered, code="", reason="", channel=""):
+        return CoverageAnswer(
+            covered=covered, coverage_from=insurance_year.coverage_start, coverage_to=insurance_year.coverage_end,
+            reason_code=code, reason=reason, channel=channel,
+        )
+
+    enrollment = (
+        Enrollment.objects.filter(student__identity_number=identity_number, insurance_year=insurance_year)
+        .select_related("student")
+        .first()
+    )
+    if enrollment is None:
+        student = Student.objects.filter(identity_number=identity_number).first()
+        if student is not None and student.public_funded_care:
+            return answer(False, "public_funded", _("享受公费医疗，不参加居民医保"))
+        return answer(False, "not_enrolled", _("未参保登记"))
+    if enrollment.channel == Channel.PUBLIC_FUNDED:
+        return answer(False, "public_funded", _("享受公费医疗，不参加居民医保"), enrollment.channel)
+    if enrollment.channel != Channel.SCHOOL:
+        return answer(
+            False, "other_channel",
+            _("经%(channel)s参保，由其办理") % {"channel": enrollment.get_channel_display()}, enrollment.channel,
+        )
+    if enrollment.status != EnrollmentStatus.REGISTERED:
+        return answer(False, "not_enrolled", _("已剔除或停保：%(reason)s") % {"reason": enrollment.status_reason or enrollment.get_status_display()}, enrollment.channel)
+    if enrollment.payment_status == PaymentStatus.PAID:
+        paid_day = timezone.localdate(enrollment.paid_at) if enrollment.paid_at else None
+        if paid_day is not None and paid_day <= insurance_year.window_end:
+            return answer(True, channel=enrollment.channel)
+        return answer(False, "paid_late", _("缴费不在申报缴费期内（%(start)s至%(end)s）") % {
+            "start": insurance_year.window_start.isoformat(), "end": insurance_year.window_end.isoformat(),
+        }, enrollment.channel)
+    if enrollment.payment_status == PaymentStatus.FUNDED:
+        confirmed = Roster.objects.filter(
+            school_id=enrollment.school_id, insurance_year=insurance_year,
+            state__in=[RosterState.CONFIRMED, RosterState.BILLED, RosterState.SETTLED],
+        ).exists()
+        if confirmed:
+            return answer(True, channel=enrollment.channel)
+        return answer(False, "unpaid", _("免缴人员，所在学校名单尚未确认"), enrollment.channel)
+    return answer(False, "unpaid", _("未缴费"), enrollment.channel)
+
+
+def money(value) -> Decimal:
+    return (value or ZERO).quantize(Decimal("0.01"))

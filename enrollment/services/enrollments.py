@@ -1,0 +1,244 @@
+"""Enrollment of students in an insurance year: channel, exemption and fee, one student or thousands.
+
+The same decision (``_target``) serves the one-student refresh and the
+set-based refresh the Excel import uses, so a student ends up the same
+whichever door the change came through. Every write takes the roster lock
+first: the window and the roster's state are enforced here, not by callers.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enrollment import routing
+from enrollment.models import (
+    ZERO,
+    AuditEvent,
+    Channel,
+    Enrollment,
+    EnrollmentStatus,
+    InsuranceYear,
+    PaymentStatus,
+    Roster,
+    School,
+    Student,
+    StudentStatus,
+)
+from enrollment.services.common import Actor, audit_fields, roster_lock_for_change, roster_touch
+
+TRACKED = (
+    "school_id",
+    "channel",
+    "channel_reason",
+    "status",
+    "status_reason",
+    "fee_due",
+    "exemption_id",
+    "exemption_category_id",
+    "payment_status",
+)
+
+# Payment states billing owns: a refresh never rewrites them.
+BILLING_OWNED = {PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDED}
+
+
+def auto_removal_reasons() -> dict[str, str]:
+    return {StudentStatus.GRADUATED: _("学生已毕业"), StudentStatus.LEFT: _("学生已离校")}
+
+
+def _snapshot(enrollment: Enrollment | None) -> dict:
+    if enrollment is None:
+        return {}
+    return {field: getattr(enrollment, field) for field in TRACKED}
+
+
+def _target(*, student: Student, school: School, year: InsuranceYear, rules, exemptions, existing: Enrollment | None) -> dict:
+    """The values the enrollment should hold, decided from the student, the year's rules and the register."""
+    channel, channel_reason = routing.route(student=student, school=school, rules=rules)
+    auto = auto_removal_reasons()
+
+    if student.status in auto:
+        status, status_reason = EnrollmentStatus.REMOVED, auto[student.status]
+    elif existing is None:
+        status, status_reason = EnrollmentStatus.REGISTERED, ""
+    elif existing.status == EnrollmentStatus.REMOVED and existing.status_reason in auto.values():
+        # The student came back (status corrected to in school): the automatic removal is undone.
+        status, status_reason = EnrollmentStatus.REGISTERED, ""
+    else:
+        # A removal by hand or a deregistration by the graduates run sticks.
+        status, status_reason = existing.status, existing.status_reason
+
+    exemption = None
+    if channel == Channel.SCHOOL:
+        exemption = routing.pick_exemption(student=student, candidates=exemptions)
+
+    paying = channel == Channel.SCHOOL and status == EnrollmentStatus.REGISTERED and exemption is None
+    fee_due = year.fee_standard if paying else ZERO
+
+    if existing is not None and existing.payment_status in BILLING_OWNED:
+        payment_status = existing.payment_status
+    elif channel != Channel.SCHOOL:
+        payment_status = PaymentStatus.NOT_CHARGED
+    elif exemption is not None:
+        payment_status = PaymentStatus.FUNDED
+    else:
+        payment_status = PaymentStatus.UNPAID
+
+    return {
+        "school_id": school.pk,
+        "channel": channel,
+        "channel_reason": channel_reason[:200],
+        "status": status,
+        "status_reason": status_reason[:200],
+        "fee_due": fee_due,
+        "exemption_id": exemption.pk if exemption else None,
+        "exemption_category_id": exemption.category_id if exemption else None,
+        "payment_status": payment_status,
+    }
+
+
+def _changes(old: dict, new: dict) -> dict:
+    return {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
+
+
+def _lock_rosters(*, school_ids, insurance_year: InsuranceYear) -> dict[int, Roster]:
+    """Lock every roster a change touches, in school order so two writers cannot deadlock."""
+    locked = {}
+    for school in School.objects.filter(pk__in=set(school_ids)).order_by("pk"):
+        locked[school.pk] = roster_lock_for_change(school=school, insurance_year=insurance_year)
+    return locked
+
+
+@transaction.atomic
+def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: InsuranceYear) -> Enrollment:
+    """Create or update the one enrollment of ``student`` for ``insurance_year``."""
+    school = student.school
+    existing = Enrollment.objects.filter(student=student, insurance_year=insurance_year).first()
+    rosters = _lock_rosters(
+        school_ids={school.pk} | ({existing.school_id} if existing else set()), insurance_year=insurance_year
+    )
+    if existing is not None:
+        existing = Enrollment.objects.select_for_update().get(pk=existing.pk)
+
+    rules = routing.rules_for(insurance_year)
+    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=insurance_year).get(
+        student.identity_number, []
+    )
+    old = _snapshot(existing)
+    new = _target(student=student, school=school, year=insurance_year, rules=rules, exemptions=exemptions, existing=existing)
+    changes = _changes(old, new)
+    if existing is not None and not changes:
+        return existing
+
+    enrollment = existing or Enrollment(student=student, insurance_year=insurance_year)
+    for field, value in new.items():
+        setattr(enrollment, field, value)
+    enrollment.save()
+
+    for school_id in {new["school_id"], old.get("school_id")} - {None}:
+        roster_touch(roster=rosters[school_id])
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor,
+        action="enrollment_create" if existing is None else "enrollment_update",
+        obj=enrollment,
+        changes=changes,
+        school_id=school.pk,
+        student_id=student.pk,
+        roster_id=rosters[school.pk].pk,
+    ))
+    return enrollment
+
+
+@transaction.atomic
+def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None) -> int:
+    """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
+
+    Returns how many enrollments were created or changed. One audit row per
+    changed enrollment, written with bulk_create.
+    """
+    year = roster.insurance_year
+    school = roster.school
+    students_qs = Student.objects.filter(school=school)
+    if student_ids is not None:
+        students_qs = students_qs.filter(pk__in=list(student_ids))
+
+    existing_qs = Enrollment.objects.filter(insurance_year=year, student__in=students_qs.values("pk"))
+    other_schools = set(existing_qs.exclude(school=school).values_list("school_id", flat=True).distinct())
+    rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
+
+    students = list(students_qs.only(
+        "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status", "school_id"
+    ))
+    existing = {e.student_id: e for e in existing_qs.select_for_update()}
+    rules = routing.rules_for(year)
+    exemptions = routing.exemptions_by_identity(
+        students_qs.values("identity_number"), insurance_year=year
+    )
+
+    now = timezone.now()
+    to_create, to_update, audit_rows, touched = [], [], [], set()
+    for student in students:
+        current = existing.get(student.pk)
+        old = _snapshot(current)
+        new = _target(
+            student=student, school=school, year=year, rules=rules,
+            exemptions=exemptions.get(student.identity_number, ()), existing=current,
+        )
+        changes = _changes(old, new)
+        if current is not None and not changes:
+            continue
+        enrollment = current or Enrollment(student_id=student.pk, insurance_year=year, created_at=now)
+        for field, value in new.items():
+            setattr(enrollment, field, value)
+        enrollment.updated_at = now
+        (to_update if current is not None else to_create).append((enrollment, changes))
+        touched.update({new["school_id"], old.get("school_id")} - {None})
+
+    Enrollment.objects.bulk_create([e for e, _c in to_create], batch_size=2000)
+    Enrollment.objects.bulk_update(
+        [e for e, _c in to_update], [f.removesuffix("_id") if f.endswith("_id") else f for f in TRACKED] + ["updated_at"],
+        batch_size=1000,
+    )
+    for action, items in (("enrollment_create", to_create), ("enrollment_update", to_update)):
+        for enrollment, changes in items:
+            audit_rows.append(AuditEvent(**audit_fields(
+                actor=actor, action=action, obj=enrollment, changes=changes,
+                school_id=school.pk, student_id=enrollment.student_id, roster_id=roster.pk,
+            ), at=now))
+    AuditEvent.objects.bulk_create(audit_rows, batch_size=2000)
+    for school_id in touched:
+        roster_touch(roster=rosters[school_id])
+    return len(to_create) + len(to_update)
+
+
+@transaction.atomic
+def enrollment_remove(*, actor: Actor, enrollment: Enrollment, reason: str) -> Enrollment:
+    """Take a student off the paying roster by hand (e.g. a graduate the feed missed)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ValidationError(_("请填写剔除原因。"), code="required")})
+    roster = roster_lock_for_change(school=enrollment.school, insurance_year=enrollment.insurance_year)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    old = _snapshot(enrollment)
+    enrollment.status = EnrollmentStatus.REMOVED
+    enrollment.status_reason = reason[:200]
+    enrollment.fee_due = ZERO
+    if enrollment.payment_status not in BILLING_OWNED:
+        enrollment.payment_status = PaymentStatus.UNPAID if enrollment.channel == Channel.SCHOOL else PaymentStatus.NOT_CHARGED
+    enrollment.save()
+    changes = _changes(old, _snapshot(enrollment))
+    roster_touch(roster=roster)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor, action="enrollment_remove", obj=enrollment, changes=changes,
+        school_id=enrollment.school_id, student_id=enrollment.student_id, roster_id=roster.pk, note=reason,
+    ))
+    return enrollment
+
+
+def fee_for(*, enrollment: Enrollment, on: datetime.date | None = None):
+    """What the enrollment owes under its year's current standard (used by fee recomputation)."""
+    paying = enrollment.on_paying_roster and enrollment.exemption_category_id is None
+    return enrollment.insurance_year.fee_standard if paying else ZERO

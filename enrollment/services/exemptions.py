@@ -1,0 +1,492 @@
+"""The exemption register (R7): lists from civil affairs, the trade union federation and the disabled
+persons' federation, and the stamped letters bureau staff enter for non-local low-income students.
+
+Imports are two-phase: every row is checked first and nothing is written if
+one is wrong. Once the register changes, the students it names are brought in
+line: an open roster is refreshed, a confirmed roster's snapshot is corrected
+before billing, and a billed student gets a refund correction.
+"""
+
+import csv
+import datetime
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enrollment import identity, routing
+from enrollment.models import (
+    ZERO,
+    AuditEvent,
+    ChargeCorrection,
+    ConfirmationLine,
+    Enrollment,
+    Exemption,
+    ExemptionCategory,
+    ExemptionSource,
+    InsuranceYear,
+    PaymentStatus,
+    Roster,
+    RosterConfirmation,
+    RosterState,
+    Student,
+)
+from enrollment.services.common import Actor, audit_fields
+
+COLUMNS = {
+    "identity_number": ("身份证号码", "身份证号", "公民身份号码", "identity_number"),
+    "name": ("姓名", "name"),
+    "category": ("免缴类别", "类别", "人员类别", "category"),
+    "valid_from": ("有效期起", "开始日期", "起始日期", "valid_from"),
+    "valid_to": ("有效期止", "结束日期", "截止日期", "valid_to"),
+}
+COLUMN_LABELS = {"identity_number": "身份证号码", "name": "姓名", "category": "免缴类别", "valid_from": "有效期起", "valid_to": "有效期止"}
+LIST_SOURCES = {ExemptionSource.CIVIL_AFFAIRS, ExemptionSource.TRADE_UNION, ExemptionSource.DISABLED_FEDERATION}
+PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self):
+        return _("第%(row)s行，%(column)s：%(message)s") % {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class ImportResult:
+    file_name: str
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    expired: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    applied: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict:
+        return {
+            "file_name": self.file_name, "total": self.total, "created": self.created, "updated": self.updated,
+            "unchanged": self.unchanged, "expired": self.expired, "applied": self.applied,
+            "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in self.errors],
+        }
+
+
+# --- Reading files -----------------------------------------------------------
+
+
+def _read_table(upload, file_name: str) -> list[list]:
+    data = upload.read() if hasattr(upload, "read") else upload
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    name = (file_name or "").lower()
+    if name.endswith((".xlsx", ".xls", ".xlsm")):
+        from python_calamine import CalamineWorkbook
+
+        try:
+            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one message to the user
+            raise ValidationError(_("文件%(file)s无法读取，请确认是Excel文件。") % {"file": file_name}, code="unreadable") from exc
+    if name.endswith(".csv"):
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise ValidationError(_("文件%(file)s编码无法识别，请保存为UTF-8或GBK编码的CSV。") % {"file": file_name}, code="encoding")
+        return list(csv.reader(io.StringIO(text)))
+    raise ValidationError(_("文件%(file)s格式不支持，请上传.xlsx或.csv文件。") % {"file": file_name}, code="format")
+
+
+def _rows_from_table(table: list[list], file_name: str) -> list[dict]:
+    if not table:
+        raise ValidationError(_("文件%(file)s是空的。") % {"file": file_name}, code="empty")
+    header = [str(cell or "").strip() for cell in table[0]]
+    positions = {}
+    for key, names in COLUMNS.items():
+        for index, title in enumerate(header):
+            if title in names:
+                positions[key] = index
+                break
+    missing = [COLUMN_LABELS[k] for k in ("identity_number", "category", "valid_from") if k not in positions]
+    if missing:
+        raise ValidationError(
+            _("文件%(file)s第1行缺少列：%(columns)s。") % {"file": file_name, "columns": "、".join(missing)}, code="columns"
+        )
+    rows = []
+    for values in table[1:]:
+        if not any(str(v or "").strip() for v in values):
+            rows.append(None)  # keep row numbers true to the file
+            continue
+        rows.append({key: (values[i] if i < len(values) else None) for key, i in positions.items()})
+    return rows
+
+
+# --- Validation ----------------------------------------------------------------
+
+
+def _parse_date(value) -> datetime.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"):
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _categories() -> dict[str, ExemptionCategory]:
+    found = {}
+    for category in ExemptionCategory.objects.all():
+        found[category.code.lower()] = category
+        found[category.name] = category
+    return found
+
+
+def _validate(rows: list[dict | None], *, source: str, offset: int) -> tuple[list[dict], list[RowError]]:
+    categories = _categories()
+    clean, errors, seen = [], [], {}
+    for index, row in enumerate(rows):
+        number = index + offset
+        if row is None:
+            continue
+        row_errors = []
+        try:
+            identity_number = identity.validate(row.get("identity_number"))
+        except ValidationError as exc:
+            identity_number = None
+            row_errors.append(RowError(number, COLUMN_LABELS["identity_number"], " ".join(exc.messages)))
+        raw_category = str(row.get("category") or "").strip()
+        category = categories.get(raw_category) or categories.get(raw_category.lower())
+        if category is None:
+            row_errors.append(RowError(
+                number, COLUMN_LABELS["category"],
+                _("免缴类别“%(value)s”不存在，请填写类别名称或代码。") % {"value": raw_category} if raw_category else _("免缴类别不能为空。"),
+            ))
+        elif category.requires_letter:
+            row_errors.append(RowError(
+                number, COLUMN_LABELS["category"],
+                _("“%(name)s”须由经办机构录入盖章确认函，不能通过名单导入。") % {"name": category.name},
+            ))
+        dates = {}
+        for key in ("valid_from", "valid_to"):
+            try:
+                dates[key] = _parse_date(row.get(key))
+            except ValueError:
+                dates[key] = None
+                row_errors.append(RowError(number, COLUMN_LABELS[key], _("日期“%(value)s”无法识别，请填写如2019-09-01。") % {"value": row.get(key)}))
+        if dates.get("valid_from") is None and not any(e.column == COLUMN_LABELS["valid_from"] for e in row_errors):
+            row_errors.append(RowError(number, COLUMN_LABELS["valid_from"], _("有效期起不能为空。")))
+        if dates.get("valid_from") and dates.get("valid_to") and dates["valid_to"] < dates["valid_from"]:
+            row_errors.append(RowError(number, COLUMN_LABELS["valid_to"], _("有效期止早于有效期起。")))
+        if identity_number and category is not None:
+            key = (identity_number, category.pk)
+            if key in seen:
+                row_errors.append(RowError(
+                    number, COLUMN_LABELS["identity_number"], _("与第%(row)s行重复。") % {"row": seen[key]}
+                ))
+            seen[key] = number
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        clean.append({
+            "row": number,
+            "identity_number": identity_number,
+            "name": str(row.get("name") or "").strip()[:50],
+            "category": category,
+            "valid_from": dates["valid_from"],
+            "valid_to": dates["valid_to"],
+            "source": source,
+        })
+    return clean, errors
+
+
+# --- Import ------------------------------------------------------------------
+
+
+def exemptions_import(*, actor: Actor, source: str, rows: Iterable[dict] | object, file_name: str) -> ImportResult:
+    """Validate every row, then upsert the register in one transaction and apply it to rosters."""
+    result = ImportResult(file_name=file_name)
+    if source not in LIST_SOURCES:
+        result.errors.append(RowError(0, _("数据来源"), _("数据来源“%(value)s”无效。") % {"value": source}))
+        return result
+
+    if isinstance(rows, list | tuple) or (hasattr(rows, "__iter__") and not hasattr(rows, "read")):
+        parsed = [dict(row) if row else None for row in rows]
+        offset = 1
+    else:
+        try:
+            parsed = _rows_from_table(_read_table(rows, file_name), file_name)
+        except ValidationError as exc:
+            result.errors.append(RowError(1, _("文件"), " ".join(exc.messages)))
+            return result
+        offset = 2  # the header is row 1 of the file
+    clean, errors = _validate(parsed, source=source, offset=offset)
+    result.total = len(clean) + len({e.row for e in errors})
+    if errors:
+        result.errors = errors
+        return result
+    with transaction.atomic():
+        _write(actor=actor, clean=clean, result=result)
+        result.applied = exemptions_apply(actor=actor, identity_numbers=[c["identity_number"] for c in clean])
+    return result
+
+
+def _write(*, actor: Actor, clean: list[dict], result: ImportResult) -> None:
+    today = timezone.localdate()
+    numbers = [c["identity_number"] for c in clean]
+    existing = {
+        (e.identity_number, e.category_id): e
+        for e in Exemption.objects.select_for_update().filter(identity_number__in=numbers, source=clean[0]["source"] if clean else "")
+    }
+    now = timezone.now()
+    to_create, to_update, audit_rows = [], [], []
+    for c in clean:
+        if c["valid_to"] is not None and c["valid_to"] < today:
+            result.expired += 1
+        current = existing.get((c["identity_number"], c["category"].pk))
+        values = {"name": c["name"], "valid_from": c["valid_from"], "valid_to": c["valid_to"]}
+        if current is None:
+            row = Exemption(
+                identity_number=c["identity_number"], category=c["category"], source=c["source"],
+                entered_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+                created_at=now, updated_at=now, **values,
+            )
+            to_create.append(row)
+            audit_rows.append((row, {k: [None, v] for k, v in values.items()} | {"category": [None, c["category"].code]}, "exemption_create"))
+            continue
+        changes = {k: [getattr(current, k), v] for k, v in values.items() if getattr(current, k) != v}
+        if not changes:
+            result.unchanged += 1
+            continue
+        for k, v in values.items():
+            setattr(current, k, v)
+        current.updated_at = now
+        to_update.append(current)
+        audit_rows.append((current, changes, "exemption_update"))
+    Exemption.objects.bulk_create(to_create, batch_size=2000)
+    Exemption.objects.bulk_update(to_update, ["name", "valid_from", "valid_to", "updated_at"], batch_size=1000)
+    result.created, result.updated = len(to_create), len(to_update)
+    # Identity numbers stay out of the audit note; the object id points at the register row.
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(**audit_fields(actor=actor, action=action, obj=row, changes=changes), at=now) for row, changes, action in audit_rows],
+        batch_size=2000,
+    )
+
+
+# --- Letters -----------------------------------------------------------------
+
+
+def _letter_kind(head: bytes) -> str | None:
+    if head.startswith(PDF_MAGIC):
+        return "pdf"
+    if head.startswith(JPEG_MAGIC):
+        return "jpg"
+    return None
+
+
+@transaction.atomic
+def exemption_letter_register(*, actor: Actor, identity_number, name, valid_from, valid_to, letter) -> Exemption:
+    """Enter a stamped confirmation letter for a non-local low-income university student."""
+    errors = {}
+    try:
+        number = identity.validate(identity_number)
+    except ValidationError as exc:
+        errors["identity_number"] = exc.messages
+        number = None
+    category = ExemptionCategory.objects.filter(requires_letter=True).order_by("code").first()
+    if category is None:
+        errors["category"] = [_("未设置需确认函的免缴类别，请先维护免缴类别。")]
+    if not valid_from:
+        errors["valid_from"] = [_("有效期起不能为空。")]
+    elif valid_to and valid_to < valid_from:
+        errors["valid_to"] = [_("有效期止早于有效期起。")]
+    limit = getattr(settings, "UPLOAD_MAX_BYTES", None) or 5 * 1024 * 1024
+    kind = None
+    if letter is None:
+        errors["letter"] = [_("请上传盖章确认函（PDF或JPEG）。")]
+    else:
+        if letter.size > limit:
+            errors["letter"] = [_("确认函文件过大（%(size)s字节），上限为%(limit)s字节。") % {"size": letter.size, "limit": limit}]
+        else:
+            letter.seek(0)
+            kind = _letter_kind(letter.read(8))
+            letter.seek(0)
+            if kind is None:
+                errors["letter"] = [_("确认函只能是PDF或JPEG文件（按文件内容判断，不按扩展名）。")]
+    if errors:
+        raise ValidationError(errors)
+
+    user = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    row = Exemption.objects.select_for_update().filter(
+        identity_number=number, category=category, source=ExemptionSource.CONFIRMATION_LETTER
+    ).first()
+    created = row is None
+    old = {} if created else {"name": row.name, "valid_from": row.valid_from, "valid_to": row.valid_to, "evidence": row.evidence.name}
+    row = row or Exemption(identity_number=number, category=category, source=ExemptionSource.CONFIRMATION_LETTER)
+    row.name = (name or "").strip()[:50]
+    row.valid_from, row.valid_to, row.entered_by = valid_from, valid_to, user
+    # A random stored name: the identity number never appears in a file path.
+    row.evidence.save(f"letter-{timezone.now():%Y%m%d%H%M%S}.{kind}", letter, save=False)
+    row.save()
+    new = {"name": row.name, "valid_from": row.valid_from, "valid_to": row.valid_to, "evidence": row.evidence.name}
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor, action="exemption_create" if created else "exemption_update", obj=row,
+        changes={k: [old.get(k), v] for k, v in new.items() if old.get(k) != v},
+    ))
+    exemptions_apply(actor=actor, identity_numbers=[number])
+    return row
+
+
+# --- Applying the register to rosters ----------------------------------------
+
+
+def exemptions_apply(*, actor: Actor, identity_numbers: list[str]) -> dict:
+    """Bring the students named by ``identity_numbers`` in line with the register, per roster state.
+
+    Only years whose declaration window is open are touched (R12: nothing
+    changes afterwards); the register itself is kept whatever the date.
+    """
+    from enrollment.services.enrollments import enrollments_refresh_bulk
+
+    counts = {"refreshed": 0, "snapshot_lines": 0, "refunds": 0, "skipped_window_closed": 0}
+    if not identity_numbers:
+        return counts
+    today = timezone.localdate()
+    students = Student.objects.filter(identity_number__in=identity_numbers)
+    pairs = students.values_list("school_id", "school__office__city_id").distinct()
+    by_city: dict[int, set[int]] = {}
+    for school_id, city_id in pairs:
+        by_city.setdefault(city_id, set()).add(school_id)
+    for city_id, school_ids in by_city.items():
+        for year in InsuranceYear.objects.filter(city_id=city_id, window_end__gte=today).order_by("pk"):
+            if not year.window_is_open(today):
+                counts["skipped_window_closed"] += 1
+                continue
+            for roster in (
+                Roster.objects.filter(insurance_year=year, school_id__in=school_ids).select_related("school", "insurance_year").order_by("pk")
+            ):
+                ids = list(students.filter(school_id=roster.school_id).values_list("pk", flat=True))
+                if roster.state == RosterState.OPEN:
+                    counts["refreshed"] += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=ids)
+                elif roster.state == RosterState.CONFIRMED:
+                    counts["snapshot_lines"] += _apply_to_snapshot(actor=actor, roster=roster, student_ids=ids)
+                else:
+                    counts["refunds"] += _refund_billed(actor=actor, roster=roster, student_ids=ids)
+            # Schools that have no roster yet get theirs when they first enroll; nothing to correct.
+    return counts
+
+
+def _exempt_targets(*, roster: Roster, student_ids: list[int]):
+    """(enrollment, exemption) for the roster's paying enrollments that the register now exempts."""
+    year = roster.insurance_year
+    enrollments = list(
+        Enrollment.objects.select_for_update().filter(
+            insurance_year=year, school_id=roster.school_id, student_id__in=student_ids,
+            channel="school", status="registered", exemption_category__isnull=True,
+        ).select_related("student")
+    )
+    found = routing.exemptions_by_identity([e.student.identity_number for e in enrollments], insurance_year=year)
+    for enrollment in enrollments:
+        exemption = routing.pick_exemption(student=enrollment.student, candidates=found.get(enrollment.student.identity_number, ()))
+        if exemption is not None:
+            yield enrollment, exemption
+
+
+@transaction.atomic
+def _apply_to_snapshot(*, actor: Actor, roster: Roster, student_ids: list[int]) -> int:
+    """Confirmed but not billed: the exempt student's line drops to 0 before anything is charged."""
+    locked = Roster.objects.select_for_update().get(pk=roster.pk)
+    if locked.state != RosterState.CONFIRMED:
+        return 0
+    live = RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).first()
+    changed = 0
+    for enrollment, exemption in _exempt_targets(roster=locked, student_ids=student_ids):
+        old = {"fee_due": enrollment.fee_due, "exemption_category_id": None, "payment_status": enrollment.payment_status}
+        _exempt(enrollment, exemption)
+        if live is not None:
+            ConfirmationLine.objects.filter(confirmation=live, enrollment=enrollment).update(
+                fee=ZERO, exemption_category_id=exemption.category_id
+            )
+        AuditEvent.objects.create(**audit_fields(
+            actor=actor, action="enrollment_exempt_after_confirm", obj=enrollment,
+            changes={k: [v, getattr(enrollment, k)] for k, v in old.items()},
+            school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
+        ))
+        changed += 1
+    if changed and live is not None:
+        from enrollment.services.rosters import confirmation_totals_refresh
+
+        confirmation_totals_refresh(confirmation=live)
+    return changed
+
+
+@transaction.atomic
+def _refund_billed(*, actor: Actor, roster: Roster, student_ids: list[int]) -> int:
+    """Billed or paid: what was charged comes back as a refund correction billing acts on."""
+    locked = Roster.objects.select_for_update().get(pk=roster.pk)
+    live = RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).first()
+    made = 0
+    for enrollment, exemption in _exempt_targets(roster=locked, student_ids=student_ids):
+        charged = ZERO
+        if live is not None:
+            line = ConfirmationLine.objects.filter(confirmation=live, enrollment=enrollment).first()
+            charged = line.fee if line else ZERO
+        charged += ChargeCorrection.objects.filter(
+            enrollment=enrollment, reason=ChargeCorrection.Reason.FEE_STANDARD
+        ).exclude(state=ChargeCorrection.State.CANCELLED).aggregate(total=Sum("amount"))["total"] or ZERO
+        old = {"fee_due": enrollment.fee_due, "exemption_category_id": None}
+        _exempt(enrollment, exemption, keep_payment=True)
+        AuditEvent.objects.create(**audit_fields(
+            actor=actor, action="enrollment_exempt_after_billing", obj=enrollment,
+            changes={k: [v, getattr(enrollment, k)] for k, v in old.items()},
+            school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
+        ))
+        open_exists = ChargeCorrection.objects.filter(
+            enrollment=enrollment, reason=ChargeCorrection.Reason.EXEMPTION,
+            state__in=[ChargeCorrection.State.PENDING, ChargeCorrection.State.IN_BILLING],
+        ).exists()
+        if charged > 0 and not open_exists:
+            correction = ChargeCorrection.objects.create(
+                enrollment=enrollment, amount=-charged, reason=ChargeCorrection.Reason.EXEMPTION,
+                detail=_("认定为免缴：%(category)s") % {"category": exemption.category.name},
+            )
+            AuditEvent.objects.create(**audit_fields(
+                actor=actor, action="charge_correction", obj=correction, changes={"amount": [None, correction.amount]},
+                school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
+            ))
+            made += 1
+    return made
+
+
+def _exempt(enrollment: Enrollment, exemption: Exemption, *, keep_payment: bool = False) -> None:
+    enrollment.fee_due = ZERO
+    enrollment.exemption = exemption
+    enrollment.exemption_category_id = exemption.category_id
+    fields = ["fee_due", "exemption", "exemption_category", "updated_at"]
+    if not keep_payment:
+        enrollment.payment_status = PaymentStatus.FUNDED
+        fields.append("payment_status")
+    enrollment.save(update_fields=fields)

@@ -1,0 +1,181 @@
+"""The roster confirmation gate (R8): the school confirms the list, the snapshot is what gets charged.
+
+Confirmation and every roster edit take the same row lock on the roster
+(``roster_lock_for_change``), so an edit racing a confirmation lands before
+the snapshot or is refused after it; the partial unique constraint
+``confirmation_one_live_per_roster`` backs the lock up at the database.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enrollment.models import (
+    ZERO,
+    AuditEvent,
+    Channel,
+    ConfirmationLine,
+    Enrollment,
+    EnrollmentStatus,
+    Role,
+    Roster,
+    RosterConfirmation,
+    RosterState,
+)
+from enrollment.querysets import membership_of
+from enrollment.services.common import (
+    Actor,
+    RosterLocked,
+    audit_fields,
+    check_window_open,
+    roster_lock_for_change,
+    roster_touch,
+)
+
+
+def paying_enrollments(roster: Roster):
+    """The enrollments a confirmation freezes: on the school channel and registered (exempt ones at 0)."""
+    return Enrollment.objects.filter(
+        insurance_year_id=roster.insurance_year_id,
+        school_id=roster.school_id,
+        channel=Channel.SCHOOL,
+        status=EnrollmentStatus.REGISTERED,
+    )
+
+
+def confirmation_totals_refresh(*, confirmation: RosterConfirmation) -> RosterConfirmation:
+    """Recompute a snapshot's counts and total from its lines."""
+    agg = confirmation.lines.aggregate(
+        paying=Count("pk", filter=Q(exemption_category__isnull=True)),
+        exempt=Count("pk", filter=Q(exemption_category__isnull=False)),
+        total=Sum("fee"),
+    )
+    confirmation.paying_count = agg["paying"] or 0
+    confirmation.exempt_count = agg["exempt"] or 0
+    confirmation.total_amount = agg["total"] or ZERO
+    confirmation.save(update_fields=["paying_count", "exempt_count", "total_amount"])
+    return confirmation
+
+
+@transaction.atomic
+def roster_confirm(*, actor: Actor, roster: Roster, checked: bool, expected_version: int | None = None) -> RosterConfirmation:
+    if not checked:
+        raise ValidationError(
+            {"checked": ValidationError(_("请先勾选“已核对名单”，确认名单中的学生、人数和金额无误后再确认。"), code="not_checked")}
+        )
+    year = roster.insurance_year
+    # Locks the roster row, checks the window and that the roster is still open.
+    locked = roster_lock_for_change(school=roster.school, insurance_year=year)
+    if expected_version is not None and locked.version != expected_version:
+        raise ValidationError(
+            _("名单在您核对之后已有变动（当前版本%(now)s，您核对的是版本%(seen)s），请重新核对后再确认。")
+            % {"now": locked.version, "seen": expected_version},
+            code="roster_changed",
+        )
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            confirmation = RosterConfirmation.objects.create(
+                roster=locked,
+                confirmed_by=actor.user,
+                confirmed_at=now,
+                roster_version=locked.version,
+                fee_standard=year.fee_standard,
+                fee_provisional=year.fee_provisional,
+                paying_count=0,
+                exempt_count=0,
+                total_amount=ZERO,
+            )
+    except IntegrityError as exc:
+        raise RosterLocked(_("该名单已确认，请勿重复确认。"), code="roster_locked") from exc
+
+    # One INSERT..SELECT: a school of several thousand students is frozen in one statement.
+    lines_table = ConfirmationLine._meta.db_table
+    enrollment_table = Enrollment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {lines_table} (confirmation_id, enrollment_id, fee, exemption_category_id)
+            SELECT %s, e.id, e.fee_due, e.exemption_category_id FROM {enrollment_table} e
+            WHERE e.insurance_year_id = %s AND e.school_id = %s AND e.channel = %s AND e.status = %s
+            """,
+            [confirmation.pk, year.pk, locked.school_id, Channel.SCHOOL, EnrollmentStatus.REGISTERED],
+        )
+    confirmation_totals_refresh(confirmation=confirmation)
+
+    Roster.objects.filter(pk=locked.pk).update(state=RosterState.CONFIRMED, updated_at=now)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor,
+        action="roster_confirm",
+        obj=locked,
+        changes={
+            "state": [RosterState.OPEN, RosterState.CONFIRMED],
+            "paying_count": [None, confirmation.paying_count],
+            "exempt_count": [None, confirmation.exempt_count],
+            "total_amount": [None, confirmation.total_amount],
+            "version": [None, locked.version],
+        },
+        school_id=locked.school_id,
+        roster_id=locked.pk,
+    ))
+    roster.state = RosterState.CONFIRMED
+    return confirmation
+
+
+def can_reopen(*, user, roster: Roster) -> bool:
+    """Bureau staff of the school's office, or of its city, may send a confirmed roster back."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    membership = membership_of(user)
+    if membership is None:
+        return False
+    office = roster.school.office
+    if membership.role == Role.DISTRICT_STAFF:
+        return membership.office_id == office.pk
+    if membership.role == Role.CITY_STAFF:
+        return membership.city_id == office.city_id
+    return False
+
+
+@transaction.atomic
+def roster_reopen(*, actor: Actor, roster: Roster, reason: str) -> Roster:
+    if not can_reopen(user=actor.user, roster=roster):
+        raise PermissionDenied(_("只有该校所属经办机构或市经办人员可以退回名单。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ValidationError(_("请填写退回原因。"), code="required")})
+    check_window_open(insurance_year=roster.insurance_year)
+
+    locked = Roster.objects.select_for_update().get(pk=roster.pk)
+    if locked.state in (RosterState.BILLED, RosterState.SETTLED):
+        raise RosterLocked(
+            _("名单已扣费或申报（状态：%(state)s），不能退回；差错请通过费用调整处理。") % {"state": locked.get_state_display()},
+            code="roster_billed",
+        )
+    if locked.state != RosterState.CONFIRMED:
+        raise ValidationError(_("名单尚未确认，无需退回。"), code="roster_not_confirmed")
+
+    now = timezone.now()
+    user = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    reopened = RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).update(
+        reopened_at=now, reopened_by=user, reopen_reason=reason
+    )
+    Roster.objects.filter(pk=locked.pk).update(state=RosterState.OPEN, updated_at=now)
+    roster_touch(roster=locked)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor,
+        action="roster_reopen",
+        obj=locked,
+        changes={"state": [locked.state, RosterState.OPEN], "confirmations_reopened": [None, reopened]},
+        school_id=locked.school_id,
+        roster_id=locked.pk,
+        note=reason,
+    ))
+    locked.refresh_from_db()
+    roster.state, roster.version = locked.state, locked.version
+    return locked
