@@ -5,6 +5,7 @@ in-process. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and
 ALLOWED_HOSTS, and leaves DEBUG off.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -113,6 +114,13 @@ AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+AXES_LOCKOUT_CALLABLE = "enrollment.middleware.lockout_response"
+# The address counted is REMOTE_ADDR unless the site runs behind the TLS proxy:
+# then it is the right-most X-Forwarded-For entry the proxy added, so a client
+# cannot pose as many addresses by sending the header itself.
+if env_bool("BEHIND_TLS_PROXY", False):
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_ORDER = "right-most"
 
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
@@ -130,6 +138,14 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Hashed, compressed static files need `collectstatic` first: production and
+# the load benchmark run it; development and the test run (pytest sets
+# PYTEST_VERSION) serve the files straight from the apps' and project's
+# static directories instead.
+TESTING = "PYTEST_VERSION" in os.environ
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not (DEBUG or TESTING))
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 STORAGES = {
     # Uploaded files (imports, letters, photos, batch files) hold personal data:
     # kept outside the web root and only served through access-checked views.
@@ -139,9 +155,9 @@ STORAGES = {
     },
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_MANIFEST
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
@@ -218,6 +234,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The load balancer's and the container's health probes speak plain HTTP inside.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -229,6 +247,15 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")
+# No error e-mails: Django's report of a failed request carries the request's
+# data (names, identity numbers) in clear. Errors go to the masked JSON log.
+ADMINS: list = []
+MANAGERS: list = []
+
+# Personal-data retention (PIPL): students who graduated or left, whose last
+# insurance year's coverage ended more than this many years ago, have their name
+# and identity number pseudonymised by the yearly retention job.
+RETENTION_YEARS = env_int("RETENTION_YEARS", 3)
 
 # Billing: how many times a failed debit instruction goes back into a batch
 # before it is flagged for bureau staff and the coordinator.
@@ -255,5 +282,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
+    "loggers": {
+        # Replaces Django's default handlers (including mail_admins): every
+        # record goes through the masking filter of the console handler.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

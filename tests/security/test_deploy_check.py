@@ -1,0 +1,47 @@
+"""Production and development settings both start; production passes Django's deployment checklist."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(env: dict, *args: str) -> subprocess.CompletedProcess:
+    # A clean environment: the test run's own variables (secure cookies off...) must not leak in.
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LOG_JSON": "0"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_settings_pass_the_deployment_checklist():
+    result = _run(
+        {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(64), "ALLOWED_HOSTS": "example.org"},
+        "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _run({"DEBUG": "0", "ALLOWED_HOSTS": "example.org"}, "manage.py", "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_development_mode_runs_on_sqlite_with_nothing_else_set():
+    code = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER, settings.DEBUG]))"
+    )
+    result = _run({"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings"}, "-c", code)
+    assert result.returncode == 0, result.stderr
+    engine, eager, debug = json.loads(result.stdout.strip().splitlines()[-1])
+    assert engine == "django.db.backends.sqlite3"
+    assert eager is True and debug is True
+    check = _run({"DEBUG": "1"}, "manage.py", "check")
+    assert check.returncode == 0, check.stderr
