@@ -23,6 +23,11 @@ GUANGZHOU_RULES = [
 SUZHOU_RULES = [("non_local_school", "community_office")]
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def add_rules(year, rules, school_kinds=""):
     for order, (condition, channel) in enumerate(rules, start=1):
         ChannelRule.objects.create(
