@@ -1,1 +1,349 @@
-urlpatterns: list = []
+"""Read and confirm endpoints of the core under /api/v1/.
+
+Every queryset starts from ``visible_to(request.user)``: lists, counts,
+filters and details share one scope, so another school's roster is a 404,
+not a 403 that would confirm it exists.
+"""
+
+import dataclasses
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.shortcuts import get_object_or_404
+from django.urls import include, path
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
+
+from enrollment import identity
+from enrollment.api import serializers as s
+from enrollment.api.filters import (
+    CitizenCardFilter,
+    EnrollmentFilter,
+    ExemptionFilter,
+    InsuranceYearFilter,
+    RosterFilter,
+    SchoolFilter,
+    StudentFilter,
+)
+from enrollment.api.permissions import IsBureauStaff, SystemReadOnly, is_bureau_staff
+from enrollment.models import (
+    AuditEvent,
+    CitizenCard,
+    Enrollment,
+    Exemption,
+    InsuranceYear,
+    Office,
+    PersonalDataAccess,
+    Roster,
+    School,
+    Student,
+)
+from enrollment.services.common import Actor
+
+FULL_PARAMETER = OpenApiParameter(
+    "full", OpenApiTypes.BOOL, OpenApiParameter.QUERY, required=False,
+    description="Bureau staff only: show full identity numbers (each use is logged).",
+)
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class FullIdentityMixin:
+    """Masked identity numbers by default; ``?full=1`` from bureau staff shows them and logs the access."""
+
+    full_identity_action = "api_full_identity"
+
+    def wants_full_identity(self) -> bool:
+        raw = self.request.query_params.get("full", "")
+        return raw.lower() in {"1", "true", "yes"} and is_bureau_staff(self.request.user)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["full_identity"] = self.wants_full_identity()
+        return context
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 200 and getattr(request, "user", None) is not None and self.wants_full_identity():
+            data = response.data if isinstance(response.data, dict) else {}
+            count = len(data["results"]) if isinstance(data.get("results"), list) else 1
+            if count:
+                PersonalDataAccess.objects.create(
+                    user=request.user,
+                    action=self.full_identity_action,
+                    target=request.get_full_path()[:200],
+                    record_count=count,
+                    ip_address=client_ip(request),
+                )
+        return response
+
+
+class ScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [SystemReadOnly]
+    model = None
+
+    def get_queryset(self):
+        return self.model.objects.visible_to(self.request.user)
+
+
+@extend_schema_view(list=extend_schema(summary="Schools in the caller's scope"))
+class SchoolViewSet(ScopedReadOnlyViewSet):
+    model = School
+    serializer_class = s.SchoolSerializer
+    filterset_class = SchoolFilter
+    ordering_fields = ["code", "name", "kind"]
+    ordering = ["code"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("office")
+
+
+@extend_schema_view(list=extend_schema(parameters=[FULL_PARAMETER]), retrieve=extend_schema(parameters=[FULL_PARAMETER]))
+class StudentViewSet(FullIdentityMixin, ScopedReadOnlyViewSet):
+    model = Student
+    serializer_class = s.StudentSerializer
+    filterset_class = StudentFilter
+    ordering_fields = ["name", "grade", "class_name", "created_at", "id"]
+    ordering = ["school_id", "grade", "class_name", "name", "id"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("school")
+
+
+class InsuranceYearViewSet(ScopedReadOnlyViewSet):
+    """Insurance years of the cities the caller can see (a year has no school, so its city decides)."""
+
+    serializer_class = s.InsuranceYearSerializer
+    filterset_class = InsuranceYearFilter
+    ordering_fields = ["label", "window_start", "window_end"]
+    ordering = ["city_id", "-window_start"]
+
+    def get_queryset(self):
+        cities = Office.objects.visible_to(self.request.user).values("city_id")
+        return InsuranceYear.objects.filter(city_id__in=cities).select_related("city")
+
+
+class RosterViewSet(ScopedReadOnlyViewSet):
+    model = Roster
+    serializer_class = s.RosterSerializer
+    filterset_class = RosterFilter
+    ordering_fields = ["updated_at", "state", "id"]
+    ordering = ["insurance_year_id", "school_id"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("school", "insurance_year")
+
+    @extend_schema(
+        summary="What confirming the roster would charge: count x fee, exempt, other channels, suspected graduates",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request, pk=None):
+        from enrollment.selectors import roster_preview
+
+        roster = self.get_object()
+        return Response(jsonable(roster_preview(roster=roster)))
+
+    @extend_schema(
+        summary="Confirm the roster: freezes the snapshot that billing charges",
+        request=s.RosterConfirmSerializer,
+        responses={200: s.RosterSerializer, 409: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        from enrollment.services.rosters import roster_confirm
+
+        roster = self.get_object()
+        data = s.RosterConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        roster_confirm(
+            actor=Actor(user=request.user, source=AuditEvent.Source.API),
+            roster=roster,
+            checked=data.validated_data["checked"],
+            expected_version=data.validated_data.get("expected_version"),
+        )
+        roster.refresh_from_db()
+        return Response(self.get_serializer(roster).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[FULL_PARAMETER]), retrieve=extend_schema(parameters=[FULL_PARAMETER]))
+class EnrollmentViewSet(FullIdentityMixin, ScopedReadOnlyViewSet):
+    model = Enrollment
+    serializer_class = s.EnrollmentSerializer
+    filterset_class = EnrollmentFilter
+    ordering_fields = ["created_at", "updated_at", "paid_at", "id"]
+    ordering = ["school_id", "id"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("student", "insurance_year")
+
+
+@extend_schema_view(list=extend_schema(parameters=[FULL_PARAMETER]), retrieve=extend_schema(parameters=[FULL_PARAMETER]))
+class ExemptionViewSet(FullIdentityMixin, viewsets.ReadOnlyModelViewSet):
+    """The exemption register (R7): bureau staff only; it is keyed by identity number, not by school."""
+
+    permission_classes = [IsBureauStaff]
+    serializer_class = s.ExemptionSerializer
+    filterset_class = ExemptionFilter
+    ordering_fields = ["created_at", "valid_from", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        if not is_bureau_staff(self.request.user):
+            return Exemption.objects.none()
+        return Exemption.objects.select_related("category")
+
+
+@extend_schema_view(list=extend_schema(parameters=[FULL_PARAMETER]), retrieve=extend_schema(parameters=[FULL_PARAMETER]))
+class CitizenCardViewSet(FullIdentityMixin, ScopedReadOnlyViewSet):
+    model = CitizenCard
+    serializer_class = s.CitizenCardSerializer
+    filterset_class = CitizenCardFilter
+    ordering_fields = ["state", "photo_uploaded_at", "sent_at", "id"]
+    ordering = ["id"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("student")
+
+    def get_permissions(self):
+        if self.action in {"ready", "picked_up"}:
+            return [IsBureauStaff()]
+        return super().get_permissions()
+
+    @extend_schema(summary="The card is made and waits at the school", request=None, responses={200: s.CitizenCardSerializer})
+    @action(detail=True, methods=["post"])
+    def ready(self, request, pk=None):
+        from enrollment.services.cards import card_mark_ready
+
+        card = self.get_object()
+        card_mark_ready(actor=Actor(user=request.user, source=AuditEvent.Source.API), card=card)
+        card.refresh_from_db()
+        return Response(self.get_serializer(card).data)
+
+    @extend_schema(summary="The student has picked the card up", request=s.CardPickupSerializer, responses={200: s.CitizenCardSerializer})
+    @action(detail=True, methods=["post"], url_path="picked-up")
+    def picked_up(self, request, pk=None):
+        from enrollment.services.cards import card_mark_picked_up
+
+        card = self.get_object()
+        data = s.CardPickupSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        card_mark_picked_up(
+            actor=Actor(user=request.user, source=AuditEvent.Source.API),
+            card=card,
+            picked_up_on=data.validated_data.get("picked_up_on"),
+        )
+        card.refresh_from_db()
+        return Response(self.get_serializer(card).data)
+
+
+class CoverageView(APIView):
+    """R13: is this student covered in the year, from when to when, and if not why not."""
+
+    permission_classes = [SystemReadOnly]
+    serializer_class = s.CoverageSerializer
+
+    @extend_schema(
+        summary="Look up a student's coverage",
+        parameters=[
+            OpenApiParameter("identity_number", OpenApiTypes.STR, OpenApiParameter.PATH, description="18-character identity number"),
+            OpenApiParameter("year", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, description="Insurance year label; default the current year"),
+        ],
+        responses={200: s.CoverageSerializer},
+    )
+    def get(self, request, identity_number):
+        from enrollment.selectors import coverage_lookup
+        from enrollment.services.common import current_insurance_year
+
+        try:
+            number = identity.validate(identity_number)
+        except ValidationError as exc:
+            raise ValidationError({"identity_number": exc}) from exc
+        # Scoping first: a student outside the caller's schools does not exist for them.
+        student = get_object_or_404(
+            Student.objects.visible_to(request.user).select_related("school__office"), identity_number=number
+        )
+        city_id = student.school.office.city_id
+        label = request.query_params.get("year", "").strip()
+        if label:
+            year = InsuranceYear.objects.filter(city_id=city_id, label=label).first()
+            if year is None:
+                raise ValidationError(
+                    {"year": ValidationError(_("参保年度“%(label)s”不存在。") % {"label": label[:20]}, code="unknown_year")}
+                )
+        else:
+            year = current_insurance_year(city_id=city_id)
+            if year is None:
+                raise ValidationError({"year": ValidationError(_("尚未设置参保年度。"), code="unknown_year")})
+        answer = coverage_lookup(identity_number=number, insurance_year=year)
+        return Response(s.CoverageSerializer(coverage_payload(answer, number=number, year=year)).data)
+
+
+def coverage_payload(answer, *, number: str, year: InsuranceYear) -> dict:
+    """The selector's answer in the API's shape: the period only when the student is covered."""
+    return {
+        "identity_number": identity.mask(number),
+        "insurance_year": year.label,
+        "covered": answer.covered,
+        "coverage_start": answer.coverage_from if answer.covered else None,
+        "coverage_end": answer.coverage_to if answer.covered else None,
+        "reason_code": answer.reason_code,
+        "reason": str(answer.reason),
+        "channel": answer.channel,
+    }
+
+
+def jsonable(value):
+    """Selector results (dataclasses, models, decimals, dates) as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | models.QuerySet):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Student):
+        return {"id": value.pk, "name": value.name, "identity_number": identity.mask(value.identity_number)}
+    if isinstance(value, Enrollment):
+        return {
+            "id": value.pk,
+            "student": value.student_id,
+            "name": value.student.name,
+            "identity_number": identity.mask(value.student.identity_number),
+            "fee_due": str(value.fee_due),
+            "channel": value.channel,
+        }
+    if isinstance(value, models.Model):
+        return {"id": value.pk, "label": str(value)}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+router = DefaultRouter(trailing_slash=False)
+router.include_root_view = False
+router.register("schools", SchoolViewSet, basename="school")
+router.register("students", StudentViewSet, basename="student")
+router.register("insurance-years", InsuranceYearViewSet, basename="insurance-year")
+router.register("rosters", RosterViewSet, basename="roster")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+router.register("exemptions", ExemptionViewSet, basename="exemption")
+router.register("cards", CitizenCardViewSet, basename="card")
+
+urlpatterns = [
+    path("coverage/<str:identity_number>", CoverageView.as_view(), name="coverage"),
+    path("", include(router.urls)),
+]

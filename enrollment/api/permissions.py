@@ -1,0 +1,38 @@
+"""Who may call what: scoping itself lives in the querysets, these only gate roles and writes."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from enrollment.models import Role
+from enrollment.querysets import membership_of
+
+STAFF_ROLES = {Role.DISTRICT_STAFF, Role.CITY_STAFF}
+
+
+def is_bureau_staff(user) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    membership = membership_of(user)
+    return membership is not None and membership.role in STAFF_ROLES
+
+
+def is_system(user) -> bool:
+    membership = membership_of(user)
+    return membership is not None and membership.role == Role.SYSTEM
+
+
+class IsBureauStaff(BasePermission):
+    """District or city staff (and superusers): the exemption register and card production."""
+
+    def has_permission(self, request, view):
+        return is_bureau_staff(request.user)
+
+
+class SystemReadOnly(BasePermission):
+    """A system token reads what it was issued for and never writes through these endpoints."""
+
+    def has_permission(self, request, view):
+        if request.user is None or not request.user.is_authenticated:
+            return False
+        return request.method in SAFE_METHODS or not is_system(request.user)

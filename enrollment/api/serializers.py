@@ -1,0 +1,145 @@
+"""API representations. Identity numbers are masked unless the view asked for the full number."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from enrollment import identity
+from enrollment.models import (
+    CitizenCard,
+    Enrollment,
+    Exemption,
+    InsuranceYear,
+    Roster,
+    School,
+    Student,
+)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class IdentityNumberField(serializers.Field):
+    """Masked (``**************1234``) unless the serializer context carries ``full_identity``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        if self.context.get("full_identity"):
+            return value
+        return identity.mask(value)
+
+
+class SchoolSerializer(serializers.ModelSerializer):
+    office_name = serializers.CharField(source="office.name", read_only=True)
+    district = serializers.CharField(source="office.district", read_only=True)
+
+    class Meta:
+        model = School
+        fields = ["id", "code", "name", "kind", "office", "office_name", "district", "is_local", "is_agent", "final_grade", "active"]
+        read_only_fields = fields
+
+
+class StudentSerializer(serializers.ModelSerializer):
+    identity_number = IdentityNumberField()
+    school_name = serializers.CharField(source="school.name", read_only=True)
+
+    class Meta:
+        model = Student
+        fields = [
+            "id", "identity_number", "name", "sex", "birth_date", "hukou_local", "hukou_rural",
+            "medical_assistance", "public_funded_care", "school", "school_name", "grade", "class_name",
+            "status", "status_changed_on", "has_citizen_card",
+        ]
+        read_only_fields = fields
+
+
+class InsuranceYearSerializer(serializers.ModelSerializer):
+    city_code = serializers.CharField(source="city.code", read_only=True)
+    window_open = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InsuranceYear
+        fields = [
+            "id", "city", "city_code", "label", "coverage_start", "coverage_end", "fee_standard", "fee_provisional",
+            "window_start", "window_end", "window_open", "collection_route", "coordinator_deadline",
+        ]
+        read_only_fields = fields
+
+    def get_window_open(self, obj) -> bool:
+        return obj.window_is_open()
+
+
+class RosterSerializer(serializers.ModelSerializer):
+    school_name = serializers.CharField(source="school.name", read_only=True)
+    insurance_year_label = serializers.CharField(source="insurance_year.label", read_only=True)
+
+    class Meta:
+        model = Roster
+        fields = ["id", "school", "school_name", "insurance_year", "insurance_year_label", "state", "version", "updated_at"]
+        read_only_fields = fields
+
+
+class RosterConfirmSerializer(serializers.Serializer):
+    checked = serializers.BooleanField(help_text="The coordinator has checked the list and removed graduates.")
+    expected_version = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, help_text="Roster version shown in the preview."
+    )
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    identity_number = IdentityNumberField(source="student.identity_number")
+    student_name = serializers.CharField(source="student.name", read_only=True)
+    insurance_year_label = serializers.CharField(source="insurance_year.label", read_only=True)
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id", "student", "student_name", "identity_number", "insurance_year", "insurance_year_label", "school",
+            "channel", "channel_reason", "status", "status_reason", "fee_due", "exemption_category",
+            "payment_status", "paid_at", "receipt_number", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ExemptionSerializer(serializers.ModelSerializer):
+    identity_number = IdentityNumberField()
+    category_name = serializers.CharField(source="category.name", read_only=True)
+
+    class Meta:
+        model = Exemption
+        fields = ["id", "identity_number", "name", "category", "category_name", "source", "valid_from", "valid_to", "created_at"]
+        read_only_fields = fields
+
+
+class CitizenCardSerializer(serializers.ModelSerializer):
+    identity_number = IdentityNumberField(source="student.identity_number")
+    student_name = serializers.CharField(source="student.name", read_only=True)
+    school = serializers.IntegerField(source="student.school_id", read_only=True)
+    has_photo = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CitizenCard
+        fields = [
+            "id", "student", "student_name", "identity_number", "school", "state", "has_photo",
+            "photo_uploaded_at", "sent_at", "picked_up_on",
+        ]
+        read_only_fields = fields
+
+    def get_has_photo(self, obj) -> bool:
+        return bool(obj.photo)
+
+
+class CardPickupSerializer(serializers.Serializer):
+    picked_up_on = serializers.DateField(required=False, allow_null=True)
+
+
+class CoverageSerializer(serializers.Serializer):
+    identity_number = serializers.CharField(help_text="Masked identity number.")
+    insurance_year = serializers.CharField()
+    covered = serializers.BooleanField()
+    coverage_start = serializers.DateField(allow_null=True)
+    coverage_end = serializers.DateField(allow_null=True)
+    reason_code = serializers.CharField(allow_blank=True, help_text="not_enrolled, unpaid, paid_late, other_channel, public_funded")
+    reason = serializers.CharField(allow_blank=True)
+    channel = serializers.CharField(allow_blank=True)
