@@ -1,0 +1,162 @@
+"""Admin pages of graduate deregistration for bureau staff: upload feeds, run the job, follow exceptions.
+
+Records are scoped by school office (``ScopedModelAdmin``): district staff see
+their office's schools' exceptions only. Nothing here writes except through
+``graduates.services``.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.querysets import membership_of
+from graduates import services, tasks
+from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, GraduateRecord
+from graduates.parsing import FeedRefused
+
+
+def is_bureau_staff(request) -> bool:
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    membership = membership_of(user)
+    return membership is not None and membership.role in {"district_staff", "city_staff"}
+
+
+class BureauOnlyMixin:
+    """Bureau staff only, whatever model permissions a group grants; machines and coordinators never."""
+
+    def has_module_permission(self, request):
+        return is_bureau_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_bureau_staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FeedUploadForm(forms.Form):
+    source = forms.ChoiceField(label=gettext_lazy("数据来源"), choices=FeedSource.choices)
+    upload = forms.FileField(label=gettext_lazy("文件（.xlsx或.csv）"))
+
+
+@admin.register(GraduateFeed)
+class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "source", "received_via", "file_name", "record_count", "state", "received_at", "processed_at", "claimed_by_run"]
+    list_filter = ["state", "source", "received_via"]
+    search_fields = ["file_name", "checksum"]
+    fields = list_display[1:] + ["checksum", "received_by", "claimed_at"]
+    readonly_fields = fields
+    actions = ["run_now"]
+    change_list_template = "admin/graduates/graduatefeed/change_list.html"
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="graduates_graduatefeed_upload"),
+            path("run/", self.admin_site.admin_view(self.run_view), name="graduates_graduatefeed_run"),
+        ] + super().get_urls()
+
+    def upload_view(self, request):
+        if not is_bureau_staff(request):
+            raise PermissionDenied
+        form = FeedUploadForm(request.POST or None, request.FILES or None)
+        report = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["upload"]
+            try:
+                receipt = services.feed_receive(
+                    source=form.cleaned_data["source"],
+                    via=GraduateFeed.Via.ADMIN,
+                    content=upload.read(),
+                    file_name=upload.name,
+                    user=request.user,
+                )
+            except FeedRefused as refused:
+                report = refused.errors
+                messages.error(request, _("文件未接收，请按下列错误修改后重新上传，未保存任何数据。"))
+            else:
+                level = messages.SUCCESS if receipt.created else messages.WARNING
+                self.message_user(request, receipt.message, level)
+                return redirect("admin:graduates_graduatefeed_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("上传毕业生数据"),
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/graduates/graduatefeed/upload.html", context)
+
+    def run_view(self, request):
+        if request.method != "POST" or not is_bureau_staff(request):
+            return redirect("admin:graduates_graduatefeed_changelist")
+        tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
+        self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
+        return redirect("admin:graduates_graduatefeed_changelist")
+
+    @admin.action(description=gettext_lazy("立即处理全部待处理数据（停保）"))
+    def run_now(self, request, queryset):
+        tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
+        self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "upload_url": reverse("admin:graduates_graduatefeed_upload"),
+            "run_url": reverse("admin:graduates_graduatefeed_run"),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(GraduateRecord)
+class GraduateRecordAdmin(BureauOnlyMixin, ScopedModelAdmin):
+    list_display = ["name", "masked_identity", "school", "school_code", "class_name", "graduation_date", "outcome", "feed", "run", "resolved_at"]
+    list_filter = ["outcome", ("resolved_at", admin.EmptyFieldListFilter), "feed__source"]
+    search_fields = ["name", "school_code", "school__name"]
+    list_select_related = ["school", "feed", "run"]
+    fields = [
+        "feed", "row_number", "masked_identity", "name", "school_code", "school", "class_name", "graduation_date",
+        "student", "insurance_year", "enrollment", "outcome", "run", "resolved_at", "resolved_by",
+    ]
+    readonly_fields = fields
+    actions = ["mark_resolved"]
+
+    @admin.display(description=gettext_lazy("身份证号码"))
+    def masked_identity(self, obj):
+        return obj.masked_identity_number
+
+    @admin.action(description=gettext_lazy("标记为已人工处理"))
+    def mark_resolved(self, request, queryset):
+        count = services.exceptions_resolve(records=queryset, user=request.user)
+        self.message_user(request, _("已标记%(n)d条记录为已处理。") % {"n": count}, messages.SUCCESS)
+
+
+@admin.register(DeregistrationRun)
+class DeregistrationRunAdmin(BureauOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "state", "triggered_by", "started_at", "duration_seconds", "feeds_processed", "record_count", "matched", "stopped", "exceptions"]
+    list_filter = ["state"]
+    fields = list_display[1:] + ["finished_at", "exceptions_per_school", "error"]
+    readonly_fields = fields
+    actions = ["mark_failed"]
+
+    @admin.action(description=gettext_lazy("标记为失败（其未完成的数据交由下次处理）"))
+    def mark_failed(self, request, queryset):
+        released = 0
+        for run in queryset.filter(state=DeregistrationRun.State.RUNNING):
+            released += services.run_mark_failed(run=run, reason=_("经办人员%(user)s标记为失败") % {"user": request.user.get_username()})
+        self.message_user(request, _("已释放%(n)d批数据，将由下次处理。") % {"n": released}, messages.SUCCESS)

@@ -1,0 +1,72 @@
+"""The school-roll systems post graduate feeds here, with a token that can do nothing else."""
+
+from django.utils.translation import gettext as _
+from rest_framework import parsers, permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from enrollment.querysets import membership_of
+from graduates.models import GraduateFeed
+from graduates.parsing import FeedRefused
+from graduates.services import feed_receive
+
+
+class IsGraduateFeedSystem(permissions.BasePermission):
+    """Only an account of role ``system`` with the ``graduate_feeds`` grant, nothing broader.
+
+    Staff and superusers are refused too: the endpoint is the machines' door;
+    people upload feeds in the admin, where their own scoping applies.
+    """
+
+    message = _("仅限学籍管理系统账户报送毕业生数据。")
+
+    def has_permission(self, request, view):
+        user = request.user
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        membership = membership_of(user)
+        return (
+            membership is not None
+            and membership.role == "system"
+            and membership.system_scope == "graduate_feeds"
+            and membership.school_id is None
+            and membership.office_id is None
+        )
+
+
+class GraduateFeedCreate(APIView):
+    """POST a feed: a multipart ``file`` (.xlsx/.csv) or JSON ``{"source": ..., "records": [...]}``."""
+
+    permission_classes = [IsGraduateFeedSystem]
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+
+    def post(self, request):
+        source = request.data.get("source", "")
+        upload = request.FILES.get("file")
+        try:
+            if upload is not None:
+                receipt = feed_receive(
+                    source=source, via=GraduateFeed.Via.API, content=upload.read(), file_name=upload.name, user=request.user
+                )
+            else:
+                receipt = feed_receive(
+                    source=source, via=GraduateFeed.Via.API, records=request.data.get("records"), user=request.user
+                )
+        except FeedRefused as refused:
+            return Response(
+                {
+                    "code": "feed_refused",
+                    "message": refused.messages[0],
+                    "field": None,
+                    "errors": [{"code": "invalid", **e.as_dict()} for e in refused.errors],
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        body = {
+            "id": receipt.feed.pk,
+            "status": "received" if receipt.created else "already_received",
+            "record_count": receipt.feed.record_count,
+            "message": receipt.message,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if receipt.created else status.HTTP_200_OK)
+
