@@ -1,0 +1,122 @@
+"""Publishing the final fee standard (R2): unbilled rosters follow it, billed ones get corrections."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from enrollment.models import (
+    AuditEvent,
+    ChargeCorrection,
+    Enrollment,
+    InsuranceYear,
+    Roster,
+    RosterConfirmation,
+    RosterState,
+)
+from enrollment.services.common import Actor, roster_get_or_create
+from enrollment.services.enrollments import enrollments_refresh_bulk
+from enrollment.services.fees import fee_standard_publish
+from enrollment.services.rosters import roster_confirm
+from enrollment.tasks.rosters import recompute_fees_task
+from tests.factories import SchoolFactory, StudentFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def provisional(world):
+    InsuranceYear.objects.filter(pk=world.year.pk).update(fee_provisional=True)
+    world.year.refresh_from_db()
+    rosters = {}
+    for name, school in (("open", world.school), ("confirmed", world.other_school), ("billed", SchoolFactory(office=world.office))):
+        StudentFactory.create_batch(2, school=school)
+        roster = roster_get_or_create(school=school, insurance_year=world.year)
+        enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+        if name != "open":
+            roster.refresh_from_db()
+            roster_confirm(actor=Actor(world.coordinator, "portal"), roster=roster, checked=True)
+        if name == "billed":
+            Roster.objects.filter(pk=roster.pk).update(state=RosterState.BILLED)
+        rosters[name] = roster
+    return rosters
+
+
+def staff(world):
+    return Actor(world.city_staff, "admin")
+
+
+def test_publishing_recomputes_open_and_confirmed_rosters_and_corrects_billed_ones(world, provisional):
+    counts = fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("250"))
+    year = InsuranceYear.objects.get(pk=world.year.pk)
+    assert (year.fee_standard, year.fee_provisional) == (Decimal("250.00"), False)
+
+    assert set(Enrollment.objects.filter(school=world.school).values_list("fee_due", flat=True)) == {Decimal("250.00")}
+    live = RosterConfirmation.objects.get(roster=provisional["confirmed"], reopened_at__isnull=True)
+    assert live.total_amount == Decimal("500.00")
+    assert set(live.lines.values_list("fee", flat=True)) == {Decimal("250.00")}
+    assert not live.fee_provisional
+
+    billed = ChargeCorrection.objects.filter(enrollment__school=provisional["billed"].school)
+    assert billed.count() == 2
+    assert set(billed.values_list("amount", "reason")) == {(Decimal("50.00"), "fee_standard")}
+    # The billed snapshot itself is what was charged; it does not move.
+    billed_live = RosterConfirmation.objects.get(roster=provisional["billed"])
+    assert billed_live.total_amount == Decimal("400.00")
+    assert counts["corrections"] == 2
+
+
+def test_a_lower_standard_refunds_billed_students(world, provisional):
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("180"))
+    amounts = ChargeCorrection.objects.filter(enrollment__school=provisional["billed"].school).values_list("amount", flat=True)
+    assert set(amounts) == {Decimal("-20.00")}
+
+
+def test_publishing_twice_does_not_charge_twice(world, provisional):
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("250"))
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("250"))
+    recompute_fees_task(world.year.pk)
+    assert ChargeCorrection.objects.count() == 2
+
+
+def test_changing_the_published_standard_adjusts_the_pending_correction(world, provisional):
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("250"))
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("230"))
+    assert set(ChargeCorrection.objects.values_list("amount", "state")) == {(Decimal("30.00"), "pending")}
+
+
+def test_exempt_students_stay_at_zero(world):
+    import datetime
+
+    from enrollment.models import Exemption, ExemptionCategory
+
+    student = StudentFactory(school=world.school)
+    dibao = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})[0]
+    Exemption.objects.create(identity_number=student.identity_number, category=dibao, source="civil_affairs", valid_from=datetime.date(2000, 1, 1))
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("250"))
+    assert Enrollment.objects.get(student=student).fee_due == 0
+
+
+def test_publishing_audits_the_standard_and_every_changed_enrollment(world, provisional):
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("250"))
+    event = AuditEvent.objects.get(action="fee_standard_publish")
+    assert event.changes["fee_standard"] == ["200.00", "250.00"]
+    assert event.actor == world.city_staff
+    assert AuditEvent.objects.filter(action="enrollment_fee_recompute").count() == 6
+
+
+def test_a_negative_standard_is_refused(world):
+    with pytest.raises(ValidationError):
+        fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("-1"))
+
+
+def test_publishing_in_the_background_recomputes_after_commit(world, provisional, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("260"), background=True)
+    assert result["deferred"] is True
+    assert set(Enrollment.objects.filter(school=world.school).values_list("fee_due", flat=True)) == {Decimal("260.00")}
