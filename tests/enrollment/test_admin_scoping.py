@@ -1,0 +1,131 @@
+"""The admin site obeys the same scoping as every other entry point: district staff see their district only."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from enrollment import identity
+from enrollment.models import PersonalDataAccess
+from tests.factories import SchoolAccountFactory, StudentFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def students(world):
+    return {
+        "mine": StudentFactory(school=world.school, name="越秀学生"),
+        "other": StudentFactory(school=world.other_school, name="海珠学生"),
+    }
+
+
+def admin_client(client, user):
+    # The session is bound to the stored password hash, so log in the row as stored.
+    user.refresh_from_db()
+    client.force_login(user)
+    return client
+
+
+def test_role_groups_exist_after_migrate_with_admin_permissions(world):
+    staff = Group.objects.get(name="district_staff")
+    assert staff.permissions.filter(codename="view_school").exists()
+    assert not staff.permissions.filter(codename="add_insuranceyear").exists()
+    assert Group.objects.get(name="city_staff").permissions.filter(codename="change_insuranceyear").exists()
+    assert Group.objects.filter(name="coordinator").exists()
+    assert world.district_staff.has_perm("enrollment.view_student")
+
+
+def test_district_staff_cannot_open_another_districts_school_by_url(client, world):
+    admin_client(client, world.district_staff)
+    own = client.get(reverse("admin:enrollment_school_change", args=[world.school.pk]))
+    assert own.status_code == 200
+    other = client.get(reverse("admin:enrollment_school_change", args=[world.other_school.pk]))
+    assert other.status_code in (302, 404)
+    if other.status_code == 302:
+        assert other.url == reverse("admin:index")
+
+
+def test_district_staff_cannot_open_another_districts_student_by_url(client, world, students):
+    admin_client(client, world.district_staff)
+    other = client.get(reverse("admin:enrollment_student_change", args=[students["other"].pk]))
+    assert other.status_code in (302, 404)
+    assert students["other"].identity_number not in other.content.decode()
+
+
+def test_district_staff_changelists_count_only_their_district(client, world, students):
+    admin_client(client, world.district_staff)
+    schools = client.get(reverse("admin:enrollment_school_changelist"))
+    assert schools.context["cl"].result_count == 1
+    assert "海珠第一中学" not in schools.content.decode()
+    listed = client.get(reverse("admin:enrollment_student_changelist"))
+    assert listed.context["cl"].result_count == 1
+    assert list(listed.context["cl"].result_list) == [students["mine"]]
+
+
+def test_city_staff_see_both_districts(client, world, students):
+    admin_client(client, world.city_staff)
+    assert client.get(reverse("admin:enrollment_school_changelist")).context["cl"].result_count == 2
+    assert client.get(reverse("admin:enrollment_student_changelist")).context["cl"].result_count == 2
+    page = client.get(reverse("admin:enrollment_student_change", args=[students["other"].pk]))
+    assert page.status_code == 200
+
+
+def test_student_list_masks_identity_numbers(client, world, students):
+    admin_client(client, world.district_staff)
+    body = client.get(reverse("admin:enrollment_student_changelist")).content.decode()
+    number = students["mine"].identity_number
+    assert number not in body
+    assert identity.mask(number) in body
+
+
+def test_full_identity_number_only_on_the_change_page_and_the_view_is_logged(client, world, students):
+    admin_client(client, world.district_staff)
+    student = students["mine"]
+    page = client.get(reverse("admin:enrollment_student_change", args=[student.pk]))
+    assert student.identity_number in page.content.decode()
+    access = PersonalDataAccess.objects.get(user=world.district_staff)
+    assert access.target == f"student:{student.pk}"
+
+
+def test_students_are_found_by_full_number_even_typed_in_full_width_or_by_name(client, world, students):
+    admin_client(client, world.district_staff)
+    student = students["mine"]
+    url = reverse("admin:enrollment_student_changelist")
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c.lower() for c in student.identity_number)
+    assert list(client.get(url, {"q": full_width}).context["cl"].result_list) == [student]
+    assert list(client.get(url, {"q": "越秀学生"}).context["cl"].result_list) == [student]
+    # A prefix of a number finds nothing: the list cannot be used to enumerate numbers.
+    assert client.get(url, {"q": student.identity_number[:10]}).context["cl"].result_count == 0
+    # Another district's student is not found by number either.
+    other = students["other"].identity_number
+    assert client.get(url, {"q": other}).context["cl"].result_count == 0
+
+
+def test_school_autocomplete_offers_only_the_district_schools(client, world):
+    admin_client(client, world.district_staff)
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "enrollment", "model_name": "student", "field_name": "school", "term": "中学"},
+    )
+    assert response.status_code == 200
+    names = [row["text"] for row in response.json()["results"]]
+    assert names == [str(world.school)]
+
+
+def test_school_account_numbers_are_masked_in_the_school_list(client, world):
+    account = SchoolAccountFactory(school=world.school, account_number="6222020000012345678")
+    account.bank.allowed_in.add(world.city)
+    admin_client(client, world.district_staff)
+    body = client.get(reverse("admin:enrollment_school_changelist")).content.decode()
+    assert "6222020000012345678" not in body
+    assert "****5678" in body
+
+
+def test_district_staff_see_memberships_of_their_district_only(client, world):
+    admin_client(client, world.district_staff)
+    response = client.get(reverse("admin:enrollment_membership_changelist"))
+    users = {m.user.username for m in response.context["cl"].result_list}
+    assert users == {"coord", "staff-yuexiu"}

@@ -1,0 +1,60 @@
+"""The demo data a newcomer starts from: complete, open for declaration today, and safe to load twice."""
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from coordinators.models import Coordinator
+from enrollment import identity
+from enrollment.models import Exemption, InsuranceYear, Membership, School, SchoolAccount, Student
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (InsuranceYear, School, SchoolAccount, Student, Exemption, Membership, Coordinator)
+    }
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_creates_everything_once_with_an_open_window_per_city(fast_passwords, capsys):
+    call_command("seed_demo")
+    first = counts()
+    call_command("seed_demo")
+    assert counts() == first
+
+    today = timezone.localdate()
+    for city in ("guangzhou", "suzhou"):
+        open_years = [y for y in InsuranceYear.objects.filter(city__code=city) if y.window_is_open(today)]
+        assert len(open_years) == 1, city
+        assert open_years[0].channel_rules.exists()
+    assert School.objects.filter(code__startswith="DEMO-").count() == 5
+    assert SchoolAccount.objects.filter(active=True, agreement_signed_on__isnull=False).count() == 5
+    assert 250 <= Student.objects.count() <= 350
+    assert Student.objects.filter(hukou_rural=True).exists()
+    assert Student.objects.exclude(medical_assistance="").exists()
+    assert Exemption.objects.exists()
+    for student in Student.objects.all():
+        assert identity.validate(student.identity_number) == student.identity_number
+    assert Coordinator.objects.count() == 5
+
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8000/" in out
+    assert "coord-gz1" in out and "staff-yuexiu" in out and "admin" in out
+
+
+@pytest.mark.django_db
+def test_demo_logins_work_with_the_printed_password(fast_passwords, django_user_model):
+    from enrollment.management.commands.seed_demo import DEFAULT_PASSWORD
+
+    call_command("seed_demo")
+    for username in ("admin", "coord-gz1", "staff-yuexiu", "staff-gz", "staff-sz"):
+        assert django_user_model.objects.get(username=username).check_password(DEFAULT_PASSWORD)
+    # Each demo school has students in its final grade, who will be reviewed as graduates.
+    for school in School.objects.filter(code__startswith="DEMO-"):
+        assert school.students.filter(grade=school.final_grade).exists()
