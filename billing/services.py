@@ -1,0 +1,859 @@
+"""Billing writes: debit instructions and batches, bank results, corrections, refunds, tax declarations, receipts.
+
+Money must never be taken twice, so every step that could be repeated (a
+retried task, a double click, two workers, a file imported twice) is either
+set-based with ``ON CONFLICT DO NOTHING`` against a partial unique index, or
+claims its rows with ``FOR UPDATE SKIP LOCKED`` / a conditional UPDATE inside
+one short transaction, or is refused by a checksum stored under a unique index.
+"""
+
+import datetime
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.formats import BatchHeader, BatchLine, ResultFileError, get_format
+from billing.formats.base import FailureReason, parse_amount
+from billing.models import (
+    DebitAttempt,
+    DebitBatch,
+    DebitInstruction,
+    Declaration,
+    ReceiptImport,
+    Refund,
+    RefundExport,
+)
+from enrollment import identity
+from enrollment.models import (
+    Bank,
+    ChargeCorrection,
+    CollectionRoute,
+    ConfirmationLine,
+    InsuranceYear,
+    Job,
+    RosterConfirmation,
+    School,
+    SchoolAccount,
+)
+from enrollment.services import payments
+from enrollment.services.common import Actor, audit_record
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal("0.00")
+
+
+class BillingError(ValidationError):
+    """A billing step refused with a message for bureau staff; nothing was written."""
+
+
+class BatchTotalsMismatch(BillingError):
+    pass
+
+
+def _line_delay() -> float:
+    # Test-only knob: slows file writing so a test can kill a worker in the middle.
+    return float(getattr(settings, "BILLING_LINE_DELAY_SECONDS", 0) or os.environ.get("BILLING_LINE_DELAY_SECONDS") or 0)
+
+
+def _stamp() -> str:
+    return timezone.localtime().strftime("%Y%m%d%H%M%S%f")
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+# --- Jobs: progress shown to the bureau user who started the work ----------------
+
+
+def job_start(*, job: Job | None, total: int = 0) -> None:
+    if job is not None:
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.RUNNING, started_at=timezone.now(), total=total, progress=0, error=""
+        )
+
+
+def job_progress(*, job: Job | None, progress: int, total: int | None = None) -> None:
+    if job is not None:
+        values = {"progress": progress}
+        if total is not None:
+            values["total"] = total
+        Job.objects.filter(pk=job.pk).update(**values)
+
+
+def job_finish(*, job: Job | None, result: dict | None = None, error: str = "") -> None:
+    if job is not None:
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.FAILED if error else Job.State.SUCCEEDED, finished_at=timezone.now(),
+            result=result or {}, error=error,
+        )
+
+
+@transaction.atomic
+def billing_job_create(*, kind: str, insurance_year: InsuranceYear, user) -> Job:
+    return Job.objects.create(kind=kind, insurance_year=insurance_year, created_by=user, params={"insurance_year_id": insurance_year.pk})
+
+
+# --- Debit instructions (one per live confirmation) ---------------------------------------
+
+
+def _bank_debit_ready(insurance_year: InsuranceYear) -> bool:
+    return insurance_year.collection_route == CollectionRoute.BANK_DEBIT and not insurance_year.fee_provisional
+
+
+@transaction.atomic
+def instructions_create(*, insurance_year: InsuranceYear) -> int:
+    """Create the missing roster instruction of every billable live confirmation of the year, in one statement.
+
+    Billable: the roster is confirmed, the year's fee standard is final, and the
+    school has an active account with a signed agreement at a bank allowed in its
+    city. Count and amount are summed from the frozen lines (exempt lines, fee 0,
+    are not charged); the batch later checks them against the snapshot's totals.
+    ``ON CONFLICT DO NOTHING`` on the one-live-instruction-per-confirmation index
+    makes a concurrent or repeated run a no-op instead of a second debit.
+    """
+    if not _bank_debit_ready(insurance_year):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {DebitInstruction._meta.db_table}
+                (reference, kind, insurance_year_id, roster_id, confirmation_id, school_id, account_id, bank_id,
+                 head_count, amount, state, tries, last_failure, created_at)
+            SELECT 'DI' || c.id || '-' || %s, 'roster', r.insurance_year_id, r.id, c.id, r.school_id, a.id, a.bank_id,
+                   agg.n, agg.amount, 'open', 0, '', now()
+              FROM enrollment_rosterconfirmation c
+              JOIN enrollment_roster r ON r.id = c.roster_id
+              JOIN enrollment_school s ON s.id = r.school_id
+              JOIN enrollment_office o ON o.id = s.office_id
+              JOIN enrollment_schoolaccount a
+                ON a.school_id = s.id AND a.active AND a.agreement_signed_on IS NOT NULL
+              JOIN enrollment_bank_allowed_in ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
+              JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
+                      FROM enrollment_confirmationline l
+                      JOIN enrollment_rosterconfirmation lc ON lc.id = l.confirmation_id
+                      JOIN enrollment_roster lr ON lr.id = lc.roster_id
+                     WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND lr.state = 'confirmed' AND l.fee > 0
+                     GROUP BY l.confirmation_id) agg ON agg.confirmation_id = c.id
+             WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM {DebitInstruction._meta.db_table} i
+                                WHERE i.confirmation_id = c.id AND i.kind = 'roster' AND i.state <> 'cancelled')
+            ON CONFLICT DO NOTHING
+            """,
+            [_stamp(), insurance_year.pk, insurance_year.pk],
+        )
+        return cursor.rowcount
+
+
+# --- Corrections: extra debits and refunds ----------------------------------------------
+
+
+@transaction.atomic
+def corrections_process(*, insurance_year: InsuranceYear, actor: Actor) -> dict:
+    """Turn pending charge corrections into adjustment instructions (positive) or refunds (negative).
+
+    Corrections are claimed with ``FOR UPDATE SKIP LOCKED`` so two runs cannot
+    both turn the same correction into money; the one-to-one link from the
+    instruction or refund to its correction is the database's second guard.
+    A positive correction waits (stays pending) while the school has no usable
+    account or the fee standard is still provisional.
+    """
+    pending = list(
+        ChargeCorrection.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(state=ChargeCorrection.State.PENDING, enrollment__insurance_year=insurance_year)
+        .select_related("enrollment", "enrollment__school__office")
+    )
+    refunds, adjustments, waiting = 0, 0, 0
+    for correction in pending:
+        enrollment = correction.enrollment
+        if correction.amount < 0:
+            Refund.objects.create(
+                reference=f"RF{correction.pk}-{_stamp()}", enrollment=enrollment, school_id=enrollment.school_id,
+                correction=correction, amount=-correction.amount,
+                reason=correction.get_reason_display() + (f"：{correction.detail}" if correction.detail else ""),
+            )
+            refunds += 1
+        else:
+            account = _usable_account(enrollment.school)
+            confirmation = (
+                RosterConfirmation.objects.filter(
+                    roster__school_id=enrollment.school_id, roster__insurance_year=insurance_year, reopened_at__isnull=True
+                ).first()
+            )
+            if account is None or confirmation is None or not _bank_debit_ready(insurance_year):
+                waiting += 1
+                continue
+            DebitInstruction.objects.create(
+                reference=f"DA{correction.pk}-{_stamp()}", kind=DebitInstruction.Kind.ADJUSTMENT,
+                insurance_year=insurance_year, roster_id=confirmation.roster_id, confirmation=confirmation,
+                correction=correction, school_id=enrollment.school_id, account=account, bank_id=account.bank_id,
+                head_count=1, amount=correction.amount,
+            )
+            adjustments += 1
+        ChargeCorrection.objects.filter(pk=correction.pk).update(state=ChargeCorrection.State.IN_BILLING)
+        audit_record(
+            actor=actor, action="correction_billed", obj=correction, changes={"amount": correction.amount},
+            school_id=enrollment.school_id, student_id=enrollment.student_id,
+        )
+    return {"refunds": refunds, "adjustments": adjustments, "waiting": waiting}
+
+
+def _usable_account(school: School) -> SchoolAccount | None:
+    return (
+        SchoolAccount.objects.filter(
+            school=school, active=True, agreement_signed_on__isnull=False, bank__allowed_in=school.office.city_id
+        )
+        .select_related("bank")
+        .first()
+    )
+
+
+# --- Debit batches ---------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    batches: list[str] = field(default_factory=list)
+    instructions_created: int = 0
+    refunds: int = 0
+    adjustments: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def batches_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | None = None) -> RunSummary:
+    """Create missing instructions, then one batch per bank with open instructions, each with its file.
+
+    Not one transaction on purpose: each bank's batch commits on its own, so a
+    worker killed halfway leaves finished banks finished and the bank it was
+    writing fully rolled back (its instructions still open for the next run).
+    Safe to run again at any time: a run finds only what is still open.
+    """
+    summary = RunSummary()
+    job_start(job=job)
+    summary.instructions_created = instructions_create(insurance_year=insurance_year)
+    corrections = corrections_process(insurance_year=insurance_year, actor=actor)
+    summary.refunds, summary.adjustments = corrections["refunds"], corrections["adjustments"]
+    bank_ids = list(
+        DebitInstruction.objects.filter(insurance_year=insurance_year, state=DebitInstruction.State.OPEN)
+        .values_list("bank_id", flat=True).distinct().order_by("bank_id")
+    )
+    job_progress(job=job, progress=0, total=len(bank_ids))
+    for done, bank_id in enumerate(bank_ids, start=1):
+        try:
+            batch = batch_generate_for_bank(insurance_year=insurance_year, bank=Bank.objects.get(pk=bank_id), actor=actor)
+        except BatchTotalsMismatch as exc:
+            summary.errors.extend(exc.messages)
+        else:
+            if batch is not None:
+                summary.batches.append(batch.reference)
+        job_progress(job=job, progress=done)
+    job_finish(
+        job=job,
+        result={"batches": summary.batches, "instructions_created": summary.instructions_created,
+                "refunds": summary.refunds, "adjustments": summary.adjustments},
+        error="\n".join(summary.errors),
+    )
+    return summary
+
+
+def _batch_lines(batch_id: int) -> Iterator[BatchLine]:
+    rows = (
+        DebitAttempt.objects.filter(batch_id=batch_id)
+        .order_by("line_number")
+        .values_list(
+            "line_number", "instruction__school__code", "instruction__account__account_number",
+            "instruction__account__holder_name", "amount", "instruction__reference",
+        )
+        .iterator(chunk_size=2000)
+    )
+    delay = _line_delay()
+    for row in rows:
+        if delay:
+            time.sleep(delay)
+        yield BatchLine(*row)
+
+
+def batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor: Actor) -> DebitBatch | None:
+    """Gather the bank's open instructions into one batch and write its file; None when there is nothing open.
+
+    Raises BatchTotalsMismatch (after recording a failed batch for staff) when the
+    control totals disagree; then nothing is claimed and nothing is sent.
+    """
+    try:
+        return _batch_generate_for_bank(insurance_year=insurance_year, bank=bank, actor=actor)
+    except BatchTotalsMismatch as exc:
+        DebitBatch.objects.create(
+            bank=bank, insurance_year=insurance_year, reference=f"B{bank.code}-{_stamp()}"[:40],
+            state=DebitBatch.State.FAILED, file_format=bank.file_format, error="\n".join(exc.messages),
+            created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+        )
+        logger.error("debit batch stopped: totals mismatch", extra={"bank": bank.code, "year": insurance_year.pk})
+        raise
+
+
+@transaction.atomic
+def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor: Actor) -> DebitBatch | None:
+    fmt = get_format(bank.file_format)
+    batch = DebitBatch.objects.create(
+        bank=bank, insurance_year=insurance_year, reference=f"B{bank.code}-{_stamp()}"[:40], file_format=fmt.code,
+        created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+    )
+    table = DebitInstruction._meta.db_table
+    with connection.cursor() as cursor:
+        # Claim: two workers (or a retried task racing the original, or a double
+        # click) each lock only rows nobody else holds; the loser finds nothing
+        # left and creates no batch, so an instruction can never be in two files.
+        # The state check re-runs after the lock, so a row claimed and committed
+        # by another worker meanwhile is skipped too.
+        cursor.execute(
+            f"""
+            WITH claimed AS (
+                SELECT id FROM {table}
+                 WHERE insurance_year_id = %s AND bank_id = %s AND state = 'open'
+                 ORDER BY id FOR UPDATE SKIP LOCKED)
+            UPDATE {table} i SET state = 'in_batch', batch_id = %s, tries = i.tries + 1
+              FROM claimed WHERE i.id = claimed.id
+            """,
+            [insurance_year.pk, bank.pk, batch.pk],
+        )
+        if cursor.rowcount == 0:
+            transaction.set_rollback(True)
+            return None
+        cursor.execute(
+            f"""
+            INSERT INTO {DebitAttempt._meta.db_table} (instruction_id, batch_id, line_number, amount, result, failure_reason)
+            SELECT i.id, i.batch_id, row_number() OVER (ORDER BY s.code, i.id), i.amount, 'pending', ''
+              FROM {table} i JOIN enrollment_school s ON s.id = i.school_id
+             WHERE i.batch_id = %s
+            """,
+            [batch.pk],
+        )
+        # Control totals, three ways: the lines, the instructions, and what the
+        # schools confirmed (snapshot totals; the correction for an adjustment).
+        cursor.execute(
+            f"""
+            SELECT count(*), COALESCE(sum(a.amount), 0), COALESCE(sum(i.amount), 0), COALESCE(sum(i.head_count), 0),
+                   COALESCE(sum(CASE WHEN i.kind = 'roster' THEN c.total_amount ELSE cc.amount END), 0),
+                   COALESCE(sum(CASE WHEN i.kind = 'roster' THEN c.paying_count ELSE 1 END), 0)
+              FROM {DebitAttempt._meta.db_table} a
+              JOIN {table} i ON i.id = a.instruction_id
+              JOIN enrollment_rosterconfirmation c ON c.id = i.confirmation_id
+              LEFT JOIN enrollment_chargecorrection cc ON cc.id = i.correction_id
+             WHERE a.batch_id = %s
+            """,
+            [batch.pk],
+        )
+        count, line_sum, instruction_sum, head_count, confirmed_sum, confirmed_heads = cursor.fetchone()
+    errors = []
+    if line_sum != instruction_sum or line_sum != confirmed_sum:
+        errors.append(
+            _("%(bank)s扣款批次金额不一致：明细合计%(lines)s元，扣款指令合计%(instr)s元，确认名单合计%(conf)s元。批次已停止，请核对确认名单。")
+            % {"bank": bank.name, "lines": line_sum, "instr": instruction_sum, "conf": confirmed_sum}
+        )
+    if head_count != confirmed_heads:
+        errors.append(
+            _("%(bank)s扣款批次人数不一致：扣款指令合计%(instr)d人，确认名单合计%(conf)d人。批次已停止，请核对确认名单。")
+            % {"bank": bank.name, "instr": head_count, "conf": confirmed_heads}
+        )
+    if errors:
+        raise BatchTotalsMismatch(errors, code="totals_mismatch")
+
+    header = BatchHeader(
+        batch_reference=batch.reference, bank_code=bank.code, year_label=insurance_year.label,
+        created_on=timezone.localdate().strftime("%Y%m%d"), line_count=count, total_amount=line_sum,
+    )
+    # Stream to a temporary file, then into private storage: memory stays flat.
+    # A crash before commit leaves at most an orphan file and no batch row.
+    with tempfile.TemporaryFile() as tmp:
+        checksum, written, written_sum = fmt.write(tmp, header, _batch_lines(batch.pk))
+        if written != count or written_sum != line_sum:
+            raise BatchTotalsMismatch(
+                [_("%(bank)s扣款文件写入%(n)d笔%(sum)s元，与控制数%(count)d笔%(total)s元不符。")
+                 % {"bank": bank.name, "n": written, "sum": written_sum, "count": count, "total": line_sum}],
+                code="totals_mismatch",
+            )
+        tmp.seek(0)
+        batch.file.save(f"{batch.reference}.{fmt.extension}", File(tmp), save=False)
+    batch.state = DebitBatch.State.READY
+    batch.line_count, batch.total_amount, batch.checksum = count, line_sum, checksum
+    batch.save(update_fields=["state", "line_count", "total_amount", "checksum", "file"])
+    confirmation_ids = list(
+        DebitInstruction.objects.filter(batch=batch, kind=DebitInstruction.Kind.ROSTER).values_list("confirmation_id", flat=True)
+    )
+    payments.rosters_mark_billed(confirmation_ids=confirmation_ids, actor=actor)
+    audit_record(actor=actor, action="debit_batch_generated", obj=batch, changes={"lines": count, "amount": line_sum})
+    return batch
+
+
+# --- Bank results ----------------------------------------------------------------------
+
+
+@dataclass
+class ResultSummary:
+    succeeded: int = 0
+    failed: int = 0
+    flagged: int = 0
+
+
+def _refuse(messages):
+    raise BillingError([str(m) for m in messages], code="result_refused")
+
+
+def batch_results_import(*, batch: DebitBatch, content: bytes, file_name: str, actor: Actor) -> ResultSummary:
+    """Apply the bank's result file to a batch, or refuse it whole.
+
+    Phase 1 checks everything (the batch, totals, every reference, no line
+    missing or repeated, the file not imported before); phase 2 writes in one
+    transaction holding the batch row lock, so a file uploaded twice at the same
+    moment is applied once.
+    """
+    checksum = _sha256(content)
+    fmt = get_format(batch.file_format)
+    try:
+        parsed = fmt.parse_result(content)
+    except ResultFileError as exc:
+        _refuse([_("%(file)s：%(msg)s") % {"file": file_name, "msg": m} for m in exc.messages])
+    errors = []
+    if DebitBatch.objects.filter(result_checksum=checksum).exists():
+        errors.append(_("%(file)s：该结果文件已导入过（校验值相同），不能重复导入。") % {"file": file_name})
+    if batch.state != DebitBatch.State.READY:
+        errors.append(_("批次%(ref)s当前状态为“%(state)s”，不能导入结果。") % {"ref": batch.reference, "state": batch.get_state_display()})
+    if parsed.batch_reference != batch.reference:
+        errors.append(_("%(file)s第1行：批次号%(got)s与所选批次%(ref)s不符。") % {"file": file_name, "got": parsed.batch_reference, "ref": batch.reference})
+    line_total = sum((line.amount for line in parsed.lines), ZERO)
+    if parsed.declared_count != len(parsed.lines) or parsed.declared_total != line_total:
+        errors.append(
+            _("%(file)s第1行：文件头控制数%(count)d笔%(total)s元，与明细%(n)d笔%(sum)s元不符。")
+            % {"file": file_name, "count": parsed.declared_count, "total": parsed.declared_total, "n": len(parsed.lines), "sum": line_total}
+        )
+    if parsed.declared_count != batch.line_count or parsed.declared_total != batch.total_amount:
+        errors.append(
+            _("%(file)s：结果文件%(count)d笔%(total)s元，与批次%(ref)s的%(bc)d笔%(bt)s元不符。")
+            % {"file": file_name, "count": parsed.declared_count, "total": parsed.declared_total, "ref": batch.reference,
+               "bc": batch.line_count, "bt": batch.total_amount}
+        )
+    attempts = {a.instruction.reference: a for a in batch.attempts.select_related("instruction")}
+    seen = set()
+    for line in parsed.lines:
+        attempt = attempts.get(line.instruction_reference)
+        where = {"file": file_name, "n": line.line_number, "ref": line.instruction_reference}
+        if attempt is None:
+            errors.append(_("%(file)s第%(n)d行：指令号%(ref)s不属于本批次。") % where)
+        elif line.instruction_reference in seen:
+            errors.append(_("%(file)s第%(n)d行：指令号%(ref)s重复出现。") % where)
+        elif attempt.amount != line.amount:
+            errors.append(_("%(file)s第%(n)d行：指令号%(ref)s金额%(got)s元与扣款金额%(want)s元不符。") % {**where, "got": line.amount, "want": attempt.amount})
+        seen.add(line.instruction_reference)
+    missing = sorted(set(attempts) - seen)
+    if missing:
+        errors.append(_("%(file)s：缺少%(n)d笔指令的结果：%(refs)s。") % {"file": file_name, "n": len(missing), "refs": "、".join(missing[:10])})
+    if errors:
+        _refuse(errors)
+    return _apply_results(batch=batch, parsed=parsed, checksum=checksum, actor=actor)
+
+
+@transaction.atomic
+def _apply_results(*, batch, parsed, checksum, actor) -> ResultSummary:
+    locked = DebitBatch.objects.select_for_update().get(pk=batch.pk)
+    if locked.state != DebitBatch.State.READY:
+        _refuse([_("批次%(ref)s的结果已导入，不能重复导入。") % {"ref": batch.reference}])
+    summary = ResultSummary()
+    now = timezone.now()
+    max_tries = settings.DEBIT_MAX_TRIES
+    attempts = {a.instruction.reference: a for a in locked.attempts.select_related("instruction__confirmation", "instruction__correction")}
+    for line in parsed.lines:
+        attempt = attempts[line.instruction_reference]
+        instruction = attempt.instruction
+        if line.succeeded:
+            DebitAttempt.objects.filter(pk=attempt.pk).update(result=DebitAttempt.Result.SUCCEEDED)
+            DebitInstruction.objects.filter(pk=instruction.pk).update(
+                state=DebitInstruction.State.SUCCEEDED, settled_at=now, last_failure=""
+            )
+            if instruction.kind == DebitInstruction.Kind.ROSTER:
+                payments.roster_settle(confirmation=instruction.confirmation, actor=actor, paid_at=now)
+            else:
+                ChargeCorrection.objects.filter(pk=instruction.correction_id).update(state=ChargeCorrection.State.DONE)
+            summary.succeeded += 1
+        else:
+            reason = line.reason_text or FailureReason.label(line.reason_code)
+            DebitAttempt.objects.filter(pk=attempt.pk).update(result=DebitAttempt.Result.FAILED, failure_reason=reason[:200])
+            flagged = instruction.tries >= max_tries
+            DebitInstruction.objects.filter(pk=instruction.pk).update(
+                state=DebitInstruction.State.FLAGGED if flagged else DebitInstruction.State.OPEN,
+                batch=None, last_failure=reason[:200],
+            )
+            summary.failed += 1
+            summary.flagged += int(flagged)
+    locked.state = DebitBatch.State.RESULTS_IMPORTED
+    locked.results_imported_at = now
+    locked.result_checksum = checksum
+    locked.succeeded_count, locked.failed_count = summary.succeeded, summary.failed
+    locked.save(update_fields=["state", "results_imported_at", "result_checksum", "succeeded_count", "failed_count"])
+    audit_record(actor=actor, action="debit_results_imported", obj=locked,
+                 changes={"succeeded": summary.succeeded, "failed": summary.failed, "flagged": summary.flagged})
+    return summary
+
+
+@transaction.atomic
+def instruction_retry(*, instruction: DebitInstruction, actor: Actor) -> None:
+    """Bureau staff put a flagged instruction back for the next batch (e.g. after the school topped up its account)."""
+    changed = DebitInstruction.objects.filter(pk=instruction.pk, state=DebitInstruction.State.FLAGGED).update(
+        state=DebitInstruction.State.OPEN, tries=0
+    )
+    if not changed:
+        raise BillingError(_("只有多次失败待处理的扣款指令可以重新扣款。"), code="not_flagged")
+    audit_record(actor=actor, action="debit_instruction_retried", obj=instruction, school_id=instruction.school_id)
+
+
+# --- Refund files ---------------------------------------------------------------------
+
+
+def refunds_export(*, school: School, actor: Actor) -> RefundExport | None:
+    """Gather a school's open refunds into one refund file; None when nothing is open."""
+    return _refunds_export(school=school, actor=actor)
+
+
+@transaction.atomic
+def _refunds_export(*, school, actor):
+    # Claimed with SKIP LOCKED: two exports at once cannot put a refund in two files.
+    refunds = list(
+        Refund.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(school=school, state=Refund.State.OPEN)
+        .select_related("enrollment__student")
+        .order_by("id")
+    )
+    if not refunds:
+        return None
+    account = SchoolAccount.objects.filter(school=school, active=True).first()
+    export = RefundExport.objects.create(reference=f"RE{school.code}-{_stamp()}"[:40], school=school)
+    total = sum((r.amount for r in refunds), ZERO)
+    digest = hashlib.sha256()
+    body = []
+    for number, refund in enumerate(refunds, start=1):
+        student = refund.enrollment.student
+        row = "|".join(["D", str(number), refund.reference, student.name.replace("|", " "),
+                        identity.mask(student.identity_number), f"{refund.amount:.2f}", refund.reason.replace("|", " ")])
+        data = (row + "\n").encode("utf-8")
+        digest.update(data)
+        body.append(data)
+    head = "|".join(["H", export.reference, school.code, account.account_number if account else "",
+                     (account.holder_name if account else school.name).replace("|", " "), str(len(refunds)), f"{total:.2f}"])
+    content = (head + "\n").encode("utf-8") + b"".join(body) + f"T|SHA256|{digest.hexdigest()}\n".encode()
+    from django.core.files.base import ContentFile
+
+    export.file.save(f"{export.reference}.txt", ContentFile(content), save=False)
+    export.line_count, export.total_amount, export.checksum = len(refunds), total, digest.hexdigest()
+    export.save(update_fields=["file", "line_count", "total_amount", "checksum"])
+    Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
+        state=Refund.State.EXPORTED, export=export, export_reference=export.reference
+    )
+    audit_record(actor=actor, action="refunds_exported", obj=export, school_id=school.pk, changes={"lines": len(refunds), "amount": total})
+    return export
+
+
+FULL_REFUND_REASONS = {ChargeCorrection.Reason.EXEMPTION, ChargeCorrection.Reason.GRADUATE, ChargeCorrection.Reason.LEFT}
+
+
+def refund_results_import(*, export: RefundExport, content: bytes, file_name: str, actor: Actor) -> ResultSummary:
+    """Settle a refund file from the bank's answer (same layout as debit results); refuse it whole on any mismatch."""
+    checksum = _sha256(content)
+    from billing.formats.default import PipeFormat
+
+    try:
+        parsed = PipeFormat().parse_result(content)
+    except ResultFileError as exc:
+        _refuse([_("%(file)s：%(msg)s") % {"file": file_name, "msg": m} for m in exc.messages])
+    errors = []
+    if RefundExport.objects.filter(result_checksum=checksum).exists() or export.state != RefundExport.State.EXPORTED:
+        errors.append(_("%(file)s：该退费结果已导入过，不能重复导入。") % {"file": file_name})
+    if parsed.batch_reference != export.reference:
+        errors.append(_("%(file)s第1行：退费批次号%(got)s与%(ref)s不符。") % {"file": file_name, "got": parsed.batch_reference, "ref": export.reference})
+    refunds = {r.reference: r for r in export.refunds.select_related("enrollment", "correction")}
+    line_total = sum((line.amount for line in parsed.lines), ZERO)
+    if (parsed.declared_count, parsed.declared_total) != (len(parsed.lines), line_total) or (len(parsed.lines), line_total) != (
+        export.line_count, export.total_amount
+    ):
+        errors.append(_("%(file)s：控制数与明细或退费文件（%(n)d笔%(t)s元）不符。") % {"file": file_name, "n": export.line_count, "t": export.total_amount})
+    seen = set()
+    for line in parsed.lines:
+        refund = refunds.get(line.instruction_reference)
+        if refund is None or line.instruction_reference in seen or refund.amount != line.amount:
+            errors.append(_("%(file)s第%(n)d行：退费编号%(ref)s不属于本文件、重复或金额不符。")
+                          % {"file": file_name, "n": line.line_number, "ref": line.instruction_reference})
+        seen.add(line.instruction_reference)
+    if set(refunds) - seen:
+        errors.append(_("%(file)s：缺少%(n)d笔退费的结果。") % {"file": file_name, "n": len(set(refunds) - seen)})
+    if errors:
+        _refuse(errors)
+    with transaction.atomic():
+        locked = RefundExport.objects.select_for_update().get(pk=export.pk)
+        if locked.state != RefundExport.State.EXPORTED:
+            _refuse([_("该退费结果已导入过，不能重复导入。")])
+        summary = ResultSummary()
+        now = timezone.now()
+        for line in parsed.lines:
+            refund = refunds[line.instruction_reference]
+            if line.succeeded:
+                Refund.objects.filter(pk=refund.pk).update(state=Refund.State.SETTLED, settled_at=now)
+                if refund.correction_id:
+                    ChargeCorrection.objects.filter(pk=refund.correction_id).update(state=ChargeCorrection.State.DONE)
+                full = refund.correction is not None and refund.correction.reason in FULL_REFUND_REASONS
+                payments.enrollment_mark_refunded(enrollment=refund.enrollment, actor=actor, full=full)
+                summary.succeeded += 1
+            else:
+                # Back to open: it goes into the school's next refund file.
+                Refund.objects.filter(pk=refund.pk).update(
+                    state=Refund.State.OPEN, export=None, failure_reason=(line.reason_text or "")[:200]
+                )
+                summary.failed += 1
+        locked.state, locked.result_checksum = RefundExport.State.SETTLED, checksum
+        locked.save(update_fields=["state", "result_checksum"])
+        audit_record(actor=actor, action="refund_results_imported", obj=locked, school_id=locked.school_id,
+                     changes={"succeeded": summary.succeeded, "failed": summary.failed})
+    return summary
+
+
+# --- Tax declarations (Suzhou route) -----------------------------------------------------
+
+
+def declarations_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | None = None) -> list[str]:
+    """Declare every live confirmation of a tax-declaration year not declared yet, and write each workbook."""
+    job_start(job=job)
+    created = declarations_create(insurance_year=insurance_year, actor=actor)
+    job_progress(job=job, progress=0, total=len(created))
+    for done, declaration in enumerate(Declaration.objects.filter(pk__in=created).select_related("school", "insurance_year"), start=1):
+        declaration_write_file(declaration=declaration)
+        job_progress(job=job, progress=done)
+    references = list(Declaration.objects.filter(pk__in=created).values_list("reference", flat=True))
+    job_finish(job=job, result={"declarations": references})
+    return references
+
+
+@transaction.atomic
+def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[int]:
+    """One Declaration per live confirmation (paying lines only), set-based; repeated runs add nothing."""
+    if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION or insurance_year.fee_provisional:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Declaration._meta.db_table}
+                (reference, insurance_year_id, roster_id, confirmation_id, school_id, head_count, amount, state, file,
+                 payment_method, receipted_count, created_at)
+            SELECT 'TD' || c.id || '-' || %s, r.insurance_year_id, r.id, c.id, r.school_id, agg.n, agg.amount, 'declared', '',
+                   '', 0, now()
+              FROM enrollment_rosterconfirmation c
+              JOIN enrollment_roster r ON r.id = c.roster_id
+              JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
+                      FROM enrollment_confirmationline l WHERE l.fee > 0 GROUP BY l.confirmation_id) agg
+                ON agg.confirmation_id = c.id
+             WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM {Declaration._meta.db_table} d
+                                WHERE d.confirmation_id = c.id AND d.state <> 'cancelled')
+            ON CONFLICT DO NOTHING
+            RETURNING id, confirmation_id
+            """,
+            [_stamp(), insurance_year.pk],
+        )
+        rows = cursor.fetchall()
+    # A declaration must agree with what the school confirmed; otherwise stop before anything is declared.
+    mismatched = list(
+        Declaration.objects.filter(pk__in=[r[0] for r in rows])
+        .exclude(amount=F("confirmation__total_amount"), head_count=F("confirmation__paying_count"))
+        .values_list("school__name", flat=True)
+    )
+    if mismatched:
+        raise BatchTotalsMismatch(
+            _("以下学校的申报人数或金额与确认名单合计不符，申报已停止：%(schools)s") % {"schools": "、".join(mismatched)},
+            code="totals_mismatch",
+        )
+    payments.rosters_mark_billed(confirmation_ids=[r[1] for r in rows], actor=actor)
+    return [r[0] for r in rows]
+
+
+DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "缴费金额"]
+
+
+def _declaration_rows(declaration: Declaration):
+    return (
+        ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
+        .order_by("enrollment__student__class_name", "enrollment__student__name", "id")
+        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee")
+        .iterator(chunk_size=2000)
+    )
+
+
+@transaction.atomic
+def declaration_write_file(*, declaration: Declaration) -> None:
+    """Write the workbook the tax system takes (write-only mode: rows stream, memory stays flat)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("申报明细")
+    sheet.append(DECLARATION_COLUMNS)
+    school = declaration.school
+    count, total = 0, ZERO
+    for name, number, fee in _declaration_rows(declaration):
+        count += 1
+        total += fee
+        id_cell = WriteOnlyCell(sheet, value=number)
+        id_cell.number_format = "@"  # text: Excel must not turn 18 digits into 4.4E+17
+        sheet.append([count, school.code, school.name, name, "居民身份证", id_cell, "城乡居民基本医疗保险",
+                      declaration.insurance_year.label, float(fee)])
+    sheet.append(["合计", "", "", f"{count}人", "", "", "", "", float(total)])
+    if count != declaration.head_count or total != declaration.amount:
+        raise BatchTotalsMismatch(_("申报%(ref)s明细与申报合计不符。") % {"ref": declaration.reference}, code="totals_mismatch")
+    with tempfile.TemporaryFile() as tmp:
+        workbook.save(tmp)
+        tmp.seek(0)
+        declaration.file.save(f"{declaration.reference}.xlsx", File(tmp), save=False)
+    Declaration.objects.filter(pk=declaration.pk).update(file=declaration.file.name)
+
+
+@transaction.atomic
+def declaration_record_payment(
+    *, declaration: Declaration, method: str, actor: Actor, paid_at: datetime.datetime | None = None
+) -> Declaration:
+    """The school paid the declared amount: by bank transfer, or by electronic debit if it signed an agreement."""
+    locked = Declaration.objects.select_for_update().select_related("school").get(pk=declaration.pk)
+    if method not in Declaration.PaymentMethod.values:
+        raise BillingError({"method": _("缴款方式无效，应为银行转账或电子扣款。")}, code="invalid")
+    if locked.state != Declaration.State.DECLARED:
+        raise BillingError(
+            _("申报%(ref)s当前状态为“%(state)s”，不能再登记缴款。") % {"ref": locked.reference, "state": locked.get_state_display()},
+            code="already_paid",
+        )
+    if method == Declaration.PaymentMethod.ELECTRONIC_DEBIT and not SchoolAccount.objects.filter(
+        school_id=locked.school_id, active=True, agreement_signed_on__isnull=False
+    ).exists():
+        raise BillingError(
+            {"method": _("%(school)s未签订扣款协议，不能选择电子扣款，请改为银行转账。") % {"school": locked.school.name}},
+            code="no_agreement",
+        )
+    locked.state, locked.payment_method, locked.paid_at = Declaration.State.PAID, method, paid_at or timezone.now()
+    locked.save(update_fields=["state", "payment_method", "paid_at"])
+    audit_record(actor=actor, action="declaration_paid", obj=locked, school_id=locked.school_id, changes={"method": method})
+    return locked
+
+
+@dataclass
+class ReceiptRow:
+    row: int
+    identity_number: str
+    receipt_number: str
+    amount: Decimal
+
+
+def _read_receipt_file(content: bytes, file_name: str) -> list[ReceiptRow]:
+    import io
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a non-workbook
+        raise BillingError(_("%(file)s不是有效的Excel文件（.xlsx）。") % {"file": file_name}, code="invalid_file") from exc
+    sheet = workbook.worksheets[0]
+    rows, errors = [], []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number == 1 or not values or all(v in (None, "") for v in values):
+            continue
+        values = list(values) + [None] * 3
+        where = {"file": file_name, "row": number}
+        try:
+            id_number = identity.validate(values[0])
+        except ValidationError as exc:
+            errors.append(_("%(file)s第%(row)d行A列（证件号码）：%(msg)s") % {**where, "msg": exc.messages[0]})
+            continue
+        receipt = str(values[1] or "").strip()
+        if not receipt:
+            errors.append(_("%(file)s第%(row)d行B列（电子票据号）：不能为空。") % where)
+            continue
+        try:
+            amount = parse_amount(str(values[2] if values[2] is not None else ""), _("%(file)s第%(row)d行C列（金额）") % where)
+        except ResultFileError as exc:
+            errors.extend(exc.messages)
+            continue
+        rows.append(ReceiptRow(number, id_number, receipt, amount))
+    if errors:
+        raise BillingError(errors, code="invalid_rows")
+    return rows
+
+
+def receipts_import(*, insurance_year: InsuranceYear, content: bytes, file_name: str, actor: Actor) -> int:
+    """Import e-receipt numbers per student; students with a receipt are paid. All rows valid, or nothing written."""
+    checksum = _sha256(content)
+    if ReceiptImport.objects.filter(checksum=checksum).exists():
+        _refuse([_("%(file)s：该票据文件已导入过，不能重复导入。") % {"file": file_name}])
+    rows = _read_receipt_file(content, file_name)
+    if not rows:
+        _refuse([_("%(file)s：没有票据数据。") % {"file": file_name}])
+    numbers = [r.identity_number for r in rows]
+    # Paying lines of paid declarations of the year, keyed by identity number.
+    lines = {
+        number: (enrollment_id, fee, declaration_id, receipt)
+        for number, enrollment_id, fee, declaration_id, receipt in ConfirmationLine.objects.filter(
+            fee__gt=0, enrollment__student__identity_number__in=numbers,
+            confirmation__declarations__insurance_year=insurance_year,
+            confirmation__declarations__state__in=[Declaration.State.PAID, Declaration.State.RECEIPTED],
+        ).values_list("enrollment__student__identity_number", "enrollment_id", "fee", "confirmation__declarations__id",
+                      "enrollment__receipt_number")
+    }
+    errors, seen = [], set()
+    for row in rows:
+        where = {"file": file_name, "row": row.row}
+        line = lines.get(row.identity_number)
+        if row.identity_number in seen:
+            errors.append(_("%(file)s第%(row)d行A列（证件号码）：与前面的行重复。") % where)
+        elif line is None:
+            errors.append(_("%(file)s第%(row)d行A列（证件号码）：不在已缴款的申报名单中。") % where)
+        elif line[1] != row.amount:
+            errors.append(_("%(file)s第%(row)d行C列（金额）：%(got)s元与申报金额%(want)s元不符。") % {**where, "got": row.amount, "want": line[1]})
+        elif line[3]:
+            errors.append(_("%(file)s第%(row)d行B列（电子票据号）：该学生已有电子票据%(r)s。") % {**where, "r": line[3]})
+        seen.add(row.identity_number)
+    if errors:
+        _refuse(errors)
+    with transaction.atomic():
+        ReceiptImport.objects.create(
+            insurance_year=insurance_year, file_name=file_name[:255], checksum=checksum, receipt_count=len(rows),
+            imported_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+        )
+        payments.enrollments_mark_paid(receipts={lines[r.identity_number][0]: r.receipt_number for r in rows}, actor=actor)
+        declaration_ids = {lines[r.identity_number][2] for r in rows}
+        for declaration in Declaration.objects.select_for_update().filter(pk__in=declaration_ids).select_related("confirmation"):
+            receipted = ConfirmationLine.objects.filter(
+                confirmation_id=declaration.confirmation_id, fee__gt=0
+            ).exclude(enrollment__receipt_number="").count()
+            declaration.receipted_count = receipted
+            if receipted >= declaration.head_count:
+                declaration.state = Declaration.State.RECEIPTED
+            declaration.save(update_fields=["receipted_count", "state"])
+            payments.roster_settle_if_paid(confirmation=declaration.confirmation, actor=actor)
+    return len(rows)
+
+
+# --- Downloads -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def billing_file_download_log(*, user, batch=None, declaration=None, refund_export=None, file_name: str):
+    from billing.models import BillingFileDownload
+
+    return BillingFileDownload.objects.create(
+        user=user, batch=batch, declaration=declaration, refund_export=refund_export, file_name=file_name[:255]
+    )
