@@ -285,3 +285,49 @@ def lagging_schools(*, insurance_year: InsuranceYear, threshold_percent: int) ->
 
 
 
+
+
+# --- The year-end report as a background job -------------------------------
+
+
+def year_end_report_start(*, actor, insurance_year: InsuranceYear):
+    """Create the report job for the user's scope; the workbook is written by a task after commit."""
+    from django.db import transaction
+
+    from enrollment.models import Job
+    from enrollment.tasks.reports import year_end_report_task
+
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=Job.Kind.REPORT, created_by=actor.user, insurance_year=insurance_year, params={"report": "year_end"}
+        )
+        transaction.on_commit(lambda: year_end_report_task.delay(job.pk))
+    return job
+
+
+def year_end_report_run(*, job_id: int):
+    """Write the report of a pending REPORT job. A second delivery finds the job claimed and does nothing."""
+    import datetime
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from enrollment.models import Job
+
+    # Conditional UPDATE: of two workers handed the same job, only one moves it out of "pending".
+    if not Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(state=Job.State.RUNNING, started_at=timezone.now()):
+        return Job.objects.get(pk=job_id)
+    job = Job.objects.select_related("created_by", "insurance_year").get(pk=job_id)
+    try:
+        schools = School.objects.visible_to(job.created_by)
+        content = year_end_workbook(insurance_year=job.insurance_year, schools=schools)
+        now = timezone.now()
+        job.output_file.save(f"year-end-{job.insurance_year.label}-{now:%Y%m%d%H%M%S}.xlsx", ContentFile(content), save=False)
+        job.state = Job.State.SUCCEEDED
+        job.finished_at = now
+        job.expires_at = now + datetime.timedelta(days=30)
+        job.save()
+    except Exception as exc:
+        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(exc)[:1000], finished_at=timezone.now())
+        raise
+    return job
