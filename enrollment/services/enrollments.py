@@ -120,8 +120,10 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
     rosters = _lock_rosters(
         school_ids={school.pk} | ({existing.school_id} if existing else set()), insurance_year=insurance_year
     )
-    if existing is not None:
-        existing = Enrollment.objects.select_for_update().get(pk=existing.pk)
+    # Read again under the roster lock: a concurrent refresh of the same student may have created it.
+    existing = Enrollment.objects.select_for_update().filter(student=student, insurance_year=insurance_year).first()
+    if existing is not None and existing.school_id not in rosters:
+        raise ValidationError(_("该学生的参保登记刚被其他操作修改，请重试。"), code="conflict")
 
     rules = routing.rules_for(insurance_year)
     exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=insurance_year).get(

@@ -1,0 +1,55 @@
+"""The audit trail: who changed what, when, old and new values; bulk changes too, one row each."""
+
+from decimal import Decimal
+
+import pytest
+
+from enrollment.models import AuditEvent, Enrollment, Roster, StudentStatus
+from enrollment.services.common import Actor, roster_get_or_create
+from enrollment.services.enrollments import enrollment_refresh, enrollment_remove, enrollments_refresh_bulk
+from enrollment.services.rosters import roster_confirm
+from tests.factories import StudentFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_a_bulk_refresh_writes_one_audit_row_per_enrollment_with_new_values(world):
+    students = StudentFactory.create_batch(25, school=world.school)
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor(world.coordinator, "import"), roster=roster)
+    events = AuditEvent.objects.filter(action="enrollment_create", roster=roster)
+    assert events.count() == 25
+    assert set(events.values_list("student_id", flat=True)) == {s.pk for s in students}
+    event = events.first()
+    assert event.actor == world.coordinator and event.source == "import" and event.school == world.school
+    assert event.changes["fee_due"] == [None, "200.00"]
+    assert event.changes["channel"] == [None, "school"]
+
+
+def test_a_change_records_old_and_new_values(world):
+    student = StudentFactory(school=world.school)
+    enrollment_refresh(actor=Actor.job("t"), student=student, insurance_year=world.year)
+    student.status = StudentStatus.LEFT
+    student.save()
+    enrollment_refresh(actor=Actor(world.coordinator, "portal"), student=student, insurance_year=world.year)
+    event = AuditEvent.objects.get(action="enrollment_update", student=student)
+    assert event.changes["status"] == ["registered", "removed"]
+    assert event.changes["fee_due"] == [str(Decimal("200.00")), "0.00"]
+    assert event.actor == world.coordinator
+
+
+def test_removal_and_confirmation_are_in_the_students_and_rosters_history(world):
+    student = StudentFactory(school=world.school)
+    StudentFactory(school=world.school)
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    enrollment_remove(actor=Actor(world.coordinator, "portal"), enrollment=Enrollment.objects.get(student=student), reason="转学")
+    roster_confirm(actor=Actor(world.coordinator, "portal"), roster=Roster.objects.get(pk=roster.pk), checked=True)
+    history = list(AuditEvent.objects.filter(student=student).order_by("id").values_list("action", flat=True))
+    assert history == ["enrollment_create", "enrollment_remove"]
+    confirm = AuditEvent.objects.get(action="roster_confirm", roster=roster)
+    assert confirm.changes["state"] == ["open", "confirmed"]
+    assert confirm.changes["paying_count"] == [None, 1]

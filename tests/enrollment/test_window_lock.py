@@ -1,0 +1,106 @@
+"""The window lock (R12): outside the declaration window every roster change is refused with the dates."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from enrollment.models import Enrollment, InsuranceYear, Roster, RosterState
+from enrollment.services.common import Actor, roster_get_or_create
+from enrollment.services.enrollments import enrollment_refresh, enrollment_remove, enrollments_refresh_bulk
+from enrollment.services.exemptions import exemptions_import
+from enrollment.services.fees import fee_standard_publish
+from enrollment.services.rosters import roster_confirm, roster_reopen
+from enrollment.tasks.rosters import recompute_fees_task
+from tests.factories import StudentFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def closed(world):
+    """A roster filled inside the window, then the window closes."""
+    student = StudentFactory(school=world.school)
+    enrollment = enrollment_refresh(actor=Actor.job("t"), student=student, insurance_year=world.year)
+    past = datetime.date.today() - datetime.timedelta(days=1)
+    InsuranceYear.objects.filter(pk=world.year.pk).update(window_start=past - datetime.timedelta(days=60), window_end=past)
+    world.year.refresh_from_db()
+    enrollment.refresh_from_db()
+    return enrollment
+
+
+def assert_window_closed(caught, year):
+    assert caught.value.code == "window_closed"
+    message = caught.value.messages[0]
+    assert year.window_start.isoformat() in message and year.window_end.isoformat() in message
+
+
+def test_refresh_is_refused_outside_the_window(world, closed):
+    with pytest.raises(ValidationError) as caught:
+        enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    assert_window_closed(caught, world.year)
+    assert Enrollment.objects.count() == 1
+
+
+def test_bulk_refresh_is_refused_outside_the_window(world, closed):
+    StudentFactory(school=world.school)
+    roster = Roster.objects.get(school=world.school)
+    with pytest.raises(ValidationError) as caught:
+        enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    assert_window_closed(caught, world.year)
+
+
+def test_removal_is_refused_outside_the_window(world, closed):
+    with pytest.raises(ValidationError) as caught:
+        enrollment_remove(actor=Actor.job("t"), enrollment=closed, reason="毕业")
+    assert_window_closed(caught, world.year)
+
+
+def test_confirmation_is_refused_outside_the_window(world, closed):
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    with pytest.raises(ValidationError) as caught:
+        roster_confirm(actor=Actor(world.coordinator, "portal"), roster=roster, checked=True)
+    assert_window_closed(caught, world.year)
+
+
+def test_reopening_is_refused_outside_the_window(world, closed):
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    Roster.objects.filter(pk=roster.pk).update(state=RosterState.CONFIRMED)
+    with pytest.raises(ValidationError) as caught:
+        roster_reopen(actor=Actor(world.city_staff, "admin"), roster=roster, reason="补录")
+    assert_window_closed(caught, world.year)
+
+
+def test_fee_publication_and_its_task_are_refused_outside_the_window(world, closed):
+    with pytest.raises(ValidationError) as caught:
+        fee_standard_publish(actor=Actor(world.city_staff, "admin"), insurance_year=world.year, fee_standard=Decimal("250"))
+    assert_window_closed(caught, world.year)
+    assert recompute_fees_task(world.year.pk) == {"skipped": "window_closed"}
+    assert Enrollment.objects.get().fee_due == Decimal("200.00")
+
+
+def test_an_exemption_list_after_the_window_updates_the_register_but_not_the_roster(world, closed):
+    from enrollment.models import ExemptionCategory
+
+    ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})
+    result = exemptions_import(
+        actor=Actor(world.city_staff, "admin"), source="civil_affairs",
+        rows=[{"identity_number": closed.student.identity_number, "category": "dibao", "valid_from": "2019-01-01"}],
+        file_name="late.csv",
+    )
+    assert result.ok and result.created == 1
+    assert result.applied["skipped_window_closed"] == 0 or result.applied["refreshed"] == 0
+    assert Enrollment.objects.get().fee_due == Decimal("200.00")
+
+
+def test_nothing_changes_before_the_window_opens(world):
+    future = datetime.date.today() + datetime.timedelta(days=10)
+    InsuranceYear.objects.filter(pk=world.year.pk).update(window_start=future, window_end=future + datetime.timedelta(days=30))
+    world.year.refresh_from_db()
+    with pytest.raises(ValidationError) as caught:
+        enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    assert_window_closed(caught, world.year)
