@@ -1,0 +1,410 @@
+"""The student register (R5): one student by hand, or thousands from a spreadsheet.
+
+Every path checks the identity number, its agreement with birth date and sex,
+refuses a student registered at another school (never moves them silently),
+takes the roster lock (which enforces the declaration window) and refreshes
+the student's enrollment for the school's current insurance year.
+"""
+
+import datetime
+import logging
+import os
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enrollment import exports, identity
+from enrollment.imports.errors import FileRejected
+from enrollment.imports.reader import read_table
+from enrollment.imports.sniff import sniff
+from enrollment.imports.validate import ParsedFile, parse
+from enrollment.models import (
+    AuditEvent,
+    Enrollment,
+    InsuranceYear,
+    Job,
+    MedicalAssistance,
+    PersonalDataAccess,
+    Role,
+    School,
+    Sex,
+    Student,
+    StudentStatus,
+)
+from enrollment.querysets import membership_of
+from enrollment.services.common import (
+    Actor,
+    audit_fields,
+    audit_record,
+    check_window_open,
+    current_insurance_year,
+    diff,
+    roster_lock_for_change,
+)
+
+logger = logging.getLogger(__name__)
+
+MODE_STRICT = "strict"  # import nothing if any row is wrong
+MODE_PARTIAL = "partial"  # import the valid rows, report the others
+MODES = (MODE_STRICT, MODE_PARTIAL)
+EDITABLE = ["name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
+UPSERT_BATCH = 2000
+
+
+def school_year(school: School) -> InsuranceYear:
+    year = current_insurance_year(city_id=school.office.city_id)
+    if year is None:
+        raise ValidationError(_("本市尚未设置参保年度，暂不能登记学生；请联系经办机构。"), code="no_insurance_year")
+    return year
+
+
+def _other_school_message() -> str:
+    return _("该学生已在其他学校的名册中登记，不能重复登记，也不会被自动转入本校。如学生已转学，请联系原学校或经办机构办理。")
+
+
+def _clean(*, school: School, data: dict, student: Student | None = None) -> dict:
+    """Validate one student's fields; raise ValidationError keyed by field."""
+    errors: dict[str, list] = {}
+    values: dict = {}
+    try:
+        number = identity.validate(data.get("identity_number", student.identity_number if student else ""))
+        values["identity_number"] = number
+    except ValidationError as exc:
+        errors["identity_number"] = exc.messages
+        number = ""
+    name = " ".join(str(data.get("name") or "").split())
+    if not name:
+        errors["name"] = [_("姓名不能为空。")]
+    values["name"] = name[:50]
+    values["sex"] = data.get("sex") or (identity.sex(number) if number else "")
+    if values["sex"] not in Sex.values:
+        errors["sex"] = [_("性别应为男或女。")]
+    birth = data.get("birth_date") or (identity.birth_date(number) if number else None)
+    if isinstance(birth, str):
+        try:
+            birth = datetime.date.fromisoformat(birth)
+        except ValueError:
+            errors["birth_date"] = [_("出生日期格式应为2010-03-15。")]
+            birth = None
+    values["birth_date"] = birth
+    if birth and birth > timezone.localdate():
+        errors["birth_date"] = [_("出生日期晚于今天。")]
+    if number and "sex" not in errors and "birth_date" not in errors:
+        try:
+            identity.check_consistency(number, birth=birth, sex_code=values["sex"])
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                errors.setdefault(key, []).extend(messages)
+    try:
+        grade = int(data.get("grade"))
+    except (TypeError, ValueError):
+        grade = None
+    if grade is None or not 1 <= grade <= school.final_grade:
+        errors["grade"] = [_("年级应为1至%(max)d之间的数字。") % {"max": school.final_grade}]
+    values["grade"] = grade
+    values["class_name"] = str(data.get("class_name") or "").strip()[:50]
+    for flag, default in (("hukou_local", True), ("hukou_rural", False), ("public_funded_care", False), ("has_citizen_card", False)):
+        values[flag] = bool(data.get(flag, getattr(student, flag, default) if student else default))
+    assistance = data.get("medical_assistance", student.medical_assistance if student else "") or ""
+    if assistance not in MedicalAssistance.values:
+        errors["medical_assistance"] = [_("医疗救助类别无效。")]
+    values["medical_assistance"] = assistance
+    if number:
+        clash = Student.objects.filter(identity_number=number).exclude(pk=student.pk if student else None).first()
+        if clash is not None:
+            errors["identity_number"] = [
+                _("该身份证号码的学生已在本校名册中（%(name)s），请直接修改该学生。") % {"name": clash.name}
+                if clash.school_id == school.pk
+                else _other_school_message()
+            ]
+    if errors:
+        raise ValidationError({key: [ValidationError(m, code="invalid") for m in msgs] for key, msgs in errors.items()})
+    return values
+
+
+def _refresh(*, actor: Actor, student: Student, year: InsuranceYear) -> None:
+    from enrollment.services.enrollments import enrollment_refresh
+
+    enrollment_refresh(actor=actor, student=student, insurance_year=year)
+
+
+@transaction.atomic
+def student_create(*, actor: Actor, school: School, data: dict) -> Student:
+    year = school_year(school)
+    values = _clean(school=school, data=data)
+    roster = roster_lock_for_change(school=school, insurance_year=year)
+    try:
+        with transaction.atomic():
+            student = Student.objects.create(school=school, **values)
+    except IntegrityError as exc:  # registered by someone else since the check above
+        raise ValidationError({"identity_number": [ValidationError(_other_school_message(), code="taken")]}) from exc
+    audit_record(
+        actor=actor, action="student_create", obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
+        changes={k: [None, v] for k, v in values.items() if k != "identity_number"},
+    )
+    _refresh(actor=actor, student=student, year=year)
+    return student
+
+
+@transaction.atomic
+def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
+    school = student.school
+    year = school_year(school)
+    values = _clean(school=school, data=data, student=student)
+    roster = roster_lock_for_change(school=school, insurance_year=year)
+    student = Student.objects.select_for_update().get(pk=student.pk)
+    old = {key: getattr(student, key) for key in values}
+    changes = diff(old, values)
+    if not changes:
+        return student
+    for key, value in values.items():
+        setattr(student, key, value)
+    student.save()
+    if "identity_number" in changes:  # never put a full number in the audit trail
+        changes["identity_number"] = [identity.mask(old["identity_number"]), identity.mask(values["identity_number"])]
+    audit_record(actor=actor, action="student_update", obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
+    _refresh(actor=actor, student=student, year=year)
+    return student
+
+
+@transaction.atomic
+def student_set_status(*, actor: Actor, student: Student, status: str, on: datetime.date | None = None) -> Student:
+    if status not in StudentStatus.values:
+        raise ValidationError({"status": [ValidationError(_("在校状态无效。"), code="invalid")]})
+    on = on or timezone.localdate()
+    if on > timezone.localdate():
+        raise ValidationError({"on": [ValidationError(_("日期不能晚于今天。"), code="future")]})
+    school = student.school
+    year = school_year(school)
+    roster = roster_lock_for_change(school=school, insurance_year=year)
+    student = Student.objects.select_for_update().get(pk=student.pk)
+    if student.status == status:
+        return student
+    old = student.status
+    student.status = status
+    student.status_changed_on = on
+    student.save(update_fields=["status", "status_changed_on", "updated_at"])
+    audit_record(
+        actor=actor, action="student_status", obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
+        school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
+    )
+    _refresh(actor=actor, student=student, year=year)
+    return student
+
+
+# --- Import -----------------------------------------------------------------
+
+
+def student_import_start(*, actor: Actor, school: School, upload, name: str = "", mode: str = MODE_STRICT, run_now: bool = False) -> Job:
+    """Store the uploaded file as a Job and run the import in the background (or now, for the command line).
+
+    ``upload`` is an uploaded file or an open binary file.
+    """
+    if mode not in MODES:
+        raise ValidationError({"mode": [ValidationError(_("导入方式无效。"), code="invalid")]})
+    name = os.path.basename(name or getattr(upload, "name", "") or "upload")
+    size = getattr(upload, "size", None)
+    if size is None:
+        upload.seek(0, os.SEEK_END)
+        size = upload.tell()
+        upload.seek(0)
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise FileRejected(
+            _("文件“%(name)s”大小为%(size).1fMB，超过上限%(limit).1fMB；请分成多个文件导入。")
+            % {"name": name, "size": size / 1048576, "limit": settings.UPLOAD_MAX_BYTES / 1048576},
+            code="too_large",
+        )
+    year = school_year(school)
+    check_window_open(insurance_year=year)
+    user = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    with transaction.atomic():
+        job = Job(
+            kind=Job.Kind.STUDENT_IMPORT, school=school, insurance_year=year, created_by=user,
+            params={"mode": mode, "source": actor.source, "label": actor.label}, input_name=name[:255],
+            expires_at=timezone.now() + datetime.timedelta(days=30),
+        )
+        # Stored under a neutral name: the original one may carry a class or a person's name.
+        job.input_file.save(f"students{os.path.splitext(name)[1].lower()[:6]}", File(upload), save=False)
+        job.save()
+        if not run_now:
+            from enrollment.tasks.students import import_students
+
+            transaction.on_commit(lambda: import_students.delay(job.pk))
+    if run_now:
+        student_import_run(job_id=job.pk)
+        job.refresh_from_db()
+    return job
+
+
+def _progress(job_id: int):
+    def report(done: int, total: int) -> None:
+        Job.objects.filter(pk=job_id).update(progress=done, total=max(total, done))
+
+    return report
+
+
+def student_import_run(*, job_id: int) -> Job | None:
+    """Run an import Job. Safe to call twice: only the call that moves it out of "pending" works."""
+    # Conditional UPDATE as the claim: two deliveries of the same task (a retry, a
+    # redelivered message after a worker restart) cannot both import the file.
+    claimed = Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(state=Job.State.RUNNING, started_at=timezone.now())
+    if not claimed:
+        return None
+    job = Job.objects.select_related("school__office", "insurance_year", "created_by").get(pk=job_id)
+    actor = Actor(user=job.created_by, source=AuditEvent.Source.IMPORT, label=job.params.get("label", ""))
+    try:
+        result, error = _run(job, actor)
+    except ValidationError as exc:
+        result, error = {"errors": [], "created": 0, "updated": 0, "unchanged": 0}, " ".join(exc.messages)
+    except Exception:
+        logger.exception("student import job %s crashed", job_id)
+        result, error = {"errors": []}, _("导入时发生系统错误，未导入任何数据；请稍后重试或联系经办机构。")
+    job.result = result
+    job.error = error
+    job.state = Job.State.FAILED if error else Job.State.SUCCEEDED
+    job.finished_at = timezone.now()
+    job.save(update_fields=["result", "error", "state", "finished_at", "output_file", "progress", "total"])
+    return job
+
+
+def _run(job: Job, actor: Actor) -> tuple[dict, str]:
+    school, year = job.school, job.insurance_year
+    mode = job.params.get("mode", MODE_STRICT)
+    path = job.input_file.path
+    check_window_open(insurance_year=year)
+    kind = sniff(path, job.input_name)
+    table = read_table(path, kind, job.input_name)
+    parsed = parse(table, final_grade=school.final_grade, progress=_progress(job.pk))
+    job.total = parsed.total
+    job.progress = parsed.total
+
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "enrollments_changed": 0}
+    error = ""
+    try:
+        with transaction.atomic():
+            counts = _write(parsed=parsed, school=school, year=year, actor=actor, job=job, mode=mode)
+    except _NothingWritten:
+        error = _("共有%(n)d行有错误。按“有错误则全部不导入”方式，本次未导入任何学生；请下载错误报告，改正后重新导入整个文件。") % {
+            "n": len({e.row for e in parsed.errors})
+        }
+    rejected = len({e.row for e in parsed.errors})
+    if parsed.errors:
+        report = exports.error_report(header=parsed.header, rows=parsed.raw_rows, errors=sorted(parsed.errors, key=lambda e: e.row))
+        job.output_file.save(f"import-errors-{job.pk}.xlsx", ContentFile(report), save=False)
+    result = {
+        **counts, "mode": mode, "total": parsed.total, "rejected_rows": rejected,
+        "errors": [e.as_dict() for e in sorted(parsed.errors, key=lambda e: e.row)[:500]],
+    }
+    return result, error
+
+
+class _NothingWritten(Exception):
+    """Raised inside the write transaction to roll it back in strict mode."""
+
+
+def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Actor, job: Job, mode: str) -> dict:
+    from enrollment.services.enrollments import enrollments_refresh_bulk
+
+    # Taken before reading existing rows, so the register cannot change under the
+    # comparison and a confirmation cannot slip between check and write.
+    roster = roster_lock_for_change(school=school, insurance_year=year)
+    fields = parsed.fields
+    existing = {}
+    numbers = list(parsed.valid)
+    for start in range(0, len(numbers), 10000):
+        for row in Student.objects.filter(identity_number__in=numbers[start:start + 10000]).values("pk", "identity_number", "school_id", *fields):
+            existing[row["identity_number"]] = row
+    for number, row in existing.items():
+        if row["school_id"] != school.pk:
+            parsed.reject(number, _other_school_message(), str(_("身份证号码")))
+    if parsed.errors and mode == MODE_STRICT:
+        raise _NothingWritten
+    now = timezone.now()
+    to_write, created, updated_rows = [], 0, []
+    for number, values in parsed.valid.items():
+        current = existing.get(number)
+        if current is None:
+            created += 1
+        else:
+            changes = {k: [current[k], values[k]] for k in fields if current[k] != values[k]}
+            if not changes:
+                continue
+            updated_rows.append((current["pk"], changes))
+        to_write.append(Student(identity_number=number, school=school, created_at=now, updated_at=now, **{k: values[k] for k in fields}))
+    for start in range(0, len(to_write), UPSERT_BATCH):
+        Student.objects.bulk_create(
+            to_write[start:start + UPSERT_BATCH], update_conflicts=True, unique_fields=["identity_number"], update_fields=fields + ["updated_at"],
+        )
+    written = [number for number in (s.identity_number for s in to_write)]
+    student_ids = list(Student.objects.filter(school=school, identity_number__in=written).values_list("pk", flat=True)) if written else []
+    if len(student_ids) != len(written):
+        # Someone registered one of these numbers at another school between the check and the upsert:
+        # roll back rather than overwrite their record.
+        raise ValidationError(_("导入过程中有学生被其他学校同时登记，本次未导入任何数据；请重新导入。"), code="race")
+    audit_rows = [
+        AuditEvent(**audit_fields(actor=actor, action="student_update", obj=Student(pk=pk), changes=changes, school_id=school.pk, student_id=pk, roster_id=roster.pk, note=f"job {job.pk}"), at=now)
+        for pk, changes in updated_rows
+    ]
+    AuditEvent.objects.bulk_create(audit_rows, batch_size=2000)
+    audit_record(
+        actor=actor, action="student_import", obj=job, school_id=school.pk, roster_id=roster.pk,
+        changes={"created": created, "updated": len(updated_rows), "rejected_rows": len({e.row for e in parsed.errors})},
+        note=job.input_name,
+    )
+    changed = enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=student_ids) if student_ids else 0
+    return {"created": created, "updated": len(updated_rows), "unchanged": len(parsed.valid) - len(to_write), "enrollments_changed": changed}
+
+
+# --- Export -----------------------------------------------------------------
+
+
+def may_see_full_numbers(user, school: School) -> bool:
+    """Full numbers only for the school's own coordinator or bureau staff whose scope covers the school."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    membership = membership_of(user)
+    if membership is None:
+        return False
+    return School.objects.visible_to(user).filter(pk=school.pk).exists() and membership.role in (
+        Role.COORDINATOR, Role.DISTRICT_STAFF, Role.CITY_STAFF,
+    )
+
+
+def students_export(*, actor: Actor, school: School, what: str, full_numbers: bool = False, ip_address: str | None = None) -> tuple[str, bytes]:
+    """The register or the current roster as .xlsx; full identity numbers are logged as personal-data access."""
+    year = school_year(school)
+    if full_numbers and not may_see_full_numbers(actor.user, school):
+        raise ValidationError(_("您无权导出完整身份证号码。"), code="forbidden")
+    if what == "register":
+        students = Student.objects.filter(school=school).order_by("grade", "class_name", "name")
+        channels = dict(Enrollment.objects.filter(school=school, insurance_year=year).values_list("student_id", "channel"))
+        from enrollment.models import Channel
+
+        labels = dict(Channel.choices)
+        content = exports.register_workbook(students.iterator(chunk_size=2000), full_numbers=full_numbers,
+                                            year_channels={k: labels.get(v, v) for k, v in channels.items()})
+        count = students.count()
+        filename = f"{school.code}-students.xlsx"
+    elif what == "roster":
+        enrollments = (
+            Enrollment.objects.filter(school=school, insurance_year=year)
+            .select_related("student", "exemption_category")
+            .order_by("student__grade", "student__class_name", "student__name")
+        )
+        content = exports.roster_workbook(enrollments.iterator(chunk_size=2000), full_numbers=full_numbers)
+        count = enrollments.count()
+        filename = f"{school.code}-roster-{year.label}.xlsx"
+    else:
+        raise ValidationError(_("未知的导出类型。"), code="invalid")
+    if full_numbers:
+        PersonalDataAccess.objects.create(
+            user=actor.user, action=f"export_{what}_full", target=f"{school.code} {school.name} {year.label}", record_count=count,
+            ip_address=ip_address,
+        )
+    return filename, content
