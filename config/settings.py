@@ -17,6 +17,8 @@ from config.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
+# pytest sets PYTEST_VERSION for the whole run.
+TESTING = "PYTEST_VERSION" in os.environ
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -102,6 +104,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if TESTING:
+    # Hashing with production strength costs ~0.5 s per password; tests set many.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
@@ -139,10 +144,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 # Hashed, compressed static files need `collectstatic` first: production and
-# the load benchmark run it; development and the test run (pytest sets
-# PYTEST_VERSION) serve the files straight from the apps' and project's
-# static directories instead.
-TESTING = "PYTEST_VERSION" in os.environ
+# the load benchmark run it; development and the test run serve the files
+# straight from the apps' and project's static directories instead.
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not (DEBUG or TESTING))
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST

@@ -32,6 +32,9 @@ class Persona:
 
 
 def _session_client(user) -> Client:
+    # Persist the password hash set in memory by the factory: the session
+    # carries a hash of it, and a mismatch with the database logs the session out.
+    user.save(update_fields=["password"])
     client = Client()
     # force_login skips the password backends (and so the lockout counter),
     # which is what tests about access, not about logging in, want.
