@@ -13,10 +13,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def loaded():
     call_command("loaddata", "reference", verbosity=0)
-    call_command("loaddata", "reference", verbosity=0)
 
 
 def test_loading_the_reference_data_twice_leaves_one_copy_of_each_row(loaded):
+    call_command("loaddata", "reference", verbosity=0)
     assert City.objects.count() == 2
     assert Office.objects.count() == 13
     assert Bank.objects.count() == 23

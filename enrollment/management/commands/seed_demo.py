@@ -105,8 +105,8 @@ def grant(user, *, role: str, group: str | None = None, **scope) -> None:
 
 def seed_students(school: School, *, spec, year: InsuranceYear, rng: random.Random, serial: int) -> list[Student]:
     code, _name, kind, _office, final_grade, first_grade, _bank, regions, *_rest = spec
-    students = []
     grades = list(range(first_grade, final_grade + 1))
+    rows = {}
     for i in range(STUDENTS_PER_SCHOOL):
         grade = grades[i % len(grades)]
         # Age at the start of the coverage year: 6 in grade 1 of primary school, 18 in the first university year.
@@ -118,7 +118,7 @@ def seed_students(school: School, *, spec, year: InsuranceYear, rng: random.Rand
         roll = rng.random()
         # A university also has students from other provinces (non-local hukou).
         local = region.startswith("3205") if kind == SchoolKind.UNIVERSITY else True
-        defaults = {
+        rows[number] = {
             "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
             "sex": identity.sex(number),
             "birth_date": birth,
@@ -135,9 +135,22 @@ def seed_students(school: School, *, spec, year: InsuranceYear, rng: random.Rand
             "class_name": f"{grade}年级{i % 3 + 1}班",
             "has_citizen_card": kind != SchoolKind.UNIVERSITY or roll > 0.25,
         }
-        student, _created = Student.objects.update_or_create(identity_number=number, defaults=defaults)
-        students.append(student)
-    return students
+    # One query to find, one to insert, one to update: a rerun rewrites the same values.
+    existing = Student.objects.in_bulk(list(rows), field_name="identity_number")
+    changed = []
+    for number, student in existing.items():
+        if student.school_id != school.pk or any(
+            getattr(student, field) != value for field, value in rows[number].items() if field != "school"
+        ):
+            for field, value in rows[number].items():
+                setattr(student, field, value)
+            changed.append(student)
+    if changed:
+        Student.objects.bulk_update(changed, fields=list(next(iter(rows.values()))), batch_size=100)
+    Student.objects.bulk_create(
+        Student(identity_number=number, **values) for number, values in rows.items() if number not in existing
+    )
+    return list(Student.objects.filter(identity_number__in=list(rows)).order_by("pk"))
 
 
 def seed_exemptions(students: list[Student], *, year: InsuranceYear) -> int:
