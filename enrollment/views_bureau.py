@@ -1,0 +1,210 @@
+"""Bureau pages under /bureau/: the coverage dashboard, school drill-down, report and photo-package jobs.
+
+Staff only; the schools shown are ``School.objects.visible_to(user)``, so
+district staff see their office's schools and city staff their city's.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from enrollment import reports
+from enrollment.api.permissions import is_bureau_staff
+from enrollment.models import (
+    CitizenCard,
+    Enrollment,
+    InsuranceYear,
+    Job,
+    Office,
+    Roster,
+    RosterState,
+    School,
+)
+from enrollment.querysets import membership_of
+from enrollment.services.common import Actor, current_insurance_year
+
+BAR_WIDTH = 300
+
+
+def staff_required(view):
+    """Log-in required; anyone but bureau staff gets 404, as in the portal."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
+        if not is_bureau_staff(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def bureau_actor(request) -> Actor:
+    return Actor(user=request.user, source="admin")
+
+
+def visible_years(user):
+    cities = Office.objects.visible_to(user).values("city_id")
+    return InsuranceYear.objects.filter(city_id__in=cities).select_related("city").order_by("city__code", "-window_start")
+
+
+def selected_year(request) -> InsuranceYear | None:
+    years = visible_years(request.user)
+    raw = request.GET.get("year") or request.POST.get("year")
+    if raw:
+        if not raw.isdigit():
+            raise Http404
+        return get_object_or_404(years, pk=raw)
+    membership = membership_of(request.user)
+    city_id = None
+    if membership is not None:
+        city_id = membership.city_id or (membership.office.city_id if membership.office_id else None)
+    if city_id is None:
+        first = years.first()
+        city_id = first.city_id if first else None
+    return current_insurance_year(city_id=city_id) if city_id else None
+
+
+def bars(rows, *, label, value):
+    """Rows for the server-drawn SVG bar chart: label, percent and the bar's width in pixels."""
+    out = []
+    for y, row in enumerate(rows):
+        percent = value(row)
+        width = int(float(percent) * BAR_WIDTH / 100) if percent is not None else 0
+        out.append({"label": label(row), "percent": percent, "width": width, "y": y * 24, "text_y": y * 24 + 15,
+                    "low": percent is not None and percent < reports_threshold()})
+    return out
+
+
+def reports_threshold() -> int:
+    from django.conf import settings
+
+    return settings.LAGGING_COVERAGE_PERCENT
+
+
+@staff_required
+def dashboard(request):
+    year = selected_year(request)
+    context = {"years": visible_years(request.user), "year": year, "threshold": reports_threshold()}
+    if year is not None:
+        schools = School.objects.visible_to(request.user)
+        rows = reports.school_coverage(insurance_year=year, schools=schools)
+        districts = reports.district_coverage(rows)
+        lagging = [r for r in rows if r.expected > 0 and (not r.confirmed or r.rate < reports_threshold())]
+        context.update(
+            rows=rows,
+            districts=districts,
+            district_bars=bars(districts, label=lambda d: d.district, value=lambda d: d.rate),
+            chart_height=max(len(districts), 1) * 24,
+            lagging=lagging,
+            confirmed_rosters=sum(1 for r in rows if r.confirmed),
+            totals=_total(rows),
+            exemptions=reports.exemptions_by_category(insurance_year=year, schools=schools),
+            billing=reports.billing_figures(insurance_year=year, schools=schools),
+            collected=reports.amount_collected(insurance_year=year, schools=schools),
+            refunds=reports.refunds(insurance_year=year, schools=schools),
+            cards_waiting=CitizenCard.objects.visible_to(request.user).filter(state=CitizenCard.State.PHOTO_SUBMITTED).count(),
+            jobs=Job.objects.filter(created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])[:5],
+        )
+    return render(request, "bureau/dashboard.html", context)
+
+
+def _total(rows):
+    total = reports.SchoolCoverage(school_id=0, code="", name="", office_id=0, district=_("合计"))
+    for row in rows:
+        total.in_school += row.in_school
+        total.other_channel += row.other_channel
+        total.enrolled += row.enrolled
+        total.settled += row.settled
+        total.exempt += row.exempt
+    return total
+
+
+@staff_required
+def school_detail(request, pk):
+    school = get_object_or_404(School.objects.visible_to(request.user).select_related("office"), pk=pk)
+    year = selected_year(request)
+    if year is None or year.city_id != school.office.city_id:
+        raise Http404
+    row = reports.school_coverage(insurance_year=year, schools=School.objects.filter(pk=school.pk))[0]
+    roster = Roster.objects.filter(school=school, insurance_year=year).first()
+    enrollments = Enrollment.objects.filter(insurance_year=year, school=school)
+    context = {
+        "school": school,
+        "year": year,
+        "row": row,
+        "roster": roster,
+        "confirmation": roster.live_confirmation if roster and roster.state != RosterState.OPEN else None,
+        "unpaid": enrollments.filter(status="registered", channel="school", payment_status__in=["unpaid", "billed"])
+        .select_related("student").order_by("student__grade", "student__class_name", "student__name")[:200],
+        "exemptions": reports.exemptions_by_category(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
+        "coordinators": _coordinators(school),
+        "billing": reports.billing_figures(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
+    }
+    labels = dict(Enrollment._meta.get_field("payment_status").choices)
+    context["by_payment"] = [
+        (labels.get(r["payment_status"], r["payment_status"]), r["n"])
+        for r in enrollments.values("payment_status").annotate(n=Count("pk")).order_by("payment_status")
+    ]
+    return render(request, "bureau/school.html", context)
+
+
+def _coordinators(school):
+    from django.apps import apps
+
+    try:
+        model = apps.get_model("coordinators", "Coordinator")
+    except LookupError:
+        return []
+    return list(model.objects.filter(school=school, active=True).order_by("name"))
+
+
+@staff_required
+@require_POST
+def report_start(request):
+    year = selected_year(request)
+    if year is None:
+        raise Http404
+    job = reports.year_end_report_start(actor=bureau_actor(request), insurance_year=year)
+    return redirect("bureau:job", pk=job.pk)
+
+
+@staff_required
+@require_POST
+def cards_export(request):
+    from enrollment.services.cards import cards_export_request
+
+    job = cards_export_request(actor=bureau_actor(request))
+    return redirect("bureau:job", pk=job.pk)
+
+
+def _own_job(request, pk):
+    # Report and photo-package jobs have no school: they belong to the staff member who started them.
+    return get_object_or_404(Job, pk=pk, created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])
+
+
+@staff_required
+def job_detail(request, pk):
+    job = _own_job(request, pk)
+    return render(request, "bureau/job.html", {"job": job, "expired": _expired(job)})
+
+
+def _expired(job) -> bool:
+    return job.expires_at is not None and job.expires_at < timezone.now()
+
+
+@staff_required
+def job_download(request, pk):
+    job = _own_job(request, pk)
+    if job.state != Job.State.SUCCEEDED or not job.output_file or _expired(job):
+        raise Http404
+    name = job.output_file.name.rsplit("/", 1)[-1]
+    return FileResponse(job.output_file.open("rb"), as_attachment=True, filename=name)
