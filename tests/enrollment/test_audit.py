@@ -11,6 +11,13 @@ from enrollment.services.rosters import roster_confirm
 from tests.factories import StudentFactory
 
 
+def login(client, user):
+    # The session is bound to the stored password hash: log in the row as stored.
+    user.refresh_from_db()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -53,3 +60,28 @@ def test_removal_and_confirmation_are_in_the_students_and_rosters_history(world)
     confirm = AuditEvent.objects.get(action="roster_confirm", roster=roster)
     assert confirm.changes["state"] == ["open", "confirmed"]
     assert confirm.changes["paying_count"] == [None, 1]
+
+
+def test_nobody_can_change_or_delete_audit_rows_in_the_admin(world, client):
+    from django.contrib.auth import get_user_model
+
+    enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    event = AuditEvent.objects.get()
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "x-very-secret-1")
+    login(client, root)
+    assert client.get(f"/admin/enrollment/auditevent/{event.pk}/change/").status_code == 200
+    client.post(f"/admin/enrollment/auditevent/{event.pk}/change/", {"note": "改"})
+    assert client.post(f"/admin/enrollment/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.get(pk=event.pk).note == ""
+    assert client.get("/admin/enrollment/auditevent/add/").status_code == 403
+
+
+def test_a_students_history_is_reachable_by_filter_and_scoped(world, client):
+    student = StudentFactory(school=world.school)
+    enrollment_refresh(actor=Actor.job("t"), student=student, insurance_year=world.year)
+    login(client, world.district_staff)
+    page = client.get(f"/admin/enrollment/auditevent/?student__id__exact={student.pk}")
+    assert page.status_code == 200 and "enrollment_create" in page.content.decode()
+    login(client, world.other_district_staff)
+    page = client.get(f"/admin/enrollment/auditevent/?student__id__exact={student.pk}")
+    assert "enrollment_create" not in page.content.decode()

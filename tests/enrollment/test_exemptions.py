@@ -27,6 +27,13 @@ from enrollment.services.rosters import roster_confirm
 from tests.factories import StudentFactory, identity_number
 
 
+def login(client, user):
+    # The session is bound to the stored password hash: log in the row as stored.
+    user.refresh_from_db()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -219,3 +226,28 @@ def test_a_jpeg_letter_is_accepted(world, categories):
         valid_to=None, letter=SimpleUploadedFile("scan.pdf", b"\xff\xd8\xff\xe0rest", content_type="image/jpeg"),
     )
     assert exemption.evidence.name.endswith(".jpg")
+
+
+def test_staff_import_a_list_through_the_admin_page(world, categories, client):
+    number = identity_number()
+    login(client, world.city_staff)
+    upload = SimpleUploadedFile("民政.csv", f"身份证号码,姓名,免缴类别,有效期起\n{number},赵六,低保人员,2019-01-01\n".encode())
+    response = client.post("/admin/enrollment/exemption/import/", {"source": "civil_affairs", "upload": upload}, follow=True)
+    assert "免缴名单已导入" in response.content.decode()
+    assert Exemption.objects.filter(identity_number=number).exists()
+
+
+def test_the_admin_import_page_reports_bad_rows_and_writes_nothing(world, categories, client):
+    login(client, world.city_staff)
+    upload = SimpleUploadedFile("民政.csv", "身份证号码,姓名,免缴类别,有效期起\n12345,赵六,低保人员,2019-01-01\n".encode())
+    response = client.post("/admin/enrollment/exemption/import/", {"source": "civil_affairs", "upload": upload})
+    text = response.content.decode()
+    assert "未导入任何数据" in text and "身份证号码" in text
+    assert not Exemption.objects.exists()
+
+
+def test_coordinators_cannot_reach_the_import_page(world, client):
+    world.coordinator.is_staff = True
+    world.coordinator.save()
+    login(client, world.coordinator)
+    assert client.get("/admin/enrollment/exemption/import/").status_code == 403

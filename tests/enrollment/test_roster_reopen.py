@@ -10,6 +10,13 @@ from enrollment.services.rosters import roster_confirm, roster_reopen
 from tests.factories import StudentFactory
 
 
+def login(client, user):
+    # The session is bound to the stored password hash: log in the row as stored.
+    user.refresh_from_db()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -74,3 +81,25 @@ def test_an_open_roster_cannot_be_reopened(world):
     with pytest.raises(ValidationError) as caught:
         roster_reopen(actor=Actor(world.city_staff, "admin"), roster=roster, reason="错误")
     assert caught.value.code == "roster_not_confirmed"
+
+
+def test_the_admin_action_asks_for_a_reason_then_reopens(world, confirmed, client):
+    login(client, world.district_staff)
+    url = "/admin/enrollment/roster/"
+    form = client.post(url, {"action": "reopen_rosters", "_selected_action": [confirmed.pk]})
+    assert form.status_code == 200 and "退回原因" in form.content.decode()
+    assert Roster.objects.get(pk=confirmed.pk).state == RosterState.CONFIRMED
+    done = client.post(
+        url, {"action": "reopen_rosters", "_selected_action": [confirmed.pk], "apply": "1", "reason": "学校申请补录"},
+        follow=True,
+    )
+    assert "已退回1份名单" in done.content.decode()
+    assert Roster.objects.get(pk=confirmed.pk).state == RosterState.OPEN
+
+
+def test_the_roster_page_shows_the_preview(world, confirmed, client):
+    login(client, world.city_staff)
+    page = client.get(f"/admin/enrollment/roster/{confirmed.pk}/change/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "缴费人数" in text and "400.00" in text

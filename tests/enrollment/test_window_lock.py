@@ -16,6 +16,13 @@ from enrollment.tasks.rosters import recompute_fees_task
 from tests.factories import StudentFactory
 
 
+def login(client, user):
+    # The session is bound to the stored password hash: log in the row as stored.
+    user.refresh_from_db()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -104,3 +111,17 @@ def test_nothing_changes_before_the_window_opens(world):
     with pytest.raises(ValidationError) as caught:
         enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
     assert_window_closed(caught, world.year)
+
+
+def test_the_admin_reopen_action_is_refused_outside_the_window_with_the_dates(world, closed, client):
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    Roster.objects.filter(pk=roster.pk).update(state=RosterState.CONFIRMED)
+    login(client, world.city_staff)
+    response = client.post(
+        "/admin/enrollment/roster/",
+        {"action": "reopen_rosters", "_selected_action": [roster.pk], "apply": "1", "reason": "补录"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert world.year.window_end.isoformat() in text and "不能退回名单" in text
+    assert Roster.objects.get(pk=roster.pk).state == RosterState.CONFIRMED
