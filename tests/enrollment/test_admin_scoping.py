@@ -129,3 +129,34 @@ def test_district_staff_see_memberships_of_their_district_only(client, world):
     response = client.get(reverse("admin:enrollment_membership_changelist"))
     users = {m.user.username for m in response.context["cl"].result_list}
     assert users == {"coord", "staff-yuexiu"}
+
+
+def test_every_reference_admin_page_opens_for_city_staff(client, world, students):
+    from django.core.management import call_command
+
+    from enrollment.models import CitizenCard, Job
+
+    call_command("loaddata", "reference", verbosity=0)
+    SchoolAccountFactory(school=world.school)
+    CitizenCard.objects.create(student=students["mine"])
+    Job.objects.create(kind=Job.Kind.STUDENT_IMPORT, school=world.school)
+    admin_client(client, world.city_staff)
+    for model in ("city", "office", "bank", "exemptioncategory", "insuranceyear", "school", "schoolaccount",
+                  "membership", "student", "citizencard", "job"):
+        listing = client.get(reverse(f"admin:enrollment_{model}_changelist"))
+        assert listing.status_code == 200, model
+        first = listing.context["cl"].result_list[0]
+        page = client.get(reverse(f"admin:enrollment_{model}_change", args=[first.pk]))
+        assert page.status_code == 200, model
+
+
+def test_jobs_are_read_only_in_the_admin(client, world):
+    from enrollment.models import Job
+
+    job = Job.objects.create(kind=Job.Kind.STUDENT_IMPORT, school=world.school)
+    admin_client(client, world.city_staff)
+    assert client.get(reverse("admin:enrollment_job_add")).status_code == 403
+    response = client.post(reverse("admin:enrollment_job_change", args=[job.pk]), {"state": "failed"})
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert job.state == Job.State.PENDING
