@@ -117,8 +117,15 @@ def test_shell_command_runs_the_job(world, next_year, capsys):
 
 
 def test_nightly_job_is_scheduled_at_half_past_two_shanghai_time(db):
+    import importlib
+
+    from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
+    # The data migration's step again (tests that flush tables remove its row): it must not add a second task.
+    migration = importlib.import_module("graduates.migrations.0002_nightly_deregistration_schedule")
+    migration.create_schedule(apps, None)
+    migration.create_schedule(apps, None)
     task = PeriodicTask.objects.get(task="graduates.tasks.nightly_deregistration")
     assert task.enabled
     assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == ("30", "2", "Asia/Shanghai")
