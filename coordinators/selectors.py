@@ -1,0 +1,140 @@
+"""Reads for the coordinators' portal and the registry."""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from coordinators.models import Coordinator
+from enrollment.identity import normalize
+from enrollment.models import (
+    Channel,
+    Enrollment,
+    EnrollmentStatus,
+    Hotline,
+    InsuranceYear,
+    Office,
+    Roster,
+    RosterState,
+    School,
+    Student,
+    StudentStatus,
+)
+from enrollment.services.common import current_insurance_year
+
+
+@dataclass
+class HomeSummary:
+    year: InsuranceYear | None
+    days_left: int | None
+    window_open: bool
+    in_school: int = 0
+    paying: int = 0
+    exempt: int = 0
+    other_channels: int = 0
+    graduated: int = 0
+    amount_due: Decimal = Decimal("0.00")
+    roster_state: str = RosterState.OPEN
+    coordinator_registered: bool = False
+    todos: list[str] = field(default_factory=list)
+
+
+def year_for(school: School) -> InsuranceYear | None:
+    return current_insurance_year(city_id=school.office.city_id)
+
+
+def home_summary(*, school: School, today: datetime.date | None = None) -> HomeSummary:
+    today = today or timezone.localdate()
+    year = year_for(school)
+    window_open = bool(year and year.window_is_open(today))
+    days_left = (year.window_end - today).days if window_open else None
+    summary = HomeSummary(year=year, days_left=days_left, window_open=window_open)
+    students = Student.objects.filter(school=school).aggregate(
+        in_school=Count("pk", filter=Q(status=StudentStatus.IN_SCHOOL)),
+        graduated=Count("pk", filter=Q(status=StudentStatus.GRADUATED)),
+    )
+    summary.in_school, summary.graduated = students["in_school"], students["graduated"]
+    summary.coordinator_registered = Coordinator.objects.filter(school=school, active=True).exists()
+    if year is not None:
+        registered = Enrollment.objects.filter(school=school, insurance_year=year, status=EnrollmentStatus.REGISTERED)
+        counts = registered.aggregate(
+            paying=Count("pk", filter=Q(channel=Channel.SCHOOL, exemption_category__isnull=True)),
+            exempt=Count("pk", filter=Q(channel=Channel.SCHOOL, exemption_category__isnull=False)),
+            other=Count("pk", filter=~Q(channel=Channel.SCHOOL)),
+            amount=Sum("fee_due", filter=Q(channel=Channel.SCHOOL)),
+        )
+        summary.paying, summary.exempt, summary.other_channels = counts["paying"], counts["exempt"], counts["other"]
+        summary.amount_due = counts["amount"] or Decimal("0.00")
+        roster = Roster.objects.filter(school=school, insurance_year=year).first()
+        summary.roster_state = roster.state if roster else RosterState.OPEN
+    return summary
+
+
+def student_list(*, school: School, year: InsuranceYear | None, params) -> tuple:
+    """The register filtered by the list page's query parameters; the channel of the current year is annotated."""
+    qs = Student.objects.filter(school=school)
+    q = (params.get("q") or "").strip()
+    if q:
+        number = normalize(q)
+        if len(number) == 18:
+            qs = qs.filter(identity_number=number)
+        else:
+            qs = qs.filter(Q(name__icontains=q) | Q(class_name__icontains=q))
+    if (grade := params.get("grade")) and str(grade).isdigit():
+        qs = qs.filter(grade=int(grade))
+    if class_name := (params.get("class_name") or "").strip():
+        qs = qs.filter(class_name=class_name)
+    if (status := params.get("status")) in StudentStatus.values:
+        qs = qs.filter(status=status)
+    if year is not None and (channel := params.get("channel")) in Channel.values:
+        qs = qs.filter(enrollments__insurance_year=year, enrollments__channel=channel)
+    return qs.order_by("grade", "class_name", "name", "pk")
+
+
+def channels_for(students, year: InsuranceYear | None) -> dict[int, Enrollment]:
+    if year is None:
+        return {}
+    return {
+        e.student_id: e
+        for e in Enrollment.objects.filter(insurance_year=year, student__in=[s.pk for s in students]).select_related("exemption_category")
+    }
+
+
+def class_names(school: School) -> list[str]:
+    return list(Student.objects.filter(school=school).exclude(class_name="").values_list("class_name", flat=True).distinct().order_by("class_name"))
+
+
+def roster_lists(*, school: School, year: InsuranceYear, limit: int = 2000) -> dict:
+    base = (
+        Enrollment.objects.filter(school=school, insurance_year=year, status=EnrollmentStatus.REGISTERED)
+        .select_related("student", "exemption_category")
+        .order_by("student__grade", "student__class_name", "student__name")
+    )
+    return {
+        "paying": base.filter(channel=Channel.SCHOOL, exemption_category__isnull=True)[:limit],
+        "exempt": base.filter(channel=Channel.SCHOOL, exemption_category__isnull=False)[:limit],
+        "elsewhere": base.exclude(channel=Channel.SCHOOL)[:limit],
+    }
+
+
+def contacts(*, school: School) -> dict:
+    city = school.office.city
+    return {
+        "city": city,
+        "own_office": school.office,
+        "offices": Office.objects.filter(city=city).order_by("code"),
+        "hotlines": Hotline.objects.filter(city=city).order_by("order"),
+    }
+
+
+def schools_without_coordinator(*, user, year: InsuranceYear | None = None):
+    """Schools visible to ``user`` with no active coordinator; ``late`` once the year's deadline passed."""
+    return (
+        School.objects.visible_to(user)
+        .filter(active=True)
+        .exclude(coordinators__active=True)
+        .select_related("office")
+        .order_by("office__code", "code")
+    )

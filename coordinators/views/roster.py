@@ -1,0 +1,69 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from coordinators import selectors
+from coordinators.forms import ConfirmForm, RemoveForm
+from coordinators.views.access import coordinator_required, portal_actor
+from enrollment.models import Enrollment
+from enrollment.selectors import roster_preview
+from enrollment.services.common import roster_get_or_create
+
+
+def _roster(request):
+    year = selectors.year_for(request.school)
+    if year is None:
+        return None, None
+    return year, roster_get_or_create(school=request.school, insurance_year=year)
+
+
+@coordinator_required
+def roster(request):
+    year, current = _roster(request)
+    if year is None:
+        messages.info(request, _("本市尚未设置参保年度。"))
+        return redirect("portal:home")
+    preview = roster_preview(roster=current)
+    return render(request, "portal/roster.html", {
+        "year": year, "roster": current, "preview": preview,
+        "lists": selectors.roster_lists(school=request.school, year=year),
+        "confirm_form": ConfirmForm(initial={"version": preview.version}), "remove_form": RemoveForm(),
+        "confirmation": current.live_confirmation,
+    })
+
+
+@require_POST
+@coordinator_required
+def roster_confirm(request):
+    from enrollment.services.rosters import roster_confirm as confirm
+
+    year, current = _roster(request)
+    form = ConfirmForm(request.POST)
+    if year is None or not form.is_valid():
+        messages.error(request, _("请重新打开名单页面后再确认。"))
+        return redirect("portal:roster")
+    try:
+        confirmation = confirm(actor=portal_actor(request), roster=current, checked=form.cleaned_data["checked"], expected_version=form.cleaned_data["version"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("名单已确认：缴费%(n)d人，合计%(amount)s元。") % {"n": confirmation.paying_count, "amount": confirmation.total_amount})
+    return redirect("portal:roster")
+
+
+@require_POST
+@coordinator_required
+def roster_remove(request, pk):
+    from enrollment.services.enrollments import enrollment_remove
+
+    enrollment = get_object_or_404(Enrollment.objects.visible_to(request.user).filter(school=request.school), pk=pk)
+    form = RemoveForm(request.POST)
+    try:
+        enrollment_remove(actor=portal_actor(request), enrollment=enrollment, reason=form.data.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("已将%(name)s从缴费名单中剔除。") % {"name": enrollment.student.name})
+    return redirect("portal:roster")

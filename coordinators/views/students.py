@@ -1,0 +1,112 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from coordinators import selectors
+from coordinators.forms import StudentForm, StudentStatusForm
+from coordinators.views.access import coordinator_required, portal_actor
+from enrollment.identity import normalize
+from enrollment.models import Channel, Student, StudentStatus
+from enrollment.services import students as service
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _student(request, pk):
+    return get_object_or_404(Student.objects.visible_to(request.user).filter(school=request.school), pk=pk)
+
+
+def _apply_errors(form, exc: ValidationError):
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@coordinator_required
+def student_list(request):
+    year = selectors.year_for(request.school)
+    qs = selectors.student_list(school=request.school, year=year, params=request.GET)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    enrollments = selectors.channels_for(page.object_list, year)
+    rows = [(s, enrollments.get(s.pk)) for s in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    # A full identity number typed into the search is not echoed back into the page.
+    q = (request.GET.get("q") or "").strip()
+    q_display = "" if len(normalize(q)) == 18 else q
+    return render(request, "portal/students/list.html", {
+        "page": page, "rows": rows, "year": year, "query": query.urlencode(),
+        "grades": range(1, request.school.final_grade + 1), "class_names": selectors.class_names(request.school),
+        "statuses": StudentStatus.choices, "channels": Channel.choices, "params": request.GET, "q_display": q_display,
+    })
+
+
+@coordinator_required
+def student_add(request):
+    form = StudentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            student = service.student_create(actor=portal_actor(request), school=request.school, data=form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("已登记学生%(name)s。") % {"name": student.name})
+            return redirect("portal:students")
+    return render(request, "portal/students/form.html", {"form": form, "title": _("登记学生")})
+
+
+@coordinator_required
+def student_edit(request, pk):
+    student = _student(request, pk)
+    initial = {f: getattr(student, f) for f in StudentForm.base_fields}
+    form = StudentForm(request.POST or None, initial=initial)
+    status_form = StudentStatusForm(initial={"status": student.status})
+    if request.method == "POST" and form.is_valid():
+        try:
+            service.student_update(actor=portal_actor(request), student=student, data=form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("已保存%(name)s的信息。") % {"name": student.name})
+            return redirect("portal:students")
+    return render(request, "portal/students/form.html", {"form": form, "student": student, "status_form": status_form, "title": _("修改学生信息")})
+
+
+@require_POST
+@coordinator_required
+def student_status(request, pk):
+    student = _student(request, pk)
+    form = StudentStatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请选择状态并填写日期。"))
+        return redirect("portal:student_edit", pk=pk)
+    try:
+        service.student_set_status(actor=portal_actor(request), student=student, status=form.cleaned_data["status"], on=form.cleaned_data["on"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:student_edit", pk=pk)
+    messages.success(request, _("%(name)s的状态已改为“%(status)s”。") % {"name": student.name, "status": StudentStatus(form.cleaned_data["status"]).label})
+    return redirect("portal:students")
+
+
+@coordinator_required
+def export(request, what):
+    full = request.GET.get("full") == "1"
+    if what not in ("register", "roster"):
+        return redirect("portal:students")
+    try:
+        filename, content = service.students_export(
+            actor=portal_actor(request), school=request.school, what=what, full_numbers=full, ip_address=request.META.get("REMOTE_ADDR"),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:students")
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
