@@ -49,18 +49,29 @@ def _kinds(rule: ChannelRule) -> set[str]:
     return {kind.strip() for kind in (rule.school_kinds or "").split(",") if kind.strip()}
 
 
+def _reason(rule: ChannelRule) -> str:
+    # Computed once per rule: a 50,000-row refresh must not translate the same text 50,000 times.
+    cached = getattr(rule, "_reason_text", None)
+    if cached is None:
+        cached = _("%(condition)s，经%(channel)s参保（规则%(order)s）") % {
+            "condition": rule.get_condition_display(),
+            "channel": rule.get_channel_display(),
+            "order": rule.order,
+        }
+        rule._reason_text = cached
+        rule._kind_set = _kinds(rule)
+    return cached
+
+
 def route(*, student: Student, school: School, rules: Iterable[ChannelRule]) -> tuple[str, str]:
     """(channel, reason): the first rule that matches, else the school's paying roster."""
     for rule in rules:
-        kinds = _kinds(rule)
+        reason = _reason(rule)
+        kinds = rule._kind_set
         if kinds and school.kind not in kinds:
             continue
         if condition_holds(rule.condition, student=student, school=school):
-            return rule.channel, _("%(condition)s，经%(channel)s参保（规则%(order)s）") % {
-                "condition": rule.get_condition_display(),
-                "channel": rule.get_channel_display(),
-                "order": rule.order,
-            }
+            return rule.channel, reason
     return Channel.SCHOOL, ""
 
 

@@ -7,6 +7,7 @@ first: the window and the roster's state are enforced here, not by callers.
 """
 
 import datetime
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -55,10 +56,12 @@ def _snapshot(enrollment: Enrollment | None) -> dict:
     return {field: getattr(enrollment, field) for field in TRACKED}
 
 
-def _target(*, student: Student, school: School, year: InsuranceYear, rules, exemptions, existing: Enrollment | None) -> dict:
+def _target(
+    *, student: Student, school: School, year: InsuranceYear, rules, exemptions, existing: Enrollment | None, auto=None
+) -> dict:
     """The values the enrollment should hold, decided from the student, the year's rules and the register."""
     channel, channel_reason = routing.route(student=student, school=school, rules=rules)
-    auto = auto_removal_reasons()
+    auto = auto or auto_removal_reasons()
 
     if student.status in auto:
         status, status_reason = EnrollmentStatus.REMOVED, auto[student.status]
@@ -171,9 +174,10 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     other_schools = set(existing_qs.exclude(school=school).values_list("school_id", flat=True).distinct())
     rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
 
-    students = list(students_qs.only(
-        "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status", "school_id"
-    ))
+    # Plain rows, not model instances: the decision reads six attributes of tens of thousands of students.
+    students = [SimpleNamespace(**row) for row in students_qs.values(
+        "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status"
+    )]
     existing = {e.student_id: e for e in existing_qs.select_for_update()}
     rules = routing.rules_for(year)
     exemptions = routing.exemptions_by_identity(
@@ -181,13 +185,14 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     )
 
     now = timezone.now()
+    auto = auto_removal_reasons()
     to_create, to_update, audit_rows, touched = [], [], [], set()
     for student in students:
         current = existing.get(student.pk)
         old = _snapshot(current)
         new = _target(
             student=student, school=school, year=year, rules=rules,
-            exemptions=exemptions.get(student.identity_number, ()), existing=current,
+            exemptions=exemptions.get(student.identity_number, ()), existing=current, auto=auto,
         )
         changes = _changes(old, new)
         if current is not None and not changes:
