@@ -19,6 +19,8 @@ class GenderField(serializers.ChoiceField):
 class CoordinatorSerializer(serializers.ModelSerializer):
     school_name = serializers.CharField(source="school.name", read_only=True)
     gender = GenderField(read_only=True)
+    # Not format "email": the registry allows a coordinator without one, and "" is no e-mail address.
+    email = serializers.CharField(read_only=True, help_text="E-mail address, empty when none was given.")
 
     class Meta:
         model = Coordinator
