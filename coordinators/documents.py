@@ -12,7 +12,7 @@ import datetime
 import functools
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -294,6 +294,22 @@ class _ProgressDoc(SimpleDocTemplate):
             self._on_page(self.page)
 
 
+class _LazyStory(list):
+    """Flowables produced record by record as platypus consumes them (it pops from the front while
+    ``len()`` is non-zero), so a school of thousands of students is never held in memory at once."""
+
+    def __init__(self, chunks: Iterator[list]):
+        super().__init__()
+        self._chunks = chunks
+
+    def __len__(self):
+        if not super().__len__():
+            chunk = next(self._chunks, None)
+            if chunk:
+                self.extend(chunk)
+        return super().__len__()
+
+
 def render_rights_records(
     records: Iterable[RightsRecord], out, *, on_page: Callable[[int], None] | None = None, title: str = ""
 ) -> int:
@@ -303,17 +319,19 @@ def render_rights_records(
         out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=15 * mm, bottomMargin=12 * mm,
         title=title or _("个人权益记录单"), author="", on_page=on_page,
     )
-    story: list = []
     count = 0
-    for record in records:
-        if count:
-            story.append(PageBreak())
-        # Each student on exactly one page: a long hotline list shrinks instead of spilling over.
-        story.append(KeepInFrame(doc.width, doc.height, _record_flowables(record, doc.width), mode="shrink"))
-        count += 1
-    if not count:
-        story.append(p(_("没有符合条件的参保学生。")))
-    doc.build(story)
+
+    def chunks():
+        nonlocal count
+        for record in records:
+            # Each student on exactly one page: a long hotline list shrinks instead of spilling over.
+            page = KeepInFrame(doc.width, doc.height, _record_flowables(record, doc.width), mode="shrink")
+            yield [PageBreak(), page] if count else [page]
+            count += 1
+        if not count:
+            yield [p(_("没有符合条件的参保学生。"))]
+
+    doc.build(_LazyStory(chunks()))
     return count
 
 
