@@ -857,3 +857,29 @@ def billing_file_download_log(*, user, batch=None, declaration=None, refund_expo
     return BillingFileDownload.objects.create(
         user=user, batch=batch, declaration=declaration, refund_export=refund_export, file_name=file_name[:255]
     )
+
+
+# --- Starting background runs (admin button, API) --------------------------------------
+
+
+@transaction.atomic
+def debit_batches_start(*, insurance_year: InsuranceYear, user) -> Job:
+    """Bureau staff start batch generation now; the task runs after commit and reports progress on the Job."""
+    from billing.tasks import generate_debit_batches
+
+    if insurance_year.collection_route != CollectionRoute.BANK_DEBIT:
+        raise BillingError(_("%(year)s的缴费方式不是银行扣费。") % {"year": insurance_year}, code="wrong_route")
+    job = billing_job_create(kind=Job.Kind.BATCH_GENERATION, insurance_year=insurance_year, user=user)
+    transaction.on_commit(lambda: generate_debit_batches.delay(insurance_year.pk, user.pk if user else None, job.pk))
+    return job
+
+
+@transaction.atomic
+def declarations_start(*, insurance_year: InsuranceYear, user) -> Job:
+    from billing.tasks import generate_declarations
+
+    if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION:
+        raise BillingError(_("%(year)s的缴费方式不是税务申报。") % {"year": insurance_year}, code="wrong_route")
+    job = billing_job_create(kind=Job.Kind.BATCH_GENERATION, insurance_year=insurance_year, user=user)
+    transaction.on_commit(lambda: generate_declarations.delay(insurance_year.pk, user.pk if user else None, job.pk))
+    return job

@@ -40,6 +40,11 @@ def confirm_roster(school, year, user, *, paying=3, exempt=0, fee=None):
     return roster_confirm(actor=Actor(user=user, source="portal"), roster=roster, checked=True)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def bank(world):
     return make_bank(world.city)

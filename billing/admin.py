@@ -1,0 +1,337 @@
+"""Bureau pages for billing: batches and declarations with state, totals and progress; failures; refunds.
+
+Admin views and actions only parse input, check access and call one service.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from billing import selectors, services
+from billing.models import (
+    BillingFileDownload,
+    DebitAttempt,
+    DebitBatch,
+    DebitInstruction,
+    Declaration,
+    ReceiptImport,
+    Refund,
+    RefundExport,
+    UnbillableConfirmation,
+)
+from billing.views import visible_batches
+from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.models import CollectionRoute, InsuranceYear, Job, School
+from enrollment.services.common import Actor
+
+
+def _actor(request):
+    return Actor(user=request.user, source="admin")
+
+
+class YearForm(forms.Form):
+    insurance_year = forms.ModelChoiceField(queryset=InsuranceYear.objects.none(), label=gettext_lazy("参保年度"))
+
+    def __init__(self, *args, route, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["insurance_year"].queryset = InsuranceYear.objects.filter(collection_route=route).select_related("city")
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("文件"))
+
+
+class YearUploadForm(UploadForm):
+    insurance_year = forms.ModelChoiceField(
+        queryset=InsuranceYear.objects.filter(collection_route=CollectionRoute.TAX_DECLARATION), label=gettext_lazy("参保年度")
+    )
+
+
+def _form_page(request, admin_obj, *, form, title, submit_label, help_text=""):
+    context = {**admin_obj.admin_site.each_context(request), "form": form, "title": title, "submit_label": submit_label,
+               "help": help_text, "opts": admin_obj.model._meta}
+    return TemplateResponse(request, "billing/admin_form.html", context)
+
+
+def _job_link(job: Job) -> str:
+    return reverse("admin:enrollment_job_change", args=[job.pk])
+
+
+def _refused(request, exc: ValidationError):
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AttemptInline(admin.TabularInline):
+    model = DebitAttempt
+    fields = ["line_number", "instruction", "amount", "result", "failure_reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DebitBatch)
+class DebitBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["reference", "bank", "insurance_year", "state", "line_count", "total_amount", "succeeded_count",
+                     "failed_count", "created_at", "download"]
+    list_filter = ["state", "bank", "insurance_year"]
+    search_fields = ["reference"]
+    readonly_fields = ["reference", "bank", "insurance_year", "state", "file_format", "line_count", "total_amount",
+                       "checksum", "error", "created_at", "created_by", "results_imported_at", "result_checksum"]
+    exclude = ["file"]
+    inlines = [AttemptInline]
+    change_list_template = "billing/admin_batch_changelist.html"
+    change_form_template = "billing/admin_batch_change_form.html"
+
+    def get_queryset(self, request):
+        return visible_batches(request.user).select_related("bank", "insurance_year__city")
+
+    @admin.display(description=gettext_lazy("扣款文件"))
+    def download(self, obj):
+        if not obj.file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("billing:batch-file", args=[obj.pk]), _("下载"))
+
+    def get_urls(self):
+        return [
+            path("generate/", self.admin_site.admin_view(self.generate_view), name="billing_debitbatch_generate"),
+            path("<int:pk>/import-results/", self.admin_site.admin_view(self.import_view), name="billing_debitbatch_import"),
+        ] + super().get_urls()
+
+    def generate_view(self, request):
+        if not request.user.has_perm("billing.add_debitbatch"):
+            return redirect("admin:index")
+        form = YearForm(request.POST or None, route=CollectionRoute.BANK_DEBIT)
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = services.debit_batches_start(insurance_year=form.cleaned_data["insurance_year"], user=request.user)
+            except ValidationError as exc:
+                _refused(request, exc)
+            else:
+                messages.success(request, _("已开始生成扣款批次，可在后台任务中查看进度。"))
+                return redirect(_job_link(job))
+        return _form_page(request, self, form=form, title=_("生成扣款批次"), submit_label=_("开始生成"),
+                          help_text=_("为已确认且缴费标准为正式标准的名单生成扣款指令，并按银行生成扣款文件。重复生成不会重复扣款。"))
+
+    def import_view(self, request, pk):
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                summary = services.batch_results_import(batch=batch, content=upload.read(), file_name=upload.name, actor=_actor(request))
+            except ValidationError as exc:
+                _refused(request, exc)
+            else:
+                messages.success(request, _("结果已导入：成功%(ok)d笔，失败%(failed)d笔，其中%(flagged)d笔多次失败待处理。")
+                                 % {"ok": summary.succeeded, "failed": summary.failed, "flagged": summary.flagged})
+                return redirect("admin:billing_debitbatch_change", batch.pk)
+        return _form_page(request, self, form=form, title=_("导入银行扣款结果：%(ref)s") % {"ref": batch.reference},
+                          submit_label=_("导入"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "import_url": reverse("admin:billing_debitbatch_import", args=[object_id])}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(DebitInstruction)
+class DebitInstructionAdmin(ReadOnlyMixin, ScopedModelAdmin):
+    list_display = ["reference", "school", "kind", "state", "head_count", "amount", "tries", "last_failure", "batch"]
+    list_filter = ["state", "kind", "bank", "insurance_year"]
+    search_fields = ["reference", "school__name", "school__code"]
+    list_select_related = ["school", "batch"]
+    actions = ["retry"]
+
+    @admin.action(description=gettext_lazy("重新扣款（多次失败待处理的指令）"))
+    def retry(self, request, queryset):
+        done = 0
+        for instruction in queryset.filter(state=DebitInstruction.State.FLAGGED):
+            services.instruction_retry(instruction=instruction, actor=_actor(request))
+            done += 1
+        messages.success(request, _("%(n)d条扣款指令将进入下一批次。") % {"n": done})
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("billing.view_debitinstruction") and obj is None
+
+
+@admin.register(UnbillableConfirmation)
+class UnbillableConfirmationAdmin(ReadOnlyMixin, ScopedModelAdmin):
+    """Confirmed bank-debit rosters waiting for a usable school account, with the reason."""
+
+    list_display = ["school", "year", "paying_count", "total_amount", "reason"]
+    list_filter = ["roster__insurance_year"]
+
+    def get_queryset(self, request):
+        return selectors.unbillable_confirmations().filter(pk__in=super().get_queryset(request).values("pk"))
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("billing.view_debitinstruction")
+
+    @admin.display(description=gettext_lazy("学校"))
+    def school(self, obj):
+        return obj.roster.school
+
+    @admin.display(description=gettext_lazy("参保年度"))
+    def year(self, obj):
+        return obj.roster.insurance_year
+
+    @admin.display(description=gettext_lazy("原因"))
+    def reason(self, obj):
+        return selectors.account_blocking_reason(school=obj.roster.school)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyMixin, ScopedModelAdmin):
+    list_display = ["reference", "school", "enrollment", "amount", "reason", "state", "export", "failure_reason", "settled_at"]
+    list_filter = ["state"]
+    search_fields = ["reference", "school__name"]
+    list_select_related = ["school", "enrollment__student", "enrollment__insurance_year", "export"]
+    actions = ["export_files"]
+
+    @admin.action(description=gettext_lazy("按学校导出退费文件"))
+    def export_files(self, request, queryset):
+        schools = School.objects.filter(pk__in=queryset.filter(state=Refund.State.OPEN).values("school_id"))
+        exported = [e for e in (services.refunds_export(school=s, actor=_actor(request)) for s in schools) if e]
+        messages.success(request, _("已导出%(n)d个退费文件。") % {"n": len(exported)})
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("billing.change_refund") and obj is None
+
+
+@admin.register(RefundExport)
+class RefundExportAdmin(ReadOnlyMixin, ScopedModelAdmin):
+    list_display = ["reference", "school", "state", "line_count", "total_amount", "created_at", "download", "import_link"]
+    list_filter = ["state"]
+    exclude = ["file"]
+
+    @admin.display(description=gettext_lazy("退费文件"))
+    def download(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("billing:refund-file", args=[obj.pk]), _("下载")) if obj.file else "-"
+
+    @admin.display(description=gettext_lazy("导入结果"))
+    def import_link(self, obj):
+        if obj.state != RefundExport.State.EXPORTED:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("admin:billing_refundexport_import", args=[obj.pk]), _("导入结果"))
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/import-results/", self.admin_site.admin_view(self.import_view), name="billing_refundexport_import"),
+        ] + super().get_urls()
+
+    def import_view(self, request, pk):
+        export = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                summary = services.refund_results_import(export=export, content=upload.read(), file_name=upload.name, actor=_actor(request))
+            except ValidationError as exc:
+                _refused(request, exc)
+            else:
+                messages.success(request, _("退费结果已导入：成功%(ok)d笔，失败%(failed)d笔。") % {"ok": summary.succeeded, "failed": summary.failed})
+                return redirect("admin:billing_refundexport_changelist")
+        return _form_page(request, self, form=form, title=_("导入退费结果：%(ref)s") % {"ref": export.reference}, submit_label=_("导入"))
+
+
+@admin.register(Declaration)
+class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
+    list_display = ["reference", "school", "insurance_year", "state", "head_count", "amount", "payment_method", "paid_at",
+                    "receipted_count", "download"]
+    list_filter = ["state", "insurance_year", "payment_method"]
+    search_fields = ["reference", "school__name", "school__code"]
+    list_select_related = ["school", "insurance_year__city"]
+    actions = ["paid_by_transfer", "paid_by_electronic_debit"]
+    change_list_template = "billing/admin_declaration_changelist.html"
+
+    @admin.display(description=gettext_lazy("申报文件"))
+    def download(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("billing:declaration-file", args=[obj.pk]), _("下载")) if obj.file else "-"
+
+    def _pay(self, request, queryset, method):
+        for declaration in queryset:
+            try:
+                services.declaration_record_payment(declaration=declaration, method=method, actor=_actor(request))
+            except ValidationError as exc:
+                _refused(request, exc)
+            else:
+                messages.success(request, _("%(ref)s已登记缴款。") % {"ref": declaration.reference})
+
+    @admin.action(description=gettext_lazy("登记缴款：银行转账"))
+    def paid_by_transfer(self, request, queryset):
+        self._pay(request, queryset, Declaration.PaymentMethod.TRANSFER)
+
+    @admin.action(description=gettext_lazy("登记缴款：电子扣款"))
+    def paid_by_electronic_debit(self, request, queryset):
+        self._pay(request, queryset, Declaration.PaymentMethod.ELECTRONIC_DEBIT)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("billing.change_declaration") and obj is None
+
+    def get_urls(self):
+        return [
+            path("generate/", self.admin_site.admin_view(self.generate_view), name="billing_declaration_generate"),
+            path("import-receipts/", self.admin_site.admin_view(self.receipts_view), name="billing_declaration_receipts"),
+        ] + super().get_urls()
+
+    def generate_view(self, request):
+        if not request.user.has_perm("billing.change_declaration"):
+            return redirect("admin:index")
+        form = YearForm(request.POST or None, route=CollectionRoute.TAX_DECLARATION)
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = services.declarations_start(insurance_year=form.cleaned_data["insurance_year"], user=request.user)
+            except ValidationError as exc:
+                _refused(request, exc)
+            else:
+                messages.success(request, _("已开始生成税务申报，可在后台任务中查看进度。"))
+                return redirect(_job_link(job))
+        return _form_page(request, self, form=form, title=_("生成税务申报"), submit_label=_("开始生成"))
+
+    def receipts_view(self, request):
+        if not request.user.has_perm("billing.change_declaration"):
+            return redirect("admin:index")
+        form = YearUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                count = services.receipts_import(insurance_year=form.cleaned_data["insurance_year"], content=upload.read(),
+                                                 file_name=upload.name, actor=_actor(request))
+            except ValidationError as exc:
+                _refused(request, exc)
+            else:
+                messages.success(request, _("已导入%(n)d张电子票据。") % {"n": count})
+                return redirect("admin:billing_declaration_changelist")
+        return _form_page(request, self, form=form, title=_("导入电子票据"), submit_label=_("导入"),
+                          help_text=_("税务部门的电子票据文件（.xlsx）：证件号码、电子票据号、金额三列，第一行为表头。"))
+
+
+@admin.register(ReceiptImport)
+class ReceiptImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["imported_at", "insurance_year", "file_name", "receipt_count", "imported_by"]
+
+
+@admin.register(BillingFileDownload)
+class BillingFileDownloadAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["at", "user", "file_name", "batch", "declaration", "refund_export"]
+    list_select_related = ["user", "batch", "declaration", "refund_export"]
