@@ -1,4 +1,4 @@
-"""Request-level security pieces: the response shown when log-in is locked out."""
+"""Request-level security pieces of the log-in lockout: the client address and the lockout page."""
 
 import math
 
@@ -17,3 +17,18 @@ def lockout_response(request, original_response=None, credentials=None):
     minutes = math.ceil(float(settings.AXES_COOLOFF_TIME or 0) * 60)
     context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_minutes": minutes}
     return render(request, LOCKOUT_TEMPLATE, context, status=429)
+
+
+def client_ip_address(request) -> str | None:
+    """The address log-in failures are counted against.
+
+    Behind the TLS proxy (BEHIND_TLS_PROXY=1) it is the last X-Forwarded-For
+    entry, the one the proxy itself appended; entries to its left come from
+    the client and are not trusted. Otherwise the socket's address.
+    """
+    if settings.BEHIND_TLS_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        entries = [entry.strip() for entry in forwarded.split(",") if entry.strip()]
+        if entries:
+            return entries[-1]
+    return request.META.get("REMOTE_ADDR")

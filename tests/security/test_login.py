@@ -129,3 +129,22 @@ def test_weak_passwords_are_refused(world):
     assert response.status_code == 200
     world.district_staff.refresh_from_db()
     assert world.district_staff.check_password(PASSWORD)
+
+
+def test_behind_the_proxy_failures_count_against_the_address_the_proxy_saw(world, settings):
+    settings.BEHIND_TLS_PROXY = True
+
+    def attempt(forwarded, password="wrong-password"):
+        return Client(REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR=forwarded).post(
+            "/admin/login/", {"username": f"guess-{forwarded}", "password": password}
+        )
+
+    # One client forging different left-hand entries is still one address...
+    for n in range(LIMIT - 1):
+        assert attempt(f"1.1.1.{n}, 203.0.113.7").status_code == 200
+    assert attempt("1.1.1.99, 203.0.113.7").status_code == 429
+    # ...and other users behind the same proxy are not locked out with it.
+    response = Client(REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.8").post(
+        "/admin/login/", {"username": world.district_staff.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
