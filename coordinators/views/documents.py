@@ -18,6 +18,7 @@ from coordinators.selectors_documents import classes_of
 from coordinators.services import documents as documents_service
 from coordinators.services import handouts as handouts_service
 from coordinators.views.access import coordinator_required, portal_actor, school_of
+from enrollment import identity
 from enrollment.models import InsuranceYear, Job, Student
 from enrollment.services.common import current_insurance_year
 
@@ -64,11 +65,19 @@ def documents_generate(request):
     scope = request.POST.get("scope", "")
     student_id = None
     if scope == documents_service.Scope.STUDENT:
-        raw = request.POST.get("student", "")
-        if not raw.isdigit():
+        # The student's record number (links from the register) or identity number (typed by the coordinator);
+        # another school's student is simply not found.
+        raw = identity.normalize(request.POST.get("student", ""))
+        students = Student.objects.visible_to(request.user).filter(school=request.school)
+        if len(raw) == 18:
+            student = students.filter(identity_number=raw).first()
+            if student is None:
+                messages.error(request, _("本校学生中没有该身份证号码。"))
+                return redirect(_documents_url(year))
+        elif raw.isdigit():
+            student = get_object_or_404(students, pk=int(raw))
+        else:
             raise Http404
-        # Another school's student id is simply not found.
-        student = get_object_or_404(Student.objects.visible_to(request.user).filter(school=request.school), pk=int(raw))
         student_id = student.pk
     try:
         job = documents_service.request_rights_records(

@@ -187,3 +187,20 @@ def test_portal_print_page_lists_classes_and_starts_a_job(world, client, django_
 def test_bureau_staff_are_not_coordinators_in_the_portal(world, client):
     login(client, world.district_staff)
     assert client.get(reverse("portal:documents")).status_code == 404
+
+
+def test_portal_prints_one_student_found_by_identity_number(world, client, django_capture_on_commit_callbacks):
+    one = enroll(world, name="按号码打印")
+    stranger = enroll(world, school=world.other_school)
+    login(client, world.coordinator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal:documents_generate"), {"scope": "student", "student": one.student.identity_number.lower()})
+    job = Job.objects.get(kind=Job.Kind.DOCUMENTS)
+    assert response.status_code == 302 and job.params["student_id"] == one.student_id
+    (page,) = pdf_pages(job_pdf(job))
+    assert "按号码打印" in page
+
+    refused = client.post(reverse("portal:documents_generate"), {"scope": "student", "student": stranger.student.identity_number}, follow=True)
+    assert "本校学生中没有该身份证号码" in refused.content.decode()
+    assert Job.objects.filter(kind=Job.Kind.DOCUMENTS).count() == 1
