@@ -79,3 +79,9 @@ def test_year_end_report_downloads_from_the_dashboard(client, data, django_captu
     # Another staff member cannot fetch it.
     login(client, data.city_staff)
     assert client.get(f"/bureau/jobs/{job.pk}/download/").status_code == 404
+
+
+def test_billing_figures_are_read_from_the_billing_tables(client, data):
+    billing = page(client, data.city_staff, "/bureau/").context["billing"]
+    assert billing.available
+    assert (billing.batches, billing.failures, billing.declarations) == (0, 0, 0)

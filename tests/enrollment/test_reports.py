@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from openpyxl import load_workbook
 
-from enrollment.models import Channel, ExemptionCategory, Job, PaymentStatus, School
+from enrollment.models import Channel, Enrollment, ExemptionCategory, Job, PaymentStatus, School
 from enrollment.reports import school_coverage, year_end_report_start, year_end_workbook
 from enrollment.services.common import Actor
 from tests.api.data import enroll, school_with_students
@@ -77,6 +77,26 @@ def test_report_figures_equal_counts_made_directly_in_sql(figures):
     )
     money = {row[0]: row for row in sheet_rows(content, "缴费与退费")}
     assert money["已缴费"][1:] == [paid_count, float(paid_total)] == [7, 1400.0]
+
+
+def test_refunds_in_the_report_equal_settled_refunds_in_sql(figures):
+    from django.apps import apps
+
+    world = figures
+    refund_model = apps.get_model("billing", "Refund")
+    paid = list(Enrollment.objects.filter(payment_status=PaymentStatus.PAID, school=world.school)[:3])
+    for n, (enrollment, state) in enumerate(zip(paid, ["settled", "settled", "open"], strict=True)):
+        refund_model.objects.create(
+            reference=f"R{n}", enrollment=enrollment, school=enrollment.school, amount=Decimal("200.00"),
+            reason="重复缴费", state=state,
+        )
+    count, total = sql_one(
+        """SELECT count(*), sum(r.amount) FROM billing_refund r JOIN enrollment_enrollment e ON e.id = r.enrollment_id
+           WHERE e.insurance_year_id = %s AND r.state = 'settled'""", [world.year.pk],
+    )
+    money = {row[0]: row for row in sheet_rows(year_end_workbook(insurance_year=world.year, schools=School.objects.all()), "缴费与退费")}
+    assert money["已退费"][1:] == [count, float(total)] == [2, 400.0]
+    assert money["实收（缴费减退费）"][2] == 1000.0
 
 
 def test_district_sheet_adds_up_its_schools(figures):
