@@ -204,3 +204,18 @@ def test_portal_prints_one_student_found_by_identity_number(world, client, djang
     refused = client.post(reverse("portal:documents_generate"), {"scope": "student", "student": stranger.student.identity_number}, follow=True)
     assert "本校学生中没有该身份证号码" in refused.content.decode()
     assert Job.objects.filter(kind=Job.Kind.DOCUMENTS).count() == 1
+
+
+def test_a_failed_rendering_is_shown_as_failed_without_a_file(world, client, monkeypatch, django_capture_on_commit_callbacks):
+    enroll(world)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("coordinators.tasks.documents.render_rights_records", broken)
+    job = print_job(world, django_capture_on_commit_callbacks, scope=Scope.SCHOOL)
+
+    assert job.state == Job.State.FAILED and not job.output_file and job.error == "OSError"
+    login(client, world.coordinator)
+    assert "生成失败" in client.get(reverse("portal:documents_job", args=[job.pk])).content.decode()
+    assert client.get(reverse("portal:documents_download", args=[job.pk])).status_code == 410
