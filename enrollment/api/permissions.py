@@ -1,5 +1,6 @@
 """Who may call what: scoping itself lives in the querysets, these only gate roles and writes."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from enrollment.models import Role
@@ -36,3 +37,13 @@ class SystemReadOnly(BasePermission):
         if request.user is None or not request.user.is_authenticated:
             return False
         return request.method in SAFE_METHODS or not is_system(request.user)
+
+
+class IsCoordinator(BasePermission):
+    """The school itself confirms its roster (R8): only a coordinator, on their own school by scoping."""
+
+    message = _("只有学校协管员可以确认本校参保名单。")
+
+    def has_permission(self, request, view):
+        membership = membership_of(request.user)
+        return membership is not None and membership.role == Role.COORDINATOR

@@ -33,7 +33,7 @@ from enrollment.api.filters import (
     SchoolFilter,
     StudentFilter,
 )
-from enrollment.api.permissions import IsBureauStaff, SystemReadOnly, is_bureau_staff
+from enrollment.api.permissions import IsBureauStaff, IsCoordinator, SystemReadOnly, is_bureau_staff
 from enrollment.models import (
     AuditEvent,
     CitizenCard,
@@ -143,6 +143,11 @@ class RosterViewSet(ScopedReadOnlyViewSet):
     def get_queryset(self):
         return super().get_queryset().select_related("school", "insurance_year")
 
+    def get_permissions(self):
+        if self.action == "confirm":
+            return [IsCoordinator()]
+        return super().get_permissions()
+
     @extend_schema(
         summary="What confirming the roster would charge: count x fee, exempt, other channels, suspected graduates",
         responses={200: OpenApiTypes.OBJECT},
@@ -158,6 +163,7 @@ class RosterViewSet(ScopedReadOnlyViewSet):
         summary="Confirm the roster: freezes the snapshot that billing charges",
         request=s.RosterConfirmSerializer,
         responses={200: s.RosterSerializer, 409: OpenApiTypes.OBJECT},
+        description="Only the school's coordinator confirms; window closed or roster already confirmed give 409.",
     )
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):

@@ -67,6 +67,15 @@ def test_district_staff_cannot_see_another_districts_rosters(world, api):
     assert client.get(f"/api/v1/rosters/{theirs.pk}").status_code == 404
 
 
+def test_bureau_staff_cannot_confirm_for_the_school(world, api):
+    school_with_students(world.school, world.year, unpaid=1)
+    roster = Roster.objects.get(school=world.school)
+    response = api(world.district_staff).post(f"/api/v1/rosters/{roster.pk}/confirm", {"checked": True}, format="json")
+    assert response.status_code == 403
+    assert "协管员" in response.json()["message"]
+    assert Roster.objects.get(pk=roster.pk).state == RosterState.OPEN
+
+
 def test_a_read_only_system_token_cannot_confirm(world, api, read_all_system):
     school_with_students(world.school, world.year, unpaid=1)
     roster = Roster.objects.get(school=world.school)
