@@ -251,3 +251,33 @@ def test_coordinators_cannot_reach_the_import_page(world, client):
     world.coordinator.save()
     login(client, world.coordinator)
     assert client.get("/admin/enrollment/exemption/import/").status_code == 403
+
+
+def test_the_background_import_claims_the_job_once_and_records_the_result(world, categories):
+    from django.core.files.base import ContentFile
+
+    from enrollment.models import Job
+    from enrollment.tasks.exemptions import exemptions_import_task
+
+    number = identity_number()
+    job = Job.objects.create(
+        kind=Job.Kind.EXEMPTION_IMPORT, created_by=world.city_staff, params={"source": "civil_affairs"}, input_name="民政.csv",
+    )
+    job.input_file.save("x.csv", ContentFile(f"身份证号码,免缴类别,有效期起\n{number},孤儿,2019-01-01\n".encode()))
+    exemptions_import_task(job.pk)
+    exemptions_import_task(job.pk)  # a duplicate delivery finds the job claimed and does nothing
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED and job.result["created"] == 1
+    assert Exemption.objects.filter(identity_number=number).count() == 1
+    assert AuditEvent.objects.filter(model="exemption").count() == 1
+
+
+def test_staff_enter_a_letter_through_the_admin_form(world, categories, client):
+    number = identity_number()
+    login(client, world.city_staff)
+    response = client.post("/admin/enrollment/exemption/letter/", {
+        "identity_number": number, "name": "钱七", "valid_from": "2019-09-01",
+        "letter": SimpleUploadedFile("函.pdf", b"%PDF-1.4 stamped", content_type="application/pdf"),
+    }, follow=True)
+    assert "确认函已录入" in response.content.decode()
+    assert Exemption.objects.get(identity_number=number).source == ExemptionSource.CONFIRMATION_LETTER

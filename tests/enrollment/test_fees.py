@@ -120,3 +120,30 @@ def test_publishing_in_the_background_recomputes_after_commit(world, provisional
         result = fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("260"), background=True)
     assert result["deferred"] is True
     assert set(Enrollment.objects.filter(school=world.school).values_list("fee_due", flat=True)) == {Decimal("260.00")}
+
+
+def login(client, user):
+    user.refresh_from_db()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+def test_city_staff_publish_the_standard_from_the_insurance_year_page(world, provisional, client):
+    login(client, world.city_staff)
+    url = "/admin/enrollment/insuranceyear/"
+    form = client.post(url, {"action": "publish_final_fee_standard", "_selected_action": [world.year.pk]})
+    assert form.status_code == 200 and "正式缴费标准" in form.content.decode()
+    done = client.post(
+        url, {"action": "publish_final_fee_standard", "_selected_action": [world.year.pk], "apply": "1", "fee_standard": "250"},
+        follow=True,
+    )
+    assert "缴费标准已定为250.00元" in done.content.decode()
+    assert InsuranceYear.objects.get(pk=world.year.pk).fee_standard == Decimal("250.00")
+
+
+def test_district_staff_cannot_publish_the_standard(world, provisional, client):
+    login(client, world.district_staff)
+    client.post(
+        "/admin/enrollment/insuranceyear/",
+        {"action": "publish_final_fee_standard", "_selected_action": [world.year.pk], "apply": "1", "fee_standard": "250"},
+    )
+    assert InsuranceYear.objects.get(pk=world.year.pk).fee_standard == Decimal("200.00")

@@ -126,3 +126,53 @@ def test_confirming_a_large_school_freezes_every_line(world):
     confirmation = roster_confirm(actor=coordinator(world), roster=roster, checked=True)
     assert confirmation.lines.count() == count
     assert confirmation.total_amount == 200 * count
+
+
+def test_the_preview_shows_count_times_fee_exempt_other_channels_and_removed(world, roster):
+    from enrollment.selectors import roster_preview
+
+    preview = roster_preview(roster=roster)
+    assert (preview.paying_count, preview.fee_standard, preview.amount) == (3, 200, 600)
+    assert preview.exempt_by_category == {"低保人员": 1}
+    assert preview.other_channels == {"村民委员会": 1}
+    assert preview.removed_count == 1
+    assert preview.version == roster.version
+
+
+def test_the_preview_flags_suspected_graduates_still_on_the_roster(world):
+    from enrollment.selectors import roster_preview
+    from graduates.models import GraduateFeed, GraduateRecord
+
+    final = StudentFactory(school=world.school, grade=world.school.final_grade, name="毕业班")
+    old = StudentFactory(school=world.school, birth_date=datetime.date(1990, 1, 1), name="超龄")
+    fed = StudentFactory(school=world.school, name="名单中")
+    ordinary = StudentFactory(school=world.school, name="普通")
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    feed = GraduateFeed.objects.create(source="school_roll", received_via="admin", checksum="x" * 64)
+    GraduateRecord.objects.create(
+        feed=feed, row_number=2, identity_number=fed.identity_number, name=fed.name, school_code=world.school.code,
+        school=world.school, student=fed, graduation_date=datetime.date(2026, 7, 1),
+    )
+    suspects = {s.student_id: s.reasons for s in roster_preview(roster=roster).suspected_graduates}
+    assert set(suspects) == {final.pk, old.pk, fed.pk}
+    assert ordinary.pk not in suspects
+    assert any("最高年级" in r for r in suspects[final.pk])
+    assert any("毕业生数据" in r for r in suspects[fed.pk])
+
+
+def test_the_preview_lists_students_enrolled_last_year_but_not_this_year(world):
+    from enrollment.models import InsuranceYear
+    from enrollment.selectors import roster_preview
+
+    last_year = InsuranceYear.objects.create(
+        city=world.city, label="2026", coverage_start=world.year.coverage_start.replace(year=world.year.coverage_start.year - 1),
+        coverage_end=world.year.coverage_end.replace(year=world.year.coverage_end.year - 1), fee_standard=180,
+        window_start=world.year.window_start, window_end=world.year.window_end, collection_route="bank_debit",
+    )
+    stayed, gone = StudentFactory.create_batch(2, school=world.school)
+    for student in (stayed, gone):
+        enrollment_refresh(actor=Actor.job("t"), student=student, insurance_year=last_year)
+    enrollment_refresh(actor=Actor.job("t"), student=stayed, insurance_year=world.year)
+    preview = roster_preview(roster=roster_get_or_create(school=world.school, insurance_year=world.year))
+    assert [row["student_id"] for row in preview.removed_since_last_year] == [gone.pk]
