@@ -80,3 +80,16 @@ def test_schedule_command_is_idempotent(db):
     call_command("setup_reminder_schedule")
     call_command("setup_reminder_schedule")
     assert PeriodicTask.objects.filter(task="coordinators.reminders_send").count() == 1
+
+
+def test_the_reminder_shows_on_the_schools_portal_home(client, world, django_capture_on_commit_callbacks):
+    school_with_students(world.school, world.year, unpaid=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        reminders_send(today=fourteen_days_before_close(world.year))
+    title = Notice.objects.get().title
+    world.coordinator.refresh_from_db()
+    client.force_login(world.coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    assert title in client.get("/").content.decode()
+    world.other_coordinator.refresh_from_db()
+    client.force_login(world.other_coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    assert title not in client.get("/").content.decode()
