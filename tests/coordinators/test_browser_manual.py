@@ -27,6 +27,7 @@ PAGES = {
     "register.png": "portal:profile",
     "import.png": "portal:import",
     "roster.png": "portal:roster",
+    "documents.png": "portal:documents",
 }
 
 
@@ -53,7 +54,7 @@ def test_manual_screenshots_are_taken_from_the_live_portal(world, live_server, s
     sync_api = pytest.importorskip("playwright.sync_api")
     settings.ALLOWED_HOSTS = ["*"]
     for name, class_name in (("陈一", "1班"), ("林二", "1班"), ("黄三", "2班")):
-        enroll(world, name=name, class_name=class_name)
+        enroll(world, name=name, class_name=class_name, paid=class_name == "1班")
     publish_notice(actor=Actor(user=world.district_staff, source="admin"), kind=Notice.Kind.TRAINING,
                    title="越秀区学生医保协管员业务培训", body="9月5日上午9时，越秀区梅东路28号。", office=world.office)
     cookie = session_cookie(world.coordinator, live_server.url)
