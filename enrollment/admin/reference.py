@@ -5,13 +5,16 @@ office's schools and students (a change page of another district's record, even
 typed by URL, is "not found"), city staff reach their city.
 """
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from enrollment import identity
 from enrollment.admin.scoping import ScopedModelAdmin
 from enrollment.models import (
+    AuditEvent,
     Bank,
     ChannelRule,
     CitizenCard,
@@ -28,6 +31,7 @@ from enrollment.models import (
     Student,
 )
 from enrollment.querysets import membership_of
+from enrollment.services.common import Actor, check_window_open
 
 
 def mask_account(number: str) -> str:
@@ -192,8 +196,52 @@ class MembershipAdmin(ScopedModelAdmin):
 # --- Students ---------------------------------------------------------------
 
 
+STUDENT_FIELDS = [
+    "identity_number", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural",
+    "medical_assistance", "public_funded_care", "has_citizen_card",
+]
+
+
+class StudentAdminForm(forms.ModelForm):
+    """Checks what the student services check, so a refusal shows on the form instead of as an error page."""
+
+    class Meta:
+        model = Student
+        fields = [*STUDENT_FIELDS, "school"]
+
+    def clean_identity_number(self):
+        try:
+            return identity.validate(self.cleaned_data.get("identity_number"))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+    def clean(self):
+        from enrollment.services.students import school_year
+
+        data = super().clean()
+        number = data.get("identity_number")
+        if number and data.get("birth_date") and data.get("sex"):
+            try:
+                identity.check_consistency(number, birth=data["birth_date"], sex_code=data["sex"])
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    self.add_error(field, messages)
+        school = data.get("school") or getattr(self.instance, "school", None)
+        if school is not None:
+            grade = data.get("grade")
+            if grade and grade > school.final_grade:
+                self.add_error("grade", _("年级应为1至%(max)d之间的数字。") % {"max": school.final_grade})
+            try:
+                # The same window and roster rules as the portal: the service enforces them again on save.
+                check_window_open(insurance_year=school_year(school))
+            except ValidationError as exc:
+                raise ValidationError(exc.messages) from exc
+        return data
+
+
 @admin.register(Student)
 class StudentAdmin(ScopedModelAdmin):
+    form = StudentAdminForm
     list_display = ["name", "masked_identity", "sex", "school", "grade", "class_name", "status", "hukou_rural",
                     "medical_assistance", "has_citizen_card"]
     list_filter = ["status", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care",
@@ -203,13 +251,29 @@ class StudentAdmin(ScopedModelAdmin):
     search_help_text = _("按姓名、班级或完整的身份证号码查找")
     list_select_related = ["school"]
     autocomplete_fields = ["school"]
-    readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["identity_number", "name", "sex", "birth_date"]}),
         (_("户籍与身份"), {"fields": ["hukou_local", "hukou_rural", "medical_assistance", "public_funded_care"]}),
         (_("在校情况"), {"fields": ["school", "grade", "class_name", "status", "status_changed_on", "has_citizen_card"]}),
         (_("记录"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A student never moves school silently, and leaving or graduating is recorded by its own service.
+        readonly = ["status", "status_changed_on", "created_at", "updated_at"]
+        return readonly + ["school"] if obj is not None else readonly
+
+    def save_model(self, request, obj, form, change):
+        from enrollment.services.students import student_create, student_update
+
+        actor = Actor(user=request.user, source=AuditEvent.Source.ADMIN)
+        data = {field: form.cleaned_data.get(field) for field in STUDENT_FIELDS}
+        if change:
+            saved = student_update(actor=actor, student=Student.objects.get(pk=obj.pk), data=data)
+        else:
+            saved = student_create(actor=actor, school=form.cleaned_data["school"], data=data)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
     @admin.display(description=_("身份证号码"), ordering="identity_number")
     def masked_identity(self, obj):

@@ -160,3 +160,56 @@ def test_jobs_are_read_only_in_the_admin(client, world):
     assert response.status_code == 403
     job.refresh_from_db()
     assert job.state == Job.State.PENDING
+
+
+def student_form(student, **changes):
+    data = {
+        "identity_number": student.identity_number, "name": student.name, "sex": student.sex,
+        "birth_date": student.birth_date.isoformat(), "grade": student.grade, "class_name": student.class_name,
+        "medical_assistance": "", "hukou_local": "on", "has_citizen_card": "",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_a_student_edited_in_the_admin_goes_through_the_service_and_is_audited(client, world, students):
+    from enrollment.models import AuditEvent
+
+    student = students["mine"]
+    admin_client(client, world.district_staff)
+    url = reverse("admin:enrollment_student_change", args=[student.pk])
+    response = client.post(url, student_form(student, name="越秀学生甲", hukou_rural="on"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    student.refresh_from_db()
+    assert (student.name, student.hukou_rural) == ("越秀学生甲", True)
+    event = AuditEvent.objects.get(action="student_update", student=student)
+    assert event.source == "admin" and event.actor == world.district_staff
+    # The service refreshed the enrollment of the open year, as a portal edit would.
+    assert student.enrollments.filter(insurance_year=world.year).exists()
+
+
+def test_an_admin_edit_with_a_contradicting_birth_date_is_refused_on_the_form(client, world, students):
+    student = students["mine"]
+    admin_client(client, world.district_staff)
+    url = reverse("admin:enrollment_student_change", args=[student.pk])
+    response = client.post(url, student_form(student, birth_date="2001-01-01", name="改名"))
+    assert response.status_code == 200
+    assert "出生日期与身份证号码不一致" in response.content.decode()
+    student.refresh_from_db()
+    assert student.name == "越秀学生"
+
+
+def test_an_admin_edit_after_the_window_closed_is_refused(client, world, students):
+    import datetime
+
+    world.year.window_start = datetime.date(2020, 9, 1)
+    world.year.window_end = datetime.date(2020, 11, 30)
+    world.year.save()
+    student = students["mine"]
+    admin_client(client, world.city_staff)
+    url = reverse("admin:enrollment_student_change", args=[student.pk])
+    response = client.post(url, student_form(student, name="改名"))
+    assert response.status_code == 200
+    assert "申报缴费期" in response.content.decode()
+    student.refresh_from_db()
+    assert student.name == "越秀学生"
