@@ -306,10 +306,43 @@ class CitizenCardAdmin(ScopedModelAdmin):
     list_filter = ["state"]
     search_fields = ["=student__identity_number", "student__name"]
     list_select_related = ["student__school"]
-    autocomplete_fields = ["student"]
     # Photos are private files served only through the portal's access-checked views.
     exclude = ["photo"]
-    readonly_fields = ["photo_uploaded_at"]
+    actions = ["mark_ready", "mark_picked_up"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # States move only through the card services (photo upload, export, ready, pickup), never by editing.
+        return ["student", "state", "photo_uploaded_at", "sent_at", "picked_up_on"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        pass
+
+    def _run(self, request, queryset, service):
+        actor = Actor(user=request.user, source=AuditEvent.Source.ADMIN)
+        done = 0
+        for card in queryset.select_related("student"):
+            try:
+                service(actor=actor, card=card)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{card.student.name}：{' '.join(exc.messages)}", level="error")
+        if done:
+            self.message_user(request, _("已处理%(count)d张市民卡。") % {"count": done})
+
+    @admin.action(description=_("标记为待领取"), permissions=["change"])
+    def mark_ready(self, request, queryset):
+        from enrollment.services.cards import card_mark_ready
+
+        self._run(request, queryset, card_mark_ready)
+
+    @admin.action(description=_("登记已领取"), permissions=["change"])
+    def mark_picked_up(self, request, queryset):
+        from enrollment.services.cards import card_mark_picked_up
+
+        self._run(request, queryset, card_mark_picked_up)
 
     @admin.display(description=_("学校"), ordering="student__school__name")
     def school_name(self, obj):

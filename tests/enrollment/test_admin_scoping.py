@@ -213,3 +213,23 @@ def test_an_admin_edit_after_the_window_closed_is_refused(client, world, student
     assert "申报缴费期" in response.content.decode()
     student.refresh_from_db()
     assert student.name == "越秀学生"
+
+
+def test_card_pickup_is_recorded_through_the_admin_action_for_ready_cards_only(client, world, students):
+    from enrollment.models import CitizenCard
+
+    ready = CitizenCard.objects.create(student=students["mine"], state=CitizenCard.State.READY)
+    other = StudentFactory(school=world.school)
+    missing = CitizenCard.objects.create(student=other)
+    admin_client(client, world.district_staff)
+    response = client.post(
+        reverse("admin:enrollment_citizencard_changelist"),
+        {"action": "mark_picked_up", "_selected_action": [ready.pk, missing.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    ready.refresh_from_db()
+    missing.refresh_from_db()
+    assert ready.state == CitizenCard.State.PICKED_UP
+    assert missing.state == CitizenCard.State.PHOTO_MISSING
+    assert "只有待领取的市民卡才能登记领取" in response.content.decode()
