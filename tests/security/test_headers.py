@@ -83,3 +83,26 @@ def test_session_and_csrf_cookies_are_secure_and_http_only_in_production(setting
     assert project_settings.SESSION_COOKIE_HTTPONLY is True
     assert project_settings.SESSION_COOKIE_SAMESITE == "Lax"
     assert project_settings.X_FRAME_OPTIONS == "DENY"
+
+
+INLINE_STYLE = re.compile(r"<style\b|\sstyle=\"", re.IGNORECASE)
+PORTAL_PAGES = ["/", "/students/", "/roster/", "/contacts/", "/import/", "/cards/", "/documents/", "/profile/", "/notices/"]
+ADMIN_PAGES = ["/admin/", "/admin/enrollment/student/", "/admin/enrollment/school/", "/admin/enrollment/school/add/"]
+
+
+@pytest.mark.django_db
+def test_portal_and_admin_pages_run_under_the_csp_without_inline_scripts_or_styles(world):
+    from tests.security.personas import CITY_STAFF, COORDINATOR, personas
+
+    people = personas(world)
+    checked = 0
+    for persona, pages in ((COORDINATOR, PORTAL_PAGES), (CITY_STAFF, ADMIN_PAGES)):
+        for url in pages:
+            response = people[persona].client.get(url)
+            if response.status_code != 200 or not response["Content-Type"].startswith("text/html"):
+                continue  # pages still to come, or not for this persona
+            html = response.content.decode()
+            assert not INLINE_SCRIPT.search(html), url
+            assert not INLINE_STYLE.search(html), url
+            checked += 1
+    assert checked >= 3
