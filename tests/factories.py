@@ -131,6 +131,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def make_user(username: str, *, role: str, school=None, office=None, city=None, system_scope: str = "", staff=False):
     user = UserFactory(username=username, is_staff=staff)
+    user.save()  # the factory sets the password after creation without saving it
     Membership.objects.update_or_create(
         user=user, defaults={"role": role, "school": school, "office": office, "city": city, "system_scope": system_scope}
     )
