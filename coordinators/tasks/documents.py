@@ -1,5 +1,6 @@
 """Rendering personal rights records in the background, and deleting files past their expiry (R17)."""
 
+import datetime
 import logging
 import tempfile
 
@@ -15,6 +16,8 @@ from enrollment.models import Job
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 25
+# A rendering still "running" after this long lost its worker (killed, restarted): show it as failed.
+STALE_AFTER = datetime.timedelta(hours=2)
 
 
 @shared_task(name="coordinators.render_rights_records")
@@ -60,8 +63,12 @@ def render_rights_records_job(job_id: int) -> None:
 
 @shared_task(name="coordinators.delete_expired_documents")
 def delete_expired_documents() -> int:
-    """Delete rendered files past their expiry; the job row stays as the record that printing happened."""
+    """Delete rendered files past their expiry (the job row stays as the record that printing happened),
+    and mark renderings whose worker died as failed so the coordinator is told to print again."""
     now = timezone.now()
+    Job.objects.filter(kind=Job.Kind.DOCUMENTS, state=Job.State.RUNNING, started_at__lt=now - STALE_AFTER).update(
+        state=Job.State.FAILED, error="stale", finished_at=now
+    )
     deleted = 0
     for job in Job.objects.filter(kind=Job.Kind.DOCUMENTS, expires_at__lte=now).exclude(output_file=""):
         name = job.output_file.name

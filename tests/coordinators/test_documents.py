@@ -219,3 +219,16 @@ def test_a_failed_rendering_is_shown_as_failed_without_a_file(world, client, mon
     login(client, world.coordinator)
     assert "生成失败" in client.get(reverse("portal:documents_job", args=[job.pk])).content.decode()
     assert client.get(reverse("portal:documents_download", args=[job.pk])).status_code == 410
+
+
+def test_cleanup_marks_a_rendering_whose_worker_died_as_failed(world):
+    enroll(world)
+    job = request_rights_records(actor=portal(world.coordinator), school=world.school, insurance_year=world.year, scope=Scope.SCHOOL)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, started_at=timezone.now() - datetime.timedelta(hours=3))
+    fresh = request_rights_records(actor=portal(world.coordinator), school=world.school, insurance_year=world.year, scope=Scope.SCHOOL)
+    Job.objects.filter(pk=fresh.pk).update(state=Job.State.RUNNING, started_at=timezone.now())
+
+    delete_expired_documents()
+
+    assert Job.objects.get(pk=job.pk).state == Job.State.FAILED
+    assert Job.objects.get(pk=fresh.pk).state == Job.State.RUNNING
