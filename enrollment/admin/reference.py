@@ -89,8 +89,38 @@ class ChannelRuleInline(admin.TabularInline):
     fields = ["order", "condition", "channel", "school_kinds"]
 
 
+class InsuranceYearAdminForm(forms.ModelForm):
+    class Meta:
+        model = InsuranceYear
+        fields = [
+            "city", "label", "collection_route", "fee_standard", "fee_provisional", "window_start", "window_end",
+            "coverage_start", "coverage_end", "coordinator_deadline",
+        ]
+
+    @property
+    def publishes_fee(self) -> bool:
+        """On an existing year a new standard is a publication: rosters and billed charges must follow it."""
+        return bool(self.instance.pk) and bool({"fee_standard", "fee_provisional"} & set(self.changed_data))
+
+    def clean(self):
+        data = super().clean()
+        if self.publishes_fee:
+            if data.get("fee_provisional"):
+                self.add_error(
+                    "fee_provisional",
+                    _("已设立的参保年度修改缴费标准即为公布正式标准，请取消“暂定标准”后保存。"),
+                )
+            else:
+                try:
+                    check_window_open(insurance_year=self.instance)
+                except ValidationError as exc:
+                    self.add_error("fee_standard", exc.messages)
+        return data
+
+
 @admin.register(InsuranceYear)
 class InsuranceYearAdmin(ScopedModelAdmin):
+    form = InsuranceYearAdminForm
     list_display = [
         "label", "city", "fee_standard", "fee_provisional", "window_start", "window_end", "coverage_start",
         "coverage_end", "collection_route",
@@ -105,6 +135,26 @@ class InsuranceYearAdmin(ScopedModelAdmin):
         (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
         (_("协管员"), {"fields": ["coordinator_deadline"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        if not (change and form.publishes_fee):
+            return super().save_model(request, obj, form, change)
+        from enrollment.services.fees import fee_standard_publish
+
+        new_fee = obj.fee_standard
+        stored = InsuranceYear.objects.get(pk=obj.pk)
+        # Other fields save as usual; the standard itself changes only through its service.
+        obj.fee_standard, obj.fee_provisional = stored.fee_standard, stored.fee_provisional
+        super().save_model(request, obj, form, change)
+        result = fee_standard_publish(
+            actor=Actor(user=request.user, source=AuditEvent.Source.ADMIN), insurance_year=obj, fee_standard=new_fee
+        )
+        self.message_user(
+            request,
+            _("已公布正式缴费标准%(fee)s元/人：调整%(enrollments)d条参保登记，产生%(corrections)d条费用调整。")
+            % {"fee": result["fee_standard"], "enrollments": result.get("enrollments", 0),
+               "corrections": result.get("corrections", 0)},
+        )
 
 
 # --- Schools and accounts -------------------------------------------------

@@ -233,3 +233,47 @@ def test_card_pickup_is_recorded_through_the_admin_action_for_ready_cards_only(c
     assert ready.state == CitizenCard.State.PICKED_UP
     assert missing.state == CitizenCard.State.PHOTO_MISSING
     assert "只有待领取的市民卡才能登记领取" in response.content.decode()
+
+
+def year_form(year, **changes):
+    data = {
+        "city": year.city_id, "label": year.label, "collection_route": year.collection_route,
+        "fee_standard": str(year.fee_standard), "fee_provisional": "on" if year.fee_provisional else "",
+        "window_start": year.window_start.isoformat(), "window_end": year.window_end.isoformat(),
+        "coverage_start": year.coverage_start.isoformat(), "coverage_end": year.coverage_end.isoformat(),
+        "coordinator_deadline": "",
+        "channel_rules-TOTAL_FORMS": "0", "channel_rules-INITIAL_FORMS": "0",
+        "channel_rules-MIN_NUM_FORMS": "0", "channel_rules-MAX_NUM_FORMS": "1000",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_a_new_fee_standard_saved_in_the_admin_is_published_through_the_fee_service(client, world):
+    from decimal import Decimal
+
+    from enrollment.models import AuditEvent
+
+    world.year.fee_provisional = True
+    world.year.save()
+    admin_client(client, world.city_staff)
+    url = reverse("admin:enrollment_insuranceyear_change", args=[world.year.pk])
+    response = client.post(url, year_form(world.year, fee_standard="380.00", fee_provisional=""))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    world.year.refresh_from_db()
+    assert (world.year.fee_standard, world.year.fee_provisional) == (Decimal("380.00"), False)
+    assert AuditEvent.objects.filter(action="fee_standard_publish", object_id=world.year.pk, source="admin").exists()
+
+
+def test_a_fee_change_that_keeps_the_standard_provisional_is_refused(client, world):
+    from decimal import Decimal
+
+    world.year.fee_provisional = True
+    world.year.save()
+    admin_client(client, world.city_staff)
+    url = reverse("admin:enrollment_insuranceyear_change", args=[world.year.pk])
+    response = client.post(url, year_form(world.year, fee_standard="380.00"))
+    assert response.status_code == 200
+    assert "暂定标准" in response.content.decode()
+    world.year.refresh_from_db()
+    assert world.year.fee_standard == Decimal("200.00")
