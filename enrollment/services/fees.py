@@ -8,7 +8,7 @@ billing turns into an extra debit or a refund.
 
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -21,10 +21,12 @@ from enrollment.models import (
     ConfirmationLine,
     Enrollment,
     InsuranceYear,
+    Role,
     Roster,
     RosterConfirmation,
     RosterState,
 )
+from enrollment.querysets import membership_of
 from enrollment.services.common import Actor, audit_fields, check_window_open, roster_touch
 from enrollment.services.rosters import confirmation_totals_refresh, paying_enrollments
 
@@ -33,6 +35,16 @@ CENT = Decimal("0.01")
 
 def _money(value) -> Decimal:
     return Decimal(value).quantize(CENT)
+
+
+def _check_may_publish(actor: Actor) -> None:
+    """City staff (or a superuser, or a system job) set the standard; schools and districts do not."""
+    user = actor.user
+    if user is None or not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return
+    membership = membership_of(user)
+    if membership is None or membership.role != Role.CITY_STAFF:
+        raise PermissionDenied(_("只有市经办人员可以公布缴费标准。"))
 
 
 @transaction.atomic
@@ -50,6 +62,7 @@ def fee_standard_publish(
         raise ValidationError({"fee_standard": ValidationError(_("缴费标准必须是金额。"), code="invalid")}) from exc
     if fee_standard < 0:
         raise ValidationError({"fee_standard": ValidationError(_("缴费标准不能为负数。"), code="invalid")})
+    _check_may_publish(actor)
     check_window_open(insurance_year=insurance_year)
 
     year = InsuranceYear.objects.select_for_update().get(pk=insurance_year.pk)

@@ -147,3 +147,12 @@ def test_district_staff_cannot_publish_the_standard(world, provisional, client):
         {"action": "publish_final_fee_standard", "_selected_action": [world.year.pk], "apply": "1", "fee_standard": "250"},
     )
     assert InsuranceYear.objects.get(pk=world.year.pk).fee_standard == Decimal("200.00")
+
+
+@pytest.mark.parametrize("persona", ["coordinator", "district_staff"])
+def test_only_city_staff_may_publish_a_standard(world, persona):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        fee_standard_publish(actor=Actor(getattr(world, persona), "admin"), insurance_year=world.year, fee_standard=Decimal("250"))
+    assert InsuranceYear.objects.get(pk=world.year.pk).fee_standard == Decimal("200.00")
