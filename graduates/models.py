@@ -88,7 +88,15 @@ class GraduateRecord(models.Model):
 
     scope_school = "school"
 
-    feed = models.ForeignKey(GraduateFeed, on_delete=models.CASCADE, related_name="records", verbose_name=_("毕业生数据"))
+    # Few indexes on purpose: the nightly run rewrites every record it processes, and each index
+    # is written again per row. Lookups by feed use the (feed, row) constraint, by school the
+    # (school, outcome) index; the other references are followed from the record, not to it.
+    # The year, enrollment and run pointers carry no database constraint either: the run sets
+    # them from rows it has just read and locked, and each checked constraint costs a lookup
+    # per record at commit.
+    feed = models.ForeignKey(
+        GraduateFeed, on_delete=models.CASCADE, related_name="records", verbose_name=_("毕业生数据"), db_index=False
+    )
     row_number = models.PositiveIntegerField(_("行号"))
     identity_number = models.CharField(_("身份证号码"), max_length=18)
     name = models.CharField(_("姓名"), max_length=50)
@@ -97,20 +105,20 @@ class GraduateRecord(models.Model):
     class_name = models.CharField(_("班级"), max_length=50, blank=True)
     # The school the record is shown to: the student's school once matched, else the school the feed names.
     school = models.ForeignKey(
-        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学校")
+        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学校"), db_index=False
     )
     student = models.ForeignKey(
-        Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学生")
+        Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学生"), db_index=False
     )
     insurance_year = models.ForeignKey(
-        InsuranceYear, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("停保年度")
+        InsuranceYear, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("停保年度"), db_index=False, db_constraint=False
     )
     enrollment = models.ForeignKey(
-        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("参保登记")
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("参保登记"), db_index=False, db_constraint=False
     )
     outcome = models.CharField(_("处理结果"), max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
     run = models.ForeignKey(
-        "DeregistrationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="records", verbose_name=_("处理批次")
+        "DeregistrationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="records", verbose_name=_("处理批次"), db_index=False, db_constraint=False
     )
     resolved_at = models.DateTimeField(_("人工处理时间"), null=True, blank=True)
     resolved_by = models.ForeignKey(

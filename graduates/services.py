@@ -178,6 +178,23 @@ def inbox_collect() -> list[tuple[str, str]]:
 NAME_SQL = "regexp_replace(translate(normalize({col}, NFKC), '•・‧∙', '····'), '\\s', '', 'g')"
 
 
+class _TimedCursor:
+    """Logs each statement's duration at DEBUG level: where a slow run spends its time."""
+
+    def __init__(self, cursor, feed_id):
+        self.cursor, self.feed_id = cursor, feed_id
+
+    def execute(self, sql, params=None):
+        started = time.monotonic()
+        self.cursor.execute(sql, params)
+        if logger.isEnabledFor(logging.DEBUG):
+            first = " ".join(sql.split())[:70]
+            logger.debug("feed %s: %.3fs %s rows=%s %s", self.feed_id, time.monotonic() - started, "", self.cursor.rowcount, first)
+
+    def __getattr__(self, name):
+        return getattr(self.cursor, name)
+
+
 def _before_feed_commit(feed_id: int) -> None:
     """Called inside a feed's transaction just before it commits (tests simulate a crash here)."""
 
@@ -235,7 +252,8 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
     reason_prefix, reason_suffix = reason.split("{date}")
     name_record = NAME_SQL.format(col="r.name")
     name_student = NAME_SQL.format(col="s.name")
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as raw_cursor:
+        cursor = _TimedCursor(raw_cursor, feed_id)
         # Hold the feed row until commit: no other run can take it over while this one works.
         cursor.execute(
             "SELECT id FROM graduates_graduatefeed WHERE id = %s AND state = 'processing' AND claimed_by_run_id = %s FOR UPDATE",
@@ -476,7 +494,9 @@ def deregistration_run(*, triggered_by: str, collect_inbox: bool = True, today: 
             feed_id = _claim_next_feed(run_id=run.pk)
             if feed_id is None:
                 break
+            feed_started = time.monotonic()
             _process_feed(run_id=run.pk, feed_id=feed_id, today=today)
+            logger.debug("feed %s committed in %.3fs", feed_id, time.monotonic() - feed_started)
     except Exception as exc:
         DeregistrationRun.objects.filter(pk=run.pk).update(
             state=DeregistrationRun.State.FAILED,
