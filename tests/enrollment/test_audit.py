@@ -85,3 +85,24 @@ def test_a_students_history_is_reachable_by_filter_and_scoped(world, client):
     login(client, world.other_district_staff)
     page = client.get(f"/admin/enrollment/auditevent/?student__id__exact={student.pk}")
     assert "enrollment_create" not in page.content.decode()
+
+
+def test_the_personal_data_access_log_is_visible_to_city_staff_and_editable_by_nobody(world, client):
+    from enrollment.models import PersonalDataAccess
+
+    entry = PersonalDataAccess.objects.create(user=world.city_staff, action="admin_view_student", target="student:1")
+    login(client, world.city_staff)
+    assert client.get("/admin/enrollment/personaldataaccess/").status_code == 200
+    assert client.post(f"/admin/enrollment/personaldataaccess/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/enrollment/personaldataaccess/add/").status_code == 403
+    login(client, world.district_staff)
+    assert client.get("/admin/enrollment/personaldataaccess/").status_code == 403
+    assert PersonalDataAccess.objects.filter(pk=entry.pk).exists()
+
+
+def test_district_staff_cannot_open_another_districts_roster_in_the_admin(world, client):
+    roster = roster_get_or_create(school=world.other_school, insurance_year=world.year)
+    login(client, world.district_staff)
+    assert client.get(f"/admin/enrollment/roster/{roster.pk}/change/").status_code in (302, 404)
+    login(client, world.other_district_staff)
+    assert client.get(f"/admin/enrollment/roster/{roster.pk}/change/").status_code == 200
