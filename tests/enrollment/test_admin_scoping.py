@@ -9,11 +9,6 @@ from enrollment.models import PersonalDataAccess
 from tests.factories import SchoolAccountFactory, StudentFactory
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def students(world):
     return {
@@ -23,8 +18,6 @@ def students(world):
 
 
 def admin_client(client, user):
-    # The session is bound to the stored password hash, so log in the row as stored.
-    user.refresh_from_db()
     client.force_login(user)
     return client
 

@@ -7,11 +7,6 @@ from enrollment.models import Enrollment, Roster, Student
 from tests.factories import StudentFactory, identity_number
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_second_enrollment_of_a_student_in_the_same_year_is_refused(world):
     student = StudentFactory(school=world.school)
     Enrollment.objects.create(student=student, insurance_year=world.year, school=world.school)

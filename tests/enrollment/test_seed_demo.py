@@ -10,11 +10,6 @@ from enrollment.management.commands.seed_demo import DEFAULT_PASSWORD
 from enrollment.models import Exemption, InsuranceYear, Membership, School, SchoolAccount, Student
 
 
-@pytest.fixture
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def counts():
     return {
         model.__name__: model.objects.count()
@@ -23,7 +18,7 @@ def counts():
 
 
 @pytest.mark.django_db
-def test_seed_demo_twice_creates_everything_once_with_an_open_window_per_city(fast_passwords, capsys, django_user_model):
+def test_seed_demo_twice_creates_everything_once_with_an_open_window_per_city(capsys, django_user_model):
     call_command("seed_demo")
     first = counts()
     call_command("seed_demo")
