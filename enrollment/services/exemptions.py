@@ -138,6 +138,12 @@ def _rows_from_table(table: list[list], file_name: str) -> list[dict]:
     return rows
 
 
+def _canonical_keys(row: dict) -> dict:
+    """Rows given as dicts may use the file's Chinese headers or the field names."""
+    aliases = {name: key for key, names in COLUMNS.items() for name in names}
+    return {aliases.get(str(k).strip(), k): v for k, v in dict(row).items()}
+
+
 # --- Validation ----------------------------------------------------------------
 
 
@@ -234,7 +240,7 @@ def exemptions_import(*, actor: Actor, source: str, rows: Iterable[dict] | objec
         return result
 
     if isinstance(rows, list | tuple) or (hasattr(rows, "__iter__") and not hasattr(rows, "read")):
-        parsed = [dict(row) if row else None for row in rows]
+        parsed = [_canonical_keys(row) if row else None for row in rows]
         offset = 1
     else:
         try:

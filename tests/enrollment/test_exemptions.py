@@ -281,3 +281,12 @@ def test_staff_enter_a_letter_through_the_admin_form(world, categories, client):
     }, follow=True)
     assert "确认函已录入" in response.content.decode()
     assert Exemption.objects.get(identity_number=number).source == ExemptionSource.CONFIRMATION_LETTER
+
+
+def test_rows_may_use_the_chinese_headers(world, categories):
+    number = identity_number()
+    result = exemptions_import(
+        actor=staff(world), source="trade_union",
+        rows=[{"身份证号码": number, "姓名": "孙八", "免缴类别": "孤儿", "有效期起": "2019-01-01"}], file_name="api",
+    )
+    assert result.ok and Exemption.objects.get(identity_number=number).category.code == "orphan"
