@@ -182,7 +182,7 @@ def clean_text(value) -> str:
 def validate_rows(rows: list[tuple[int, dict]], *, file_name: str = "") -> list[dict]:
     """Check every row and return them cleaned, or raise FeedRefused listing every problem found."""
     if not rows:
-        raise FeedRefused([FeedError(None, "", _("文件中没有毕业生记录。"))], file_name=file_name)
+        raise FeedRefused([FeedError(None, "", _("没有毕业生记录。"))], file_name=file_name)
     limit = settings.IMPORT_MAX_ROWS
     if len(rows) > limit:
         raise FeedRefused(
