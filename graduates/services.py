@@ -189,7 +189,7 @@ class _TimedCursor:
         self.cursor.execute(sql, params)
         if logger.isEnabledFor(logging.DEBUG):
             first = " ".join(sql.split())[:70]
-            logger.debug("feed %s: %.3fs %s rows=%s %s", self.feed_id, time.monotonic() - started, "", self.cursor.rowcount, first)
+            logger.debug("feed %s: %.3fs rows=%s %s", self.feed_id, time.monotonic() - started, self.cursor.rowcount, first)
 
     def __getattr__(self, name):
         return getattr(self.cursor, name)
