@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "enrollment.middleware.SessionIdleRefreshMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,8 +128,12 @@ AXES_LOCKOUT_CALLABLE = "enrollment.middleware.lockout_response"
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 AXES_CLIENT_IP_CALLABLE = "enrollment.middleware.client_ip_address"
 
+# Idle expiry: a session ends SESSION_COOKIE_AGE seconds after its last
+# request; SessionIdleRefreshMiddleware moves the expiry forward, writing the
+# session at most once per SESSION_REFRESH_SECONDS instead of on every request.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,8 +1,10 @@
 """Request-level security pieces of the log-in lockout: the client address and the lockout page."""
 
 import math
+import time
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.shortcuts import render
 
 LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -32,3 +34,31 @@ def client_ip_address(request) -> str | None:
         if entries:
             return entries[-1]
     return request.META.get("REMOTE_ADDR")
+
+
+class SessionIdleRefreshMiddleware:
+    """Moves a logged-in session's expiry forward on activity, at most once a minute.
+
+    Sessions end after SESSION_COOKIE_AGE seconds without a request. Django's
+    SESSION_SAVE_EVERY_REQUEST would do that with a database write on every
+    request; writing only when the last refresh is SESSION_REFRESH_SECONDS
+    old keeps the idle limit (to within that interval) at a fraction of the
+    writes. Place it after SessionMiddleware.
+    """
+
+    KEY = "_refreshed_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        # Only sessions of logged-in users: an expired or anonymous cookie must not create rows.
+        if session is not None and session.session_key and session.get(SESSION_KEY):
+            now = int(time.time())
+            last = session.get(self.KEY, 0)
+            if now - last >= settings.SESSION_REFRESH_SECONDS:
+                # Setting a value marks the session modified: SessionMiddleware
+                # then saves it with a fresh expiry of SESSION_COOKIE_AGE.
+                session[self.KEY] = now
+        return self.get_response(request)

@@ -1,6 +1,7 @@
 """Log-in lockout, idle session expiry and log-out everywhere on a password change."""
 
 import datetime
+import time
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -82,13 +83,34 @@ def _admin_client(user):
     return client
 
 
-def test_each_request_pushes_the_idle_expiry_forward(world, settings):
+def _age_session(client, *, expires_in: datetime.timedelta, refreshed_seconds_ago: int):
+    session = client.session
+    session["_refreshed_at"] = int(time.time()) - refreshed_seconds_ago
+    session.save()
+    Session.objects.filter(pk=session.session_key).update(expire_date=timezone.now() + expires_in)
+    return session.session_key
+
+
+def test_activity_pushes_the_idle_expiry_forward(world, settings):
     client = _admin_client(world.district_staff)
-    key = client.session.session_key
-    Session.objects.filter(pk=key).update(expire_date=timezone.now() + datetime.timedelta(minutes=1))
+    key = _age_session(client, expires_in=datetime.timedelta(minutes=1), refreshed_seconds_ago=settings.SESSION_COOKIE_AGE - 60)
     assert client.get("/admin/").status_code == 200
     expiry = Session.objects.get(pk=key).expire_date
     assert expiry > timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+
+
+def test_the_session_is_written_at_most_once_a_minute(world, settings):
+    client = _admin_client(world.district_staff)
+    key = _age_session(client, expires_in=datetime.timedelta(minutes=20), refreshed_seconds_ago=5)
+    before = Session.objects.get(pk=key).expire_date
+    assert client.get("/admin/").status_code == 200
+    assert Session.objects.get(pk=key).expire_date == before
+
+
+def test_anonymous_visits_create_no_sessions(db):
+    Client().get("/admin/login/")
+    Client(HTTP_COOKIE="sessionid=expired-or-forged").get("/admin/login/")
+    assert Session.objects.count() == 0
 
 
 def test_a_session_idle_longer_than_the_limit_is_logged_out(world, settings):
