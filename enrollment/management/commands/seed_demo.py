@@ -62,7 +62,7 @@ GIVEN = ["子涵", "欣怡", "梓轩", "浩然", "雨桐", "宇航", "思彤", "
          "晓彤", "嘉豪", "一诺", "语嫣", "梓萱", "博文", "雅琳", "家乐", "天佑", "可欣", "文静", "志强"]
 
 
-def demo_year_values(city_code: str, today: datetime.date) -> dict:
+def demo_year_values(city_code: str, today: datetime.date) -> tuple[str, dict]:
     label = str(today.year + 1)
     values = {
         "coverage_start": datetime.date(today.year + 1, 1, 1),
@@ -104,7 +104,7 @@ def grant(user, *, role: str, group: str | None = None, **scope) -> None:
 
 
 def seed_students(school: School, *, spec, year: InsuranceYear, rng: random.Random, serial: int) -> list[Student]:
-    code, _name, kind, _office, final_grade, first_grade, _bank, regions, *_rest = spec
+    _code, _name, kind, _office, final_grade, first_grade, _bank, regions, *_rest = spec
     grades = list(range(first_grade, final_grade + 1))
     rows = {}
     for i in range(STUDENTS_PER_SCHOOL):
