@@ -160,15 +160,36 @@ class InsuranceYearAdmin(ScopedModelAdmin):
 # --- Schools and accounts -------------------------------------------------
 
 
+class SchoolAccountForm(forms.ModelForm):
+    class Meta:
+        model = SchoolAccount
+        fields = ["school", "bank", "account_number", "holder_name", "agreement_signed_on", "active"]
+
+    def clean(self):
+        data = super().clean()
+        bank = data.get("bank")
+        school = data.get("school") or getattr(self.instance, "school", None)
+        city_id = getattr(getattr(school, "office", None), "city_id", None)
+        if bank is not None and city_id is not None and not bank.allowed_in.filter(pk=city_id).exists():
+            # Only banks on the city's published list may debit (GZ 1(4)).
+            self.add_error("bank", _("%(bank)s不在本市允许划扣医保费的银行名单内。") % {"bank": bank.name})
+        return data
+
+
+def allowed_banks_field(admin_obj, db_field, request, **kwargs):
+    if db_field.name == "bank":
+        kwargs["queryset"] = Bank.objects.filter(allowed_in__isnull=False).distinct()
+    return kwargs
+
+
 class SchoolAccountInline(admin.TabularInline):
     model = SchoolAccount
+    form = SchoolAccountForm
     extra = 0
     fields = ["bank", "account_number", "holder_name", "agreement_signed_on", "active"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "bank":
-            # Only banks the bureau accepts debits from may be registered (GZ 1(4)).
-            kwargs["queryset"] = Bank.objects.filter(allowed_in__isnull=False).distinct()
+        kwargs = allowed_banks_field(self, db_field, request, **kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -193,11 +214,16 @@ class SchoolAdmin(ScopedModelAdmin):
 
 @admin.register(SchoolAccount)
 class SchoolAccountAdmin(ScopedModelAdmin):
+    form = SchoolAccountForm
     list_display = ["school", "bank", "masked_number", "holder_name", "agreement_signed_on", "active"]
     list_filter = [("bank", admin.RelatedOnlyFieldListFilter), "active"]
     search_fields = ["school__name", "school__code", "holder_name"]
     list_select_related = ["school", "bank"]
     autocomplete_fields = ["school"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs = allowed_banks_field(self, db_field, request, **kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("账号"))
     def masked_number(self, obj):

@@ -270,3 +270,19 @@ def test_a_fee_change_that_keeps_the_standard_provisional_is_refused(client, wor
     assert "暂定标准" in response.content.decode()
     world.year.refresh_from_db()
     assert world.year.fee_standard == Decimal("200.00")
+
+
+def test_a_debit_account_at_a_bank_not_allowed_in_the_city_is_refused(client, world):
+    from enrollment.models import SchoolAccount
+    from tests.factories import BankFactory, CityFactory
+
+    suzhou_only = BankFactory(name="苏州某银行")
+    suzhou_only.allowed_in.add(CityFactory(code="suzhou", name="苏州市"))
+    admin_client(client, world.district_staff)
+    response = client.post(reverse("admin:enrollment_schoolaccount_add"), {
+        "school": world.school.pk, "bank": suzhou_only.pk, "account_number": "6222020000012345678",
+        "holder_name": world.school.name, "agreement_signed_on": "2026-07-01", "active": "on",
+    })
+    assert response.status_code == 200
+    assert "不在本市允许划扣医保费的银行名单内" in response.content.decode()
+    assert not SchoolAccount.objects.exists()
