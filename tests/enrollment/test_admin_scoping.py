@@ -286,3 +286,13 @@ def test_a_debit_account_at_a_bank_not_allowed_in_the_city_is_refused(client, wo
     assert response.status_code == 200
     assert "不在本市允许划扣医保费的银行名单内" in response.content.decode()
     assert not SchoolAccount.objects.exists()
+
+
+def test_role_groups_are_created_once_however_often_migrate_runs(world):
+    from django.core.management import call_command
+
+    before = {g.name: g.permissions.count() for g in Group.objects.all()}
+    call_command("migrate", verbosity=0)
+    after = {g.name: g.permissions.count() for g in Group.objects.all()}
+    assert after == before
+    assert Group.objects.filter(name__in=["coordinator", "district_staff", "city_staff"]).count() == 3
