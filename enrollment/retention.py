@@ -156,11 +156,39 @@ def _delete_card_photos(*, student_ids: list[int]) -> None:
         transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
 
 
+@transaction.atomic
+def pseudonymise_lapsed_exemptions(*, today: datetime.date | None = None) -> int:
+    """Exemption-register rows of people never registered as students, lapsed over RETENTION_YEARS ago.
+
+    Lists from civil affairs and the federations name people who may never
+    enroll through a school; once their entry has lapsed that long, nobody
+    needs to recognise them. Rows of registered students are handled with the
+    student. The pseudonym is ``000000E`` + the row id (the register has no
+    format constraint), so it can never match a student's number.
+    """
+    cutoff = retention_cutoff(today=today)
+    rows = list(
+        Exemption.objects.select_for_update(skip_locked=True)
+        .filter(valid_to__lt=cutoff)
+        .exclude(identity_number__startswith=PSEUDONYM_REGION)
+        .exclude(identity_number__in=Student.objects.values("identity_number"))
+        .only("pk", "identity_number", "name")
+    )
+    for row in rows:
+        row.identity_number = f"{PSEUDONYM_REGION}E{row.pk:011d}"
+        row.name = ERASED_NAME
+    Exemption.objects.bulk_update(rows, ["identity_number", "name"], batch_size=1000)
+    return len(rows)
+
+
 def apply_retention(*, today: datetime.date | None = None, batch_size: int = BATCH_SIZE, actor: Actor | None = None) -> int:
-    """Pseudonymise every eligible student, one short transaction per batch; return the total."""
+    """Pseudonymise every eligible student, one short transaction per batch, then lapsed
+    exemption rows of people never registered; return how many students were done."""
     total = 0
     while True:
         done = pseudonymise_batch(today=today, batch_size=batch_size, actor=actor)
         total += done
         if done < batch_size:
-            return total
+            break
+    pseudonymise_lapsed_exemptions(today=today)
+    return total

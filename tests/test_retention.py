@@ -140,3 +140,25 @@ def test_the_retention_schedule_is_created_once_however_often_the_command_runs(d
     call_command("setup_retention_schedule")
     task = PeriodicTask.objects.get(task="enrollment.apply_retention")
     assert task.enabled and task.crontab.day_of_month == "1"
+
+
+def test_lapsed_exemption_entries_of_people_never_registered_are_pseudonymised(world):
+    category = ExemptionCategory.objects.create(code="orphan-test", name="孤儿")
+    lapsed = Exemption.objects.create(identity_number="440104200501010011", name="赵六", category=category,
+                                      source="civil_affairs", valid_from=datetime.date(2020, 1, 1),
+                                      valid_to=datetime.date(2022, 12, 31))
+    current = Exemption.objects.create(identity_number="440104200501010038", name="钱七", category=category,
+                                       source="civil_affairs", valid_from=datetime.date(2020, 1, 1))
+    registered = StudentFactory(school=world.school)
+    of_student = Exemption.objects.create(identity_number=registered.identity_number, name=registered.name,
+                                          category=category, source="civil_affairs",
+                                          valid_from=datetime.date(2020, 1, 1), valid_to=datetime.date(2022, 12, 31))
+
+    apply_retention(today=TODAY)
+
+    lapsed.refresh_from_db()
+    current.refresh_from_db()
+    of_student.refresh_from_db()
+    assert (lapsed.identity_number, lapsed.name) == (f"000000E{lapsed.pk:011d}", ERASED_NAME)
+    assert current.name == "钱七"
+    assert of_student.identity_number == registered.identity_number  # follows its student's own rule
