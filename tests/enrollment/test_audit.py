@@ -106,3 +106,31 @@ def test_district_staff_cannot_open_another_districts_roster_in_the_admin(world,
     assert client.get(f"/admin/enrollment/roster/{roster.pk}/change/").status_code in (302, 404)
     login(client, world.other_district_staff)
     assert client.get(f"/admin/enrollment/roster/{roster.pk}/change/").status_code == 200
+
+
+def test_the_rule_pages_open_for_city_staff_and_show_numbers_masked(world, client):
+    import datetime
+
+    from enrollment.models import ChargeCorrection, Exemption, ExemptionCategory, RosterConfirmation
+
+    student = StudentFactory(school=world.school)
+    category = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})[0]
+    exemption = Exemption.objects.create(
+        identity_number=student.identity_number, category=category, source="civil_affairs", valid_from=datetime.date(2000, 1, 1)
+    )
+    other = StudentFactory(school=world.school)
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    confirmation = roster_confirm(actor=Actor(world.coordinator, "portal"), roster=Roster.objects.get(pk=roster.pk), checked=True)
+    correction = ChargeCorrection.objects.create(enrollment=Enrollment.objects.get(student=other), amount=Decimal("-200"), reason="left")
+    login(client, world.city_staff)
+    pages = {
+        "exemption": exemption.pk, "enrollment": Enrollment.objects.get(student=student).pk, "roster": roster.pk,
+        "rosterconfirmation": confirmation.pk, "chargecorrection": correction.pk,
+    }
+    for model, pk in pages.items():
+        listing = client.get(f"/admin/enrollment/{model}/")
+        assert listing.status_code == 200, model
+        assert student.identity_number not in listing.content.decode(), model
+        assert client.get(f"/admin/enrollment/{model}/{pk}/change/").status_code == 200, model
+    assert isinstance(confirmation, RosterConfirmation)
