@@ -1,0 +1,153 @@
+"""A real Celery worker killed with SIGKILL in the middle of batch generation, again and again.
+
+Afterwards every confirmed roster is in exactly one batch, each batch's totals
+match its lines and its file, and no line is duplicated or missing.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import psutil
+import pytest
+from celery import Celery
+from django.conf import settings
+from django.db import connection
+
+from billing.formats import get_format
+from billing.models import DebitAttempt, DebitBatch, DebitInstruction
+from enrollment.models import Job, RosterConfirmation
+from tests.billing.conftest import confirm_roster, make_account, make_bank
+from tests.factories import SchoolFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER = os.environ.get("BILLING_TEST_BROKER_URL", "redis://127.0.0.1:6379/4")
+QUEUE = "billing-kill-test"
+KILLS = 10
+
+
+def _worker_env():
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        REDIS_URL=BROKER, CELERY_BROKER_URL=BROKER, CELERY_TASK_ALWAYS_EAGER="0",
+        # Slow enough to be killed while writing a file, fast enough for the suite.
+        BILLING_LINE_DELAY_SECONDS="0.04", DB_CONN_MAX_AGE="0",
+    )
+    return env
+
+
+def _start_worker(log):
+    # prefork with one child: the child runs the task, the parent forks a fresh
+    # child when it dies. Its own session lets the test kill the whole worker.
+    return subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--pool=prefork", "--concurrency=1", "-Q", QUEUE,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"billing-kill-{os.getpid()}@%h", "-l", "WARNING"],
+        cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _task_process(worker):
+    children = psutil.Process(worker.pid).children()
+    return children[0].pid if children else None
+
+
+def _job_state(job_id):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT state FROM enrollment_job WHERE id = %s", [job_id])
+        return cursor.fetchone()[0]
+
+
+def _wait(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_killed_workers_never_bill_a_roster_twice_or_lose_one(world, tmp_path):
+    rng = random.Random(20141231)
+    banks = [make_bank(world.city, code=f"K{i}", file_format="icbc_fixed" if i % 2 else "default") for i in range(5)]
+    counter = iter(range(10_000))
+
+    def add_schools(n):
+        for _ in range(n):
+            school = SchoolFactory(code=f"KS{next(counter):04d}", office=world.office)
+            make_account(school, rng.choice(banks))
+            confirm_roster(school, world.year, world.coordinator, paying=rng.randint(1, 3))
+
+    add_schools(10)
+    producer = Celery(broker=BROKER)
+    producer.connection_for_write().default_channel.client.flushdb()
+    log = open(tmp_path / "worker.log", "wb")
+    worker = _start_worker(log)
+    kills = rounds = 0
+    try:
+        for index in range(KILLS * 3):
+            if kills >= KILLS:
+                break
+            add_schools(3)  # fresh work every round, so each kill lands in a real run
+            rounds += 1
+            job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=world.year)
+            producer.send_task("billing.tasks.generate_debit_batches", args=[world.year.pk, None, job.pk], queue=QUEUE)
+            assert _wait(lambda job=job: _job_state(job.pk) != Job.State.PENDING, 60), (tmp_path / "worker.log").read_text()
+            time.sleep(rng.uniform(0.0, 0.8))
+            mid_run = _job_state(job.pk) == Job.State.RUNNING
+            if index % 4 == 3:
+                # The whole worker dies (parent and child), then is started again.
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+                worker = _start_worker(log)
+            else:
+                # The process running the task dies; the parent forks a new one and,
+                # with acks_late + reject_on_worker_lost, the run is delivered again.
+                pid = _task_process(worker)
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+            kills += int(mid_run)
+        assert kills >= KILLS
+
+        # A final, uninterrupted run picks up whatever the killed runs left open.
+        job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=world.year)
+        producer.send_task("billing.tasks.generate_debit_batches", args=[world.year.pk, None, job.pk], queue=QUEUE)
+        assert _wait(lambda: _job_state(job.pk) == Job.State.SUCCEEDED, 60), (tmp_path / "worker.log").read_text()
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        log.close()
+        producer.connection_for_write().default_channel.client.flushdb()
+
+    confirmations = RosterConfirmation.objects.filter(reopened_at__isnull=True)
+    assert confirmations.count() == 10 + 3 * rounds
+    for confirmation in confirmations:
+        live = DebitInstruction.objects.filter(confirmation=confirmation).exclude(state="cancelled")
+        assert live.count() == 1, confirmation
+        instruction = live.get()
+        assert instruction.state == DebitInstruction.State.IN_BATCH and instruction.batch.state == DebitBatch.State.READY
+        assert instruction.amount == confirmation.total_amount
+        assert DebitAttempt.objects.filter(instruction=instruction).count() == 1
+    assert not DebitBatch.objects.exclude(state=DebitBatch.State.READY).exists()  # killed runs left nothing behind
+
+    seen = []
+    for batch in DebitBatch.objects.all():
+        attempts = list(batch.attempts.select_related("instruction").order_by("line_number"))
+        assert [a.line_number for a in attempts] == list(range(1, len(attempts) + 1))
+        assert batch.line_count == len(attempts) and batch.total_amount == sum((a.amount for a in attempts), Decimal("0"))
+        fmt = get_format(batch.file_format)
+        with batch.file.open("rb") as handle:
+            body = handle.read().split(b"\n")[1:-2]
+        assert len(body) == len(attempts)
+        for line, attempt in zip(body, attempts, strict=True):
+            assert attempt.instruction.reference.encode(fmt.encoding) in line
+        seen.extend(a.instruction.reference for a in attempts)
+    assert len(seen) == len(set(seen)) == confirmations.count()
