@@ -25,7 +25,7 @@ ROLE_PERMISSIONS = {
         },
         "coordinators": {"coordinator": EDIT, "coordinatorchange": VIEW, "notice": MANAGE, "handout": VIEW},
         "billing": {"debitbatch": VIEW, "debitinstruction": VIEW, "debitattempt": VIEW, "refund": VIEW,
-                    "declaration": VIEW},
+                    "refundexport": VIEW, "declaration": VIEW, "unbillableconfirmation": VIEW},
         "graduates": {"graduatefeed": VIEW, "graduaterecord": EDIT, "deregistrationrun": VIEW},
     },
     "city_staff": {
@@ -39,8 +39,9 @@ ROLE_PERMISSIONS = {
         "coordinators": {"coordinator": EDIT, "coordinatorchange": VIEW, "notice": MANAGE + ("delete",),
                          "handout": VIEW},
         "billing": {"debitbatch": MANAGE, "debitinstruction": VIEW, "debitattempt": VIEW, "refund": EDIT,
-                    "declaration": EDIT, "billingfiledownload": VIEW},
-        "graduates": {"graduatefeed": VIEW, "graduaterecord": EDIT, "deregistrationrun": VIEW},
+                    "refundexport": VIEW, "declaration": EDIT, "receiptimport": VIEW, "billingfiledownload": VIEW,
+                    "unbillableconfirmation": VIEW},
+        "graduates": {"graduatefeed": MANAGE, "graduaterecord": EDIT, "deregistrationrun": VIEW},
     },
 }
 
