@@ -8,7 +8,7 @@ pytestmark = [pytest.mark.browser]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _live_server_media_prefix():
     # The live server wraps itself in a media handler that needs a prefix; the site serves no media.
     previous = django_settings.MEDIA_URL
