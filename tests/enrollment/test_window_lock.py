@@ -24,8 +24,11 @@ def login(client, user):
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
+def fast_password_hashing(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)},
+    }}
 
 
 @pytest.fixture
@@ -125,3 +128,30 @@ def test_the_admin_reopen_action_is_refused_outside_the_window_with_the_dates(wo
     text = response.content.decode()
     assert world.year.window_end.isoformat() in text and "不能退回名单" in text
     assert Roster.objects.get(pk=roster.pk).state == RosterState.CONFIRMED
+
+
+def test_the_admin_fee_standard_action_is_refused_outside_the_window_with_the_dates(world, closed, client):
+    login(client, world.city_staff)
+    response = client.post(
+        "/admin/enrollment/insuranceyear/",
+        {"action": "publish_final_fee_standard", "_selected_action": [world.year.pk], "apply": "1", "fee_standard": "250"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert world.year.window_start.isoformat() in text and world.year.window_end.isoformat() in text
+    assert InsuranceYear.objects.get(pk=world.year.pk).fee_standard == Decimal("200.00")
+
+
+def test_the_background_exemption_import_outside_the_window_leaves_rosters_alone(world, closed):
+    from django.core.files.base import ContentFile
+
+    from enrollment.models import ExemptionCategory, Job
+    from enrollment.tasks.exemptions import exemptions_import_task
+
+    ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})
+    job = Job.objects.create(kind=Job.Kind.EXEMPTION_IMPORT, created_by=world.city_staff, params={"source": "civil_affairs"})
+    job.input_file.save("x.csv", ContentFile(f"身份证号码,免缴类别,有效期起\n{closed.student.identity_number},dibao,2019-01-01\n".encode()))
+    exemptions_import_task(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    assert Enrollment.objects.get().fee_due == Decimal("200.00")
