@@ -139,3 +139,46 @@ def test_admin_lists_schools_that_cannot_be_debited(world, bank, client):
     world.district_staff.save()
     page = client.get(reverse("admin:billing_unbillableconfirmation_changelist")).content.decode()
     assert school.name in page and "尚未签订扣款协议" in page
+
+
+def test_staff_start_declarations_from_the_admin(tax_world, client, django_capture_on_commit_callbacks):
+    tax_world.city_staff.is_superuser = True
+    tax_world.city_staff.save()
+    login(client, tax_world.city_staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:billing_declaration_generate"), {"insurance_year": tax_world.year.pk})
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.state == Job.State.SUCCEEDED and job.progress == job.total == 1
+    declaration = Declaration.objects.get()
+    assert declaration.file and declaration.head_count == 3
+    assert client.get(reverse("admin:billing_declaration_changelist")).status_code == 200
+    assert client.get(reverse("admin:billing_declaration_receipts")).status_code == 200
+
+
+def test_bank_debit_generation_is_refused_for_a_tax_year(tax_world):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.debit_batches_start(insurance_year=tax_world.year, user=tax_world.city_staff)
+    assert not Job.objects.exists()
+
+
+def test_nightly_schedule_is_installed_once_however_often_the_migration_runs():
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    migration = importlib.import_module("billing.migrations.0003_nightly_schedule")
+    migration.create_schedule(apps, None)
+    migration.create_schedule(apps, None)
+    task = PeriodicTask.objects.get(task="billing.tasks.nightly_billing")
+    assert task.enabled and task.crontab.hour == "2"
+
+
+def test_nightly_run_bills_open_years(debit_world):
+    from billing.tasks import nightly_billing
+
+    nightly_billing.delay()
+    assert DebitBatch.objects.filter(state=DebitBatch.State.READY).count() == 1
