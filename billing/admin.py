@@ -134,6 +134,8 @@ class DebitBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
                           help_text=_("为已确认且缴费标准为正式标准的名单生成扣款指令，并按银行生成扣款文件。重复生成不会重复扣款。"))
 
     def import_view(self, request, pk):
+        if not request.user.has_perm("billing.change_debitbatch"):
+            return redirect("admin:index")
         batch = get_object_or_404(self.get_queryset(request), pk=pk)
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -187,6 +189,9 @@ class UnbillableConfirmationAdmin(ReadOnlyMixin, ScopedModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("billing.view_debitinstruction")
 
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
     @admin.display(description=gettext_lazy("学校"))
     def school(self, obj):
         return obj.roster.school
@@ -224,6 +229,13 @@ class RefundExportAdmin(ReadOnlyMixin, ScopedModelAdmin):
     list_filter = ["state"]
     exclude = ["file"]
 
+    # Same people as refunds themselves: whoever may see refunds sees and settles their files.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("billing.view_refund")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
     @admin.display(description=gettext_lazy("退费文件"))
     def download(self, obj):
         return format_html('<a href="{}">{}</a>', reverse("billing:refund-file", args=[obj.pk]), _("下载")) if obj.file else "-"
@@ -240,6 +252,8 @@ class RefundExportAdmin(ReadOnlyMixin, ScopedModelAdmin):
         ] + super().get_urls()
 
     def import_view(self, request, pk):
+        if not request.user.has_perm("billing.change_refund"):
+            return redirect("admin:index")
         export = get_object_or_404(self.get_queryset(request), pk=pk)
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -329,6 +343,12 @@ class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
 @admin.register(ReceiptImport)
 class ReceiptImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["imported_at", "insurance_year", "file_name", "receipt_count", "imported_by"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("billing.view_declaration")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
 
 
 @admin.register(BillingFileDownload)

@@ -182,3 +182,25 @@ def test_nightly_run_bills_open_years(debit_world):
 
     nightly_billing.delay()
     assert DebitBatch.objects.filter(state=DebitBatch.State.READY).count() == 1
+
+
+def test_city_staff_import_a_result_file_from_the_admin(generated, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.billing.helpers import answer
+
+    login(client, generated.city_staff)
+    url = reverse("admin:billing_debitbatch_import", args=[generated.batch.pk])
+    upload = SimpleUploadedFile("result.txt", answer(generated.batch))
+    response = client.post(url, {"file": upload})
+    assert response.status_code == 302
+    generated.batch.refresh_from_db()
+    assert generated.batch.state == DebitBatch.State.RESULTS_IMPORTED
+
+
+def test_district_staff_cannot_import_bank_results(generated, client):
+    login(client, generated.district_staff)
+    url = reverse("admin:billing_debitbatch_import", args=[generated.batch.pk])
+    client.post(url, {"file": b""})
+    generated.batch.refresh_from_db()
+    assert generated.batch.state == DebitBatch.State.READY
