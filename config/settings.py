@@ -170,6 +170,12 @@ STORAGES = {
     },
 }
 MEDIA_URL = None
+if TESTING:
+    # pytest-django's live server (browser tests) wraps the site in a media
+    # handler that needs a URL prefix. Give it one that serves an empty
+    # directory; the site itself still has no media URL.
+    MEDIA_URL = "/__no-media__/"
+    MEDIA_ROOT = str(BASE_DIR / "var" / "no-media")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)

@@ -39,10 +39,12 @@ def test_development_mode_runs_on_sqlite_with_nothing_else_set():
     code = (
         "import django, json; django.setup(); from django.conf import settings; "
         "from django.core.management import call_command; call_command('check'); "
-        "print(json.dumps([settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER, settings.DEBUG]))"
+        "print(json.dumps([settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER, settings.DEBUG, "
+        "settings.MEDIA_URL]))"
     )
     result = _run({"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings"}, "-c", code)
     assert result.returncode == 0, result.stderr
-    engine, eager, debug = json.loads(result.stdout.strip().splitlines()[-1])
+    engine, eager, debug, media_url = json.loads(result.stdout.strip().splitlines()[-1])
     assert engine == "django.db.backends.sqlite3"
+    assert media_url is None  # uploads are never served by URL
     assert eager is True and debug is True
