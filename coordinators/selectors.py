@@ -129,7 +129,7 @@ def contacts(*, school: School) -> dict:
     }
 
 
-def schools_without_coordinator(*, user, year: InsuranceYear | None = None):
+def schools_without_coordinator(*, user):
     """Schools visible to ``user`` with no active coordinator; ``late`` once the year's deadline passed."""
     return (
         School.objects.visible_to(user)

@@ -54,6 +54,7 @@ MODE_PARTIAL = "partial"  # import the valid rows, report the others
 MODES = (MODE_STRICT, MODE_PARTIAL)
 EDITABLE = ["name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
 UPSERT_BATCH = 2000
+REFRESH_CHUNK = 10000
 
 
 def school_year(school: School) -> InsuranceYear:
@@ -401,7 +402,11 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
     )
     timings["upsert_students"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
-    changed = enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=student_ids) if student_ids else 0
+    changed = 0
+    # In slices, inside the same transaction: the refresh holds model instances of
+    # every student it is given, so slicing bounds the import's memory.
+    for start in range(0, len(student_ids), REFRESH_CHUNK):
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=student_ids[start:start + REFRESH_CHUNK])
     timings["refresh_enrollments"] = round(time.perf_counter() - started, 3)
     return {"created": created, "updated": len(updated_rows), "unchanged": len(parsed.valid) - len(written), "enrollments_changed": changed}
 
