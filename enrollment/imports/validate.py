@@ -26,7 +26,7 @@ PROGRESS_EVERY = 2000
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
 _GRADE_PREFIX = {"小": 0, "初": 6, "高": 9}
-_DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", ".": "·", "‧": "·", "∙": "·", "﹒": "·"})
+_DOTS = str.maketrans({"•": "·", "･": "·", "・": "·", "．": "·", ".": "·", "‧": "·", "∙": "·", "﹒": "·"})
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 _TRUE = {"是", "有", "y", "yes", "true", "1", "√", "已有"}
 _FALSE = {"", "否", "无", "n", "no", "false", "0", "没有", "未有"}
@@ -176,7 +176,9 @@ def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, 
         except ValidationError as exc:
             fail("identity_number", exc.messages[0])
 
-    name = _text(_cell(row, columns, "name")).translate(_DOTS)
+    # No NFKC here: it would rewrite CJK compatibility ideographs, which some registered names use.
+    raw_name = _cell(row, columns, "name")
+    name = ("" if raw_name is None else str(raw_name)).translate(_DOTS)
     name = " ".join(name.split())
     if not name:
         fail("name", _("姓名不能为空。"))
