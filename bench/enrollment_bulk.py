@@ -103,6 +103,13 @@ def main():
             again = enrollments_refresh_bulk(actor=Actor.job("bench"), roster=roster)
             rerun = time.perf_counter() - started
 
+            # Every paying student changes: the set-based UPDATE path.
+            InsuranceYear.objects.filter(pk=year.pk).update(fee_standard=Decimal("150.00"))
+            roster = Roster.objects.select_related("school", "insurance_year").get(pk=roster.pk)
+            started = time.perf_counter()
+            updated = enrollments_refresh_bulk(actor=Actor.job("bench"), roster=roster)
+            update = time.perf_counter() - started
+
             roster.refresh_from_db()
             started = time.perf_counter()
             confirmation = roster_confirm(actor=Actor(user, "portal"), roster=roster, checked=True)
@@ -112,6 +119,8 @@ def main():
             print(f"baseline bulk_create of {N} enrollments: {baseline:.2f}s")
             print(f"enrollments_refresh_bulk (decide + insert + audit): {refresh:.2f}s  ratio {refresh / baseline:.1f}x")
             print(f"enrollments_refresh_bulk rerun (nothing changes): {rerun:.2f}s  ratio {rerun / baseline:.1f}x")
+            print(f"enrollments_refresh_bulk after a fee change ({updated} updated + audit): {update:.2f}s  "
+                  f"ratio {update / baseline:.1f}x")
             print(f"roster_confirm ({confirmation.paying_count} paying, {confirmation.exempt_count} exempt): "
                   f"{confirm:.2f}s  ratio {confirm / baseline:.2f}x")
             raise Rollback

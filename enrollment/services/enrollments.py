@@ -10,9 +10,10 @@ import datetime
 from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg2.extras import execute_values
 
 from enrollment import routing
 from enrollment.models import (
@@ -178,7 +179,10 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     students = [SimpleNamespace(**row) for row in students_qs.values(
         "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status"
     )]
-    existing = {e.student_id: e for e in existing_qs.select_for_update()}
+    existing = {
+        row["student_id"]: SimpleNamespace(**row)
+        for row in existing_qs.select_for_update().values("pk", "student_id", *TRACKED)
+    }
     rules = routing.rules_for(year)
     exemptions = routing.exemptions_by_identity(
         students_qs.values("identity_number"), insurance_year=year
@@ -186,7 +190,7 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
 
     now = timezone.now()
     auto = auto_removal_reasons()
-    to_create, to_update, audit_rows, touched = [], [], [], set()
+    to_create, to_update, touched = [], [], set()
     for student in students:
         current = existing.get(student.pk)
         old = _snapshot(current)
@@ -197,28 +201,90 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
         changes = _changes(old, new)
         if current is not None and not changes:
             continue
-        enrollment = current or Enrollment(student_id=student.pk, insurance_year=year, created_at=now)
-        for field, value in new.items():
-            setattr(enrollment, field, value)
-        enrollment.updated_at = now
-        (to_update if current is not None else to_create).append((enrollment, changes))
+        if current is None:
+            to_create.append((student.pk, new, changes))
+        else:
+            to_update.append((current.pk, student.pk, new, changes))
         touched.update({new["school_id"], old.get("school_id")} - {None})
 
-    Enrollment.objects.bulk_create([e for e, _c in to_create], batch_size=2000)
-    Enrollment.objects.bulk_update(
-        [e for e, _c in to_update], [f.removesuffix("_id") if f.endswith("_id") else f for f in TRACKED] + ["updated_at"],
-        batch_size=1000,
+    created = _insert_rows(
+        [{**new, "student_id": student_id, "insurance_year_id": year.pk, "created_at": now, "updated_at": now}
+         for student_id, new, _c in to_create]
     )
-    for action, items in (("enrollment_create", to_create), ("enrollment_update", to_update)):
-        for enrollment, changes in items:
-            audit_rows.append(AuditEvent(**audit_fields(
-                actor=actor, action=action, obj=enrollment, changes=changes,
-                school_id=school.pk, student_id=enrollment.student_id, roster_id=roster.pk,
-            ), at=now))
-    AuditEvent.objects.bulk_create(audit_rows, batch_size=2000)
+    _update_rows([{**new, "id": pk, "updated_at": now} for pk, _s, new, _c in to_update])
+
+    audit_rows = [
+        AuditEvent(**audit_fields(
+            actor=actor, action="enrollment_create", obj=Enrollment(pk=pk), changes=changes,
+            school_id=school.pk, student_id=student_id, roster_id=roster.pk,
+        ), at=now)
+        for pk, (student_id, _n, changes) in zip(created, to_create, strict=True)
+    ] + [
+        AuditEvent(**audit_fields(
+            actor=actor, action="enrollment_update", obj=Enrollment(pk=pk), changes=changes,
+            school_id=school.pk, student_id=student_id, roster_id=roster.pk,
+        ), at=now)
+        for pk, student_id, _n, changes in to_update
+    ]
+    AuditEvent.objects.bulk_create(audit_rows, batch_size=5000)
     for school_id in touched:
         roster_touch(roster=rosters[school_id])
     return len(to_create) + len(to_update)
+
+
+# --- Set-based writes ----------------------------------------------------------
+# The refresh of a 50,000-student school writes its rows with INSERT .. VALUES and
+# UPDATE .. FROM (VALUES ..) in pages: model instances and bulk_update's CASE
+# expressions cost more than the database work itself. Columns not decided here
+# take the model's default, so a field added later does not break these writes.
+
+PAGE = 5000
+
+
+def _columns():
+    return [f for f in Enrollment._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_rows(rows: list[dict]) -> list[int]:
+    """Insert enrollments; return their ids in the order given."""
+    if not rows:
+        return []
+    fields = _columns()
+    defaults = {f.attname: f.get_default() for f in fields}
+    table = connection.ops.quote_name(Enrollment._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    ids = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), PAGE):
+            page = rows[start:start + PAGE]
+            values = [tuple(row.get(f.attname, defaults[f.attname]) for f in fields) for row in page]
+            result = execute_values(
+                cursor.cursor, f"INSERT INTO {table} ({names}) VALUES %s RETURNING id", values, page_size=PAGE, fetch=True
+            )
+            ids.extend(r[0] for r in result)
+    return ids
+
+
+def _update_rows(rows: list[dict]) -> None:
+    """Write the decided columns of existing enrollments, matched by id."""
+    if not rows:
+        return
+    names = [f for f in TRACKED] + ["updated_at"]
+    fields = [Enrollment._meta.get_field(name) for name in names]
+    table = connection.ops.quote_name(Enrollment._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = v.{connection.ops.quote_name(f.column)}" for f in fields)
+    aliases = ", ".join(["id"] + [connection.ops.quote_name(f.column) for f in fields])
+    template = "(" + ", ".join(["%s::bigint"] + [f"%s::{f.cast_db_type(connection)}" for f in fields]) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), PAGE):
+            page = rows[start:start + PAGE]
+            execute_values(
+                cursor.cursor,
+                f"UPDATE {table} AS e SET {assignments} FROM (VALUES %s) AS v({aliases}) WHERE e.id = v.id",
+                [tuple([row["id"]] + [row[f.attname] for f in fields]) for row in page],
+                template=template,
+                page_size=PAGE,
+            )
 
 
 @transaction.atomic
