@@ -97,3 +97,29 @@ def test_an_edit_racing_a_confirmation_never_changes_the_confirmed_snapshot(worl
         assert live.paying_count == len(frozen)
         roster_reopen(actor=staff, roster=Roster.objects.get(pk=roster.pk), reason=f"第{round_number}轮")
         assert Roster.objects.get(pk=roster.pk).state == RosterState.OPEN
+
+
+def test_a_bulk_import_racing_a_confirmation_lands_wholly_before_or_is_refused(world):
+    from enrollment.services.enrollments import enrollments_refresh_bulk
+
+    StudentFactory.create_batch(3, school=world.school)
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    coordinator, staff = Actor(world.coordinator, "portal"), Actor(world.district_staff, "admin")
+    for round_number in range(4):
+        StudentFactory.create_batch(20, school=world.school)
+
+        def fresh():
+            return Roster.objects.select_related("school", "insurance_year").get(pk=roster.pk)
+
+        outcomes = run_together([
+            lambda: roster_confirm(actor=coordinator, roster=fresh(), checked=True),
+            lambda: enrollments_refresh_bulk(actor=Actor.job("import"), roster=fresh()),
+        ])
+        assert isinstance(outcomes[0], RosterConfirmation), outcomes[0]
+        assert not isinstance(outcomes[1], Exception) or outcomes[1].code == "roster_locked", outcomes[1]
+        live = RosterConfirmation.objects.get(roster=roster, reopened_at__isnull=True)
+        frozen = set(live.lines.values_list("enrollment_id", flat=True))
+        assert frozen == set(paying_enrollments(roster).values_list("pk", flat=True)), round_number
+        roster_reopen(actor=staff, roster=fresh(), reason=f"第{round_number}轮")
+        enrollments_refresh_bulk(actor=Actor.job("import"), roster=fresh())
