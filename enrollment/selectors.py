@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment.models import (
-    ZERO,
     Channel,
     Enrollment,
     EnrollmentStatus,
@@ -232,6 +231,3 @@ def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> C
         return answer(False, "unpaid", _("免缴人员，所在学校名单尚未确认"), enrollment.channel)
     return answer(False, "unpaid", _("未缴费"), enrollment.channel)
 
-
-def money(value) -> Decimal:
-    return (value or ZERO).quantize(Decimal("0.01"))

@@ -6,7 +6,6 @@ whichever door the change came through. Every write takes the roster lock
 first: the window and the roster's state are enforced here, not by callers.
 """
 
-import datetime
 from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
@@ -310,8 +309,3 @@ def enrollment_remove(*, actor: Actor, enrollment: Enrollment, reason: str) -> E
     ))
     return enrollment
 
-
-def fee_for(*, enrollment: Enrollment, on: datetime.date | None = None):
-    """What the enrollment owes under its year's current standard (used by fee recomputation)."""
-    paying = enrollment.on_paying_roster and enrollment.exemption_category_id is None
-    return enrollment.insurance_year.fee_standard if paying else ZERO
