@@ -116,3 +116,34 @@ def test_coordinator_imports_fixes_and_exports_in_the_browser(live_server, world
     assert "已核对名单" in page.content()
     _shot(page, "roster.png")
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+
+
+def test_progress_bar_follows_a_running_import_and_shows_the_result(live_server, world, browser_page):
+    from django.utils import timezone
+
+    from enrollment.models import Job
+
+    page = browser_page
+    world.coordinator.set_password(PASSWORD)
+    world.coordinator.save()
+    job = Job.objects.create(kind=Job.Kind.STUDENT_IMPORT, school=world.school, insurance_year=world.year,
+                             created_by=world.coordinator, input_name="名单.xlsx", state=Job.State.RUNNING, total=1000)
+    page.goto(f"{live_server.url}/login/?next=/import/jobs/{job.pk}/")
+    page.fill("#id_username", "coord")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#job-progress")
+    assert page.get_attribute("#job-progress", "value") == "0"
+
+    Job.objects.filter(pk=job.pk).update(progress=500)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#job-percent")).to_have_text("50%", timeout=10000)
+    assert page.get_attribute("#job-progress", "value") == "50"
+
+    Job.objects.filter(pk=job.pk).update(
+        progress=1000, state=Job.State.SUCCEEDED, finished_at=timezone.now(),
+        result={"total": 1000, "created": 1000, "updated": 0, "unchanged": 0, "rejected_rows": 0, "errors": []},
+    )
+    page.wait_for_selector("#result-created")
+    assert page.inner_text("#result-created") == "1000"
