@@ -196,10 +196,13 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess
         "config.wsgi:application",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+    # Generous: on a busy machine each worker's first request loads a lot lazily.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
         try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=2)
+            connection = http.client.HTTPConnection(HOST, port, timeout=20)
             connection.request("GET", "/health/", headers={"Host": HOST})
             if connection.getresponse().status == 200:
                 return server
@@ -207,7 +210,7 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess
             pass
         time.sleep(0.3)
     server.terminate()
-    raise RuntimeError("gunicorn did not become healthy within 30 s")
+    raise RuntimeError("gunicorn did not become healthy within 120 s")
 
 
 def run_load(port: int, targets: dict, headers: dict, clients: int, seconds: float) -> dict:
@@ -312,7 +315,7 @@ def main():
     server = start_server(env, port, args.workers, args.threads)
     try:
         # Warm every worker's caches before measuring.
-        run_load(port, urls, headers, clients=args.workers, seconds=2)
+        run_load(port, urls, headers, clients=args.workers * 2, seconds=5)
         print(f"Load: {args.clients} clients for {args.seconds:.0f} s, each cycling over the three targets ...")
         results = run_load(port, urls, headers, clients=args.clients, seconds=args.seconds)
     finally:
