@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from enrollment import identity
 from enrollment.models import (
@@ -97,12 +98,12 @@ class InsuranceYearFactory(factory.django.DjangoModelFactory):
 
     city = factory.SubFactory(CityFactory)
     label = factory.Sequence(lambda n: f"Y{n}")
-    coverage_start = factory.LazyFunction(lambda: datetime.date.today().replace(month=1, day=1) + datetime.timedelta(days=366))
+    coverage_start = factory.LazyFunction(lambda: timezone.localdate().replace(month=1, day=1) + datetime.timedelta(days=366))
     coverage_end = factory.LazyAttribute(lambda o: o.coverage_start.replace(month=12, day=31))
     fee_standard = Decimal("200.00")
     fee_provisional = False
-    window_start = factory.LazyFunction(lambda: datetime.date.today() - datetime.timedelta(days=30))
-    window_end = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=30))
+    window_start = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=30))
+    window_end = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=30))
     collection_route = CollectionRoute.BANK_DEBIT
 
 
