@@ -98,7 +98,7 @@ class InsuranceYearFactory(factory.django.DjangoModelFactory):
 
     city = factory.SubFactory(CityFactory)
     label = factory.Sequence(lambda n: f"Y{n}")
-    coverage_start = factory.LazyFunction(lambda: timezone.localdate().replace(month=1, day=1) + datetime.timedelta(days=366))
+    coverage_start = factory.LazyFunction(lambda: datetime.date(timezone.localdate().year + 1, 1, 1))
     coverage_end = factory.LazyAttribute(lambda o: o.coverage_start.replace(month=12, day=31))
     fee_standard = Decimal("200.00")
     fee_provisional = False
