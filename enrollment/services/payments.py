@@ -33,8 +33,11 @@ def _paying_lines(confirmation_ids):
 def rosters_mark_billed(*, confirmation_ids: list[int], actor: Actor) -> int:
     """The charge of these confirmations has been issued (bank file or tax declaration).
 
-    Rosters still ``confirmed`` become ``billed``; their paying enrollments still
-    unpaid become billed. Returns how many rosters changed state.
+    Rosters still ``confirmed`` become ``billed``. The students' own payment
+    status moves only when money arrives (``roster_settle``, receipts): billing a
+    city issues one file per bank, and must not rewrite two million enrollment
+    rows to do it; a student of a billed roster is "billed" through the roster.
+    Returns how many rosters changed state.
     """
     if not confirmation_ids:
         return 0
@@ -44,9 +47,6 @@ def rosters_mark_billed(*, confirmation_ids: list[int], actor: Actor) -> int:
     changed = Roster.objects.filter(pk__in=[r for r, _s in roster_ids], state=RosterState.CONFIRMED).update(
         state=RosterState.BILLED, updated_at=timezone.now()
     )
-    Enrollment.objects.filter(
-        pk__in=_paying_lines(confirmation_ids).values("enrollment_id"), payment_status=PaymentStatus.UNPAID
-    ).update(payment_status=PaymentStatus.BILLED, updated_at=timezone.now())
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(**audit_fields(

