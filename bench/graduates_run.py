@@ -12,6 +12,14 @@ students, 0.5% name mismatches, 0.5% unknown numbers) in BENCH_FEEDS feeds,
 all with COPY. Then times ``deregistration_run`` end to end, and a bare
 baseline in the same run: COPY the graduates' identity numbers into a temp
 table and one UPDATE ... FROM of the students (rolled back). Prints the ratio.
+
+Measured on the 2-core development machine (under load from other test runs):
+nightly run 680 s for 500,000 graduates (495,000 stopped, 5,000 exceptions),
+baseline 146-170 s, ratio 4.3. Per 100,000-record feed: matching 8 s, outcomes
+21 s, students 22 s, enrollments with their audit rows 37 s, commit 31 s
+(deferred foreign-key checks of the audit rows and records). The run writes
+four rows per graduate (record, student, enrollment, audit event) where the
+baseline writes one; LOG_LEVEL=DEBUG prints each statement's time.
 """
 
 import datetime
