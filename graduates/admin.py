@@ -21,6 +21,11 @@ from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, Gradua
 from graduates.parsing import FeedRefused
 
 
+def can_feed(request) -> bool:
+    """Receiving feeds and running deregistration act city-wide, so they need the add right on feeds."""
+    return is_bureau_staff(request) and request.user.has_perm("graduates.add_graduatefeed")
+
+
 def is_bureau_staff(request) -> bool:
     user = request.user
     if not (user.is_active and user.is_staff):
@@ -72,7 +77,8 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def upload_view(self, request):
-        if not is_bureau_staff(request):
+        # A feed stops graduates of every school of the city: only those who may add feeds (city staff).
+        if not can_feed(request):
             raise PermissionDenied
         form = FeedUploadForm(request.POST or None, request.FILES or None)
         report = []
@@ -103,7 +109,9 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/graduates/graduatefeed/upload.html", context)
 
     def run_view(self, request):
-        if request.method != "POST" or not is_bureau_staff(request):
+        if not can_feed(request):
+            raise PermissionDenied
+        if request.method != "POST":
             return redirect("admin:graduates_graduatefeed_changelist")
         tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
         self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
@@ -111,6 +119,8 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("立即处理全部待处理数据（停保）"))
     def run_now(self, request, queryset):
+        if not can_feed(request):
+            raise PermissionDenied
         tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
         self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
 

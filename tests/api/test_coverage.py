@@ -40,7 +40,8 @@ def test_coordinator_may_only_look_up_own_school_students(world, api):
 
 def test_graduate_feed_token_cannot_look_up_coverage(world, api, feed_system):
     student = StudentFactory(school=world.school)
-    assert api(feed_system).get(f"/api/v1/coverage/{student.identity_number}").status_code == 404
+    assert api(feed_system).get(f"/api/v1/coverage/{student.identity_number}").status_code == 403
+    assert api(feed_system).get("/api/v1/coverage/not-a-number").status_code == 403
 
 
 def test_an_invalid_identity_number_is_a_400_naming_the_field(world, api):

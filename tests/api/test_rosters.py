@@ -88,4 +88,4 @@ def test_a_read_only_system_token_cannot_confirm(world, api, read_all_system):
 def test_graduate_feed_token_cannot_see_rosters(world, api, feed_system):
     school_with_students(world.school, world.year, unpaid=1)
     roster = Roster.objects.get(school=world.school)
-    assert api(feed_system).get(f"/api/v1/rosters/{roster.pk}/preview").status_code == 404
+    assert api(feed_system).get(f"/api/v1/rosters/{roster.pk}/preview").status_code == 403

@@ -79,8 +79,20 @@ def test_coordinator_cannot_open_the_graduates_admin(client, world, exceptions):
     assert client.get("/admin/graduates/graduaterecord/").status_code == 302
 
 
-def test_staff_upload_a_feed_in_the_admin_and_see_a_refusal_report(client, world):
+def test_district_staff_cannot_upload_feeds_or_start_a_run(client, world):
+    # A feed stops graduates of every school of the city, beyond one district's reach.
     login(client, world.district_staff)
+    good = csv_bytes([(identity_number(), "张三", "GZ-YX-001", "2026-06-30", "")])
+    response = client.post(
+        "/admin/graduates/graduatefeed/upload/", {"source": "school_roll", "upload": SimpleUploadedFile("good.csv", good)}
+    )
+    assert response.status_code == 403
+    assert client.post("/admin/graduates/graduatefeed/run/").status_code == 403
+    assert not GraduateFeed.objects.exists() and not DeregistrationRun.objects.exists()
+
+
+def test_city_staff_upload_a_feed_in_the_admin_and_see_a_refusal_report(client, world):
+    login(client, world.city_staff)
     bad = csv_bytes([("123", "张三", "GZ-YX-001", "2026-06-30", "")])
     response = client.post(
         "/admin/graduates/graduatefeed/upload/", {"source": "school_roll", "upload": SimpleUploadedFile("bad.csv", bad)}
@@ -94,7 +106,7 @@ def test_staff_upload_a_feed_in_the_admin_and_see_a_refusal_report(client, world
     )
     assert response.status_code == 302
     feed = GraduateFeed.objects.get()
-    assert (feed.received_via, feed.received_by) == ("admin", world.district_staff)
+    assert (feed.received_via, feed.received_by) == ("admin", world.city_staff)
 
 
 def test_staff_run_the_job_on_demand_from_the_admin(client, world, next_year, django_capture_on_commit_callbacks):

@@ -83,17 +83,6 @@ ADMIN_CITY = {**ADMIN, D: "hidden|denied", DB: "hidden|denied"}  # refused with 
 FILES = {A: "hidden", C: "hidden", CB: "hidden", D: "hidden", DB: "hidden", Y: "hidden", S: "hidden"}
 SAME = {p: "ok" for p in PERSONAS}
 
-# A 200 with an empty list for the feed-only token: nothing leaks (querysets are empty for it), but the token
-# was issued for one endpoint and is accepted by every read endpoint behind SystemReadOnly.
-FEED_UPLOAD = (
-    "graduates/admin.py GraduateFeedAdmin.upload_view checks is_bureau_staff(request), not the add_graduatefeed "
-    "right only city staff hold: district staff upload feeds that stop graduates of every district's schools"
-)
-SYSTEM_READS = (
-    "enrollment/api/permissions.py SystemReadOnly lets any system account read; the graduate_feeds token "
-    "should be refused (403) outside POST /api/v1/graduate-feeds/"
-)
-
 
 # --- Excluded plumbing -------------------------------------------------------
 
@@ -170,36 +159,36 @@ RULES = [
     rule("api-job", "import_job", API_OBJECT),
     rule("api-job-report", "import_job", API_OBJECT),
     rule("coverage", "identity_number", API_OBJECT),
-    rule("school-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("school-list", None, API_LIST),
     rule("school-detail", "school", API_OBJECT),
-    rule("student-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("student-list", None, API_LIST),
     rule("student-detail", "student", API_OBJECT),
     # Insurance years are the city's: every logged-in persona of the city reads them.
-    rule("insurance-year-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("insurance-year-list", None, API_LIST),
     rule("insurance-year-detail", "year", API_LIST),
-    rule("roster-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("roster-list", None, API_LIST),
     rule("roster-detail", "roster", API_OBJECT),
     rule("roster-preview", "roster", API_OBJECT),
     # Only the school's own coordinator confirms; staff are refused by role, others by scope.
     rule("roster-confirm", "roster", {**API_OBJECT, D: "denied", DB: "denied", Y: "denied"}, method="POST"),
-    rule("enrollment-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("enrollment-list", None, API_LIST),
     rule("enrollment-detail", "enrollment", API_OBJECT),
     rule("exemption-list", None, API_STAFF_LIST),
     # The register is keyed by identity number, not by school: every staff member of the city reads it.
     rule("exemption-detail", "exemption", API_STAFF_LIST),
-    rule("card-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("card-list", None, API_LIST),
     rule("card-detail", "card", API_OBJECT),
     rule("card-ready", "card", {**API_STAFF_OBJECT}, method="POST"),
     rule("card-picked-up", "card", {**API_STAFF_OBJECT}, method="POST"),
-    rule("coordinator-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("coordinator-list", None, API_LIST),
     rule("coordinator-detail", "registry_entry", API_OBJECT),
     rule("declaration-payment", "declaration", API_STAFF_OBJECT, method="POST"),
     # City staff only: district staff get an empty list and 404.
     rule("debit-batch-list", None, API_STAFF_LIST),
     rule("debit-batch-detail", "batch", {**API_STAFF_LIST, D: "hidden", DB: "hidden"}),
-    rule("debit-instruction-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("debit-instruction-list", None, API_LIST),
     rule("debit-instruction-detail", "instruction", API_OBJECT),
-    rule("declaration-list", None, API_LIST, holes={S: SYSTEM_READS}),
+    rule("declaration-list", None, API_LIST),
     rule("declaration-detail", "declaration", API_OBJECT),
     # The machines' door: the feed token only; people (staff included) upload in the admin.
     rule("graduate-feed-create", None, {p: "denied" for p in PERSONAS} | {A: "anon", S: "ok"}, method="POST",
@@ -239,10 +228,8 @@ RULES = [
     rule("admin:billing_refundexport_import", "refund_export", {**ADMIN_CITY, DB: "hidden|denied"}),
     rule("admin:billing_declaration_generate", None, ADMIN_CITY),
     rule("admin:billing_declaration_receipts", None, ADMIN_CITY),
-    rule("admin:graduates_graduatefeed_upload", None, ADMIN_CITY, holes={
-        D: FEED_UPLOAD, DB: FEED_UPLOAD}),
-    rule("admin:graduates_graduatefeed_run", None, {**ADMIN_CITY, D: "ok|hidden", DB: "ok|hidden"}, method="POST",
-         note="refusal is a redirect to the feed list without starting a run; not observable by status alone"),
+    rule("admin:graduates_graduatefeed_upload", None, ADMIN_CITY),
+    rule("admin:graduates_graduatefeed_run", None, ADMIN_CITY, method="POST"),
 ]
 
 
