@@ -10,8 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GRADUATE_FEED_INBOX=/data/inbox/graduates
 
 # CJK fonts: the printed rights records and vouchers embed them (nothing is fetched at run time).
+# postgresql-client: scripts/backup.sh and restore.sh run from this image.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-wqy-zenhei fonts-hanazono \
+    && apt-get install -y --no-install-recommends fonts-wqy-zenhei fonts-hanazono postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -37,5 +38,5 @@ USER app
 VOLUME ["/data"]
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", \
-     "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+# Sizing and the trusted proxy addresses come from the environment (config/gunicorn.conf.py).
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"]
