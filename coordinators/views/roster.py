@@ -4,12 +4,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from billing.selectors import school_billing_status
 from coordinators import selectors
 from coordinators.forms import ConfirmForm, RemoveForm
 from coordinators.views.access import coordinator_required, portal_actor
 from enrollment.models import Enrollment
 from enrollment.selectors import roster_preview
 from enrollment.services.common import roster_get_or_create
+from graduates.selectors import exceptions_for_school
 
 
 def _roster(request):
@@ -26,7 +28,11 @@ def roster(request):
         messages.info(request, _("本市尚未设置参保年度。"))
         return redirect("portal:home")
     preview = roster_preview(roster=current)
+    exceptions = exceptions_for_school(school=request.school)
     return render(request, "portal/roster.html", {
+        # Graduates the nightly run could not stop: the school removes them by hand before confirming.
+        "graduate_exceptions": exceptions[:50], "graduate_exception_count": exceptions.count(),
+        "billing": school_billing_status(school=request.school, insurance_year=year),
         "year": year, "roster": current, "preview": preview,
         "lists": selectors.roster_lists(school=request.school, year=year),
         "confirm_form": ConfirmForm(initial={"version": preview.version}), "remove_form": RemoveForm(),
