@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentMethodEnum": "billing.models.Declaration.PaymentMethod",
+        "FeedSourceEnum": "graduates.models.FeedSource",
+    },
 }
 
 # Content-Security-Policy: no inline scripts anywhere, every asset is local.

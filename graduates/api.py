@@ -1,10 +1,12 @@
 """The school-roll systems post graduate feeds here, with a token that can do nothing else."""
 
 from django.utils.translation import gettext as _
-from rest_framework import parsers, permissions, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import parsers, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enrollment.api.base import ErrorSerializer
 from enrollment.querysets import membership_of
 from graduates.models import GraduateFeed
 from graduates.parsing import FeedRefused
@@ -34,12 +36,41 @@ class IsGraduateFeedSystem(permissions.BasePermission):
         )
 
 
+class FeedRecordSerializer(serializers.Serializer):
+    identity_number = serializers.CharField()
+    name = serializers.CharField()
+    school_code = serializers.CharField()
+    graduation_date = serializers.DateField()
+    class_name = serializers.CharField(required=False, allow_blank=True)
+
+
+class FeedRecordsRequestSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=GraduateFeed._meta.get_field("source").choices)
+    records = FeedRecordSerializer(many=True)
+
+
+class FeedFileRequestSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=GraduateFeed._meta.get_field("source").choices)
+    file = serializers.FileField(help_text=".xlsx or .csv")
+
+
+class FeedReceiptSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["received", "already_received"])
+    record_count = serializers.IntegerField()
+    message = serializers.CharField()
+
+
 class GraduateFeedCreate(APIView):
     """POST a feed: a multipart ``file`` (.xlsx/.csv) or JSON ``{"source": ..., "records": [...]}``."""
 
     permission_classes = [IsGraduateFeedSystem]
     parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
 
+    @extend_schema(
+        request={"application/json": FeedRecordsRequestSerializer, "multipart/form-data": FeedFileRequestSerializer},
+        responses={201: FeedReceiptSerializer, 200: FeedReceiptSerializer, 400: ErrorSerializer},
+    )
     def post(self, request):
         source = request.data.get("source", "")
         upload = request.FILES.get("file")

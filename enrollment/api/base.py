@@ -3,7 +3,7 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -46,3 +46,15 @@ def exception_handler(exc, context):
 
 def error_response(*, code: str, message: str, field: str | None = None, http_status: int = 400) -> Response:
     return Response({"code": code, "message": message, "field": field, "errors": [{"code": code, "message": message, "field": field}]}, status=http_status)
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
+class ErrorSerializer(ErrorItemSerializer):
+    """Every error answer: the first error's code, message and field, then all of them."""
+
+    errors = ErrorItemSerializer(many=True)

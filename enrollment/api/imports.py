@@ -8,12 +8,14 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enrollment.api.base import error_response
+from enrollment.api.base import ErrorSerializer, error_response
 from enrollment.api.permissions import SystemReadOnly
 from enrollment.models import AuditEvent, Job, School
 from enrollment.services.common import Actor
@@ -39,12 +41,37 @@ def job_data(request, job: Job) -> dict:
     }
 
 
+class JobSerializer(serializers.Serializer):
+    """What ``job_data`` answers: the state and progress of a background job."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.ChoiceField(choices=Job.State.choices)
+    progress = serializers.IntegerField()
+    total = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    result = serializers.JSONField()
+    error_report = serializers.URLField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class StudentImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=".xlsx, .xls or .csv (UTF-8 or GBK)")
+    mode = serializers.ChoiceField(choices=MODES, required=False, help_text="strict (default): import nothing if any row is wrong")
+
+
 class StudentImportView(APIView):
     """POST multipart: ``file`` (.xlsx/.xls/.csv) and optional ``mode`` (strict | partial)."""
 
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [SystemReadOnly]
 
+    @extend_schema(
+        request={"multipart/form-data": StudentImportRequestSerializer},
+        responses={202: JobSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
     def post(self, request, code):
         school = get_object_or_404(School.objects.visible_to(request.user), code=code)
         upload = request.FILES.get("file")
@@ -63,6 +90,7 @@ class StudentImportView(APIView):
 class JobView(APIView):
     permission_classes = [SystemReadOnly]
 
+    @extend_schema(responses={200: JobSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         job = get_object_or_404(Job.objects.visible_to(request.user), pk=pk)
         return Response(job_data(request, job))
@@ -71,6 +99,7 @@ class JobView(APIView):
 class JobReportView(APIView):
     permission_classes = [SystemReadOnly]
 
+    @extend_schema(responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="error report"), 404: ErrorSerializer})
     def get(self, request, pk):
         job = get_object_or_404(Job.objects.visible_to(request.user), pk=pk)
         if not job.output_file:
