@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from psycopg2.extras import execute_values
 
 from enrollment import routing
 from enrollment.models import (
@@ -162,7 +161,7 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
 
     Returns how many enrollments were created or changed. One audit row per
-    changed enrollment, written with bulk_create.
+    changed enrollment, written by COPY on PostgreSQL.
     """
     year = roster.insurance_year
     school = roster.school
@@ -175,13 +174,16 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
 
     # Plain rows, not model instances: the decision reads six attributes of tens of thousands of students.
-    students = [SimpleNamespace(**row) for row in students_qs.values(
-        "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status"
-    )]
-    existing = {
-        row["student_id"]: SimpleNamespace(**row)
-        for row in existing_qs.select_for_update().values("pk", "student_id", *TRACKED)
-    }
+    if connection.vendor == "postgresql":
+        students, existing = _load_pg(school=school, year=year, student_ids=student_ids)
+    else:
+        students = [SimpleNamespace(**row) for row in students_qs.values(
+            "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status"
+        )]
+        existing = {
+            row["student_id"]: SimpleNamespace(**row)
+            for row in existing_qs.select_for_update().values("pk", "student_id", *TRACKED)
+        }
     rules = routing.rules_for(year)
     exemptions = routing.exemptions_by_identity(
         students_qs.values("identity_number"), insurance_year=year
@@ -206,84 +208,142 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
             to_update.append((current.pk, student.pk, new, changes))
         touched.update({new["school_id"], old.get("school_id")} - {None})
 
-    created = _insert_rows(
-        [{**new, "student_id": student_id, "insurance_year_id": year.pk, "created_at": now, "updated_at": now}
-         for student_id, new, _c in to_create]
-    )
-    _update_rows([{**new, "id": pk, "updated_at": now} for pk, _s, new, _c in to_update])
-
-    audit_rows = [
-        AuditEvent(**audit_fields(
-            actor=actor, action="enrollment_create", obj=Enrollment(pk=pk), changes=changes,
-            school_id=school.pk, student_id=student_id, roster_id=roster.pk,
-        ), at=now)
-        for pk, (student_id, _n, changes) in zip(created, to_create, strict=True)
-    ] + [
-        AuditEvent(**audit_fields(
-            actor=actor, action="enrollment_update", obj=Enrollment(pk=pk), changes=changes,
-            school_id=school.pk, student_id=student_id, roster_id=roster.pk,
-        ), at=now)
-        for pk, student_id, _n, changes in to_update
-    ]
-    AuditEvent.objects.bulk_create(audit_rows, batch_size=5000)
+    if connection.vendor == "postgresql":
+        _write_pg(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
+    else:
+        _write_orm(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
     for school_id in touched:
         roster_touch(roster=rosters[school_id])
     return len(to_create) + len(to_update)
 
 
-# --- Set-based writes ----------------------------------------------------------
-# The refresh of a 50,000-student school writes its rows with INSERT .. VALUES and
-# UPDATE .. FROM (VALUES ..) in pages: model instances and bulk_update's CASE
-# expressions cost more than the database work itself. Columns not decided here
-# take the model's default, so a field added later does not break these writes.
+def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list, dict]:
+    """The school's students (all, or ``student_ids``) and their enrollments of ``year``, the latter locked.
 
-PAGE = 5000
+    Plain SQL with the ids as one array parameter: ten thousand ``IN`` placeholders
+    cost more to build and plan than the rows cost to read.
+    """
+    student_table = Student._meta.db_table
+    enrollment_table = Enrollment._meta.db_table
+    where, params = "school_id = %s", [school.pk]
+    if student_ids is not None:
+        where += " AND id = ANY(%s)"
+        params.append(list(student_ids))
+    tracked = [Enrollment._meta.get_field(name).column for name in TRACKED]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status '
+            f'FROM "{student_table}" WHERE {where}',
+            params,
+        )
+        students = [
+            SimpleNamespace(pk=r[0], identity_number=r[1], hukou_local=r[2], hukou_rural=r[3], medical_assistance=r[4],
+                            public_funded_care=r[5], status=r[6])
+            for r in cursor.fetchall()
+        ]
+        cursor.execute(
+            f'SELECT id, student_id, {", ".join(tracked)} FROM "{enrollment_table}" '
+            f'WHERE insurance_year_id = %s AND student_id IN (SELECT id FROM "{student_table}" WHERE {where}) FOR UPDATE',
+            [year.pk, *params],
+        )
+        existing = {}
+        for r in cursor.fetchall():
+            row = SimpleNamespace(pk=r[0], student_id=r[1], **dict(zip(TRACKED, r[2:], strict=True)))
+            existing[row.student_id] = row
+    return students, existing
+
+
+def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, to_update, now) -> None:
+    """New enrollments and their audit rows by COPY; changed ones by one UPDATE .. FROM a COPY-filled scratch table.
+
+    Ids of the new rows are taken from the table's sequence first, so the audit
+    rows can name them without reading the inserted rows back.
+    """
+    from enrollment.imports.pgcopy import AUDIT_COLUMNS, audit_base, copy_rows, json_text, temp_table_like
+
+    if not to_create and not to_update:
+        return
+    table = Enrollment._meta.db_table
+    fields = _columns()
+    actor_id, actor_label, source, model = audit_base(audit_fields(
+        actor=actor, action="enrollment_update", obj=Enrollment(pk=0), school_id=roster.school_id, roster_id=roster.pk,
+    ))
+    school_id, roster_id = roster.school_id, roster.pk
+    audit = []
+    with connection.cursor() as cursor:
+        if to_create:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [f'"{table}"', len(to_create)])
+            ids = [r[0] for r in cursor.fetchall()]
+            defaults = {f.attname: f.get_default() for f in fields}
+            defaults.update({"insurance_year_id": year.pk, "created_at": now, "updated_at": now})
+            names = [f.attname for f in fields]
+
+            def created_rows():
+                for pk, (student_id, new, _c) in zip(ids, to_create, strict=True):
+                    values = {**defaults, **new, "student_id": student_id}
+                    yield (pk, *(values[n] for n in names))
+
+            copy_rows(cursor, table, ["id"] + [f.column for f in fields], created_rows())
+            audit += [
+                (now, actor_id, actor_label, source, "enrollment_create", model, pk, school_id, student_id, roster_id,
+                 json_text(changes), "")
+                for pk, (student_id, _n, changes) in zip(ids, to_create, strict=True)
+            ]
+        if to_update:
+            columns = [Enrollment._meta.get_field(name).column for name in TRACKED]
+            temp_table_like(cursor, "enrollment_refresh_changes", table, ["id", *columns])
+            copy_rows(cursor, "enrollment_refresh_changes", ["id", *columns],
+                      ((pk, *(new[name] for name in TRACKED)) for pk, _s, new, _c in to_update))
+            assignments = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+            cursor.execute(
+                f'UPDATE "{table}" AS e SET {assignments}, "updated_at" = %s FROM enrollment_refresh_changes AS v WHERE e.id = v.id',
+                [now],
+            )
+            audit += [
+                (now, actor_id, actor_label, source, "enrollment_update", model, pk, school_id, student_id, roster_id,
+                 json_text(changes), "")
+                for pk, student_id, _n, changes in to_update
+            ]
+        copy_rows(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, audit)
+
+
+def _write_orm(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, to_update, now) -> None:
+    """The same writes through the ORM, for databases other than PostgreSQL (the SQLite demo)."""
+    school_id = roster.school_id
+    created = Enrollment.objects.bulk_create(
+        [Enrollment(student_id=student_id, insurance_year_id=year.pk, created_at=now, updated_at=now, **new)
+         for student_id, new, _c in to_create],
+        batch_size=500,
+    )
+    updated = []
+    for pk, _s, new, _c in to_update:
+        enrollment = Enrollment(pk=pk, updated_at=now, **new)
+        updated.append(enrollment)
+    Enrollment.objects.bulk_update(updated, [*TRACKED, "updated_at"], batch_size=500)
+
+    audit_rows = [
+        AuditEvent(**audit_fields(
+            actor=actor, action="enrollment_create", obj=enrollment, changes=changes,
+            school_id=school_id, student_id=student_id, roster_id=roster.pk,
+        ), at=now)
+        for enrollment, (student_id, _n, changes) in zip(created, to_create, strict=True)
+    ] + [
+        AuditEvent(**audit_fields(
+            actor=actor, action="enrollment_update", obj=Enrollment(pk=pk), changes=changes,
+            school_id=school_id, student_id=student_id, roster_id=roster.pk,
+        ), at=now)
+        for pk, student_id, _n, changes in to_update
+    ]
+    AuditEvent.objects.bulk_create(audit_rows, batch_size=500)
+
+
+# On PostgreSQL the refresh of a 50,000-student school writes by COPY (see _write_pg):
+# model instances and bulk_create cost more than the database work itself.
 
 
 def _columns():
     return [f for f in Enrollment._meta.concrete_fields if not f.primary_key]
-
-
-def _insert_rows(rows: list[dict]) -> list[int]:
-    """Insert enrollments; return their ids in the order given."""
-    if not rows:
-        return []
-    fields = _columns()
-    defaults = {f.attname: f.get_default() for f in fields}
-    table = connection.ops.quote_name(Enrollment._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    ids = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), PAGE):
-            page = rows[start:start + PAGE]
-            values = [tuple(row.get(f.attname, defaults[f.attname]) for f in fields) for row in page]
-            result = execute_values(
-                cursor.cursor, f"INSERT INTO {table} ({names}) VALUES %s RETURNING id", values, page_size=PAGE, fetch=True
-            )
-            ids.extend(r[0] for r in result)
-    return ids
-
-
-def _update_rows(rows: list[dict]) -> None:
-    """Write the decided columns of existing enrollments, matched by id."""
-    if not rows:
-        return
-    names = [f for f in TRACKED] + ["updated_at"]
-    fields = [Enrollment._meta.get_field(name) for name in names]
-    table = connection.ops.quote_name(Enrollment._meta.db_table)
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = v.{connection.ops.quote_name(f.column)}" for f in fields)
-    aliases = ", ".join(["id"] + [connection.ops.quote_name(f.column) for f in fields])
-    template = "(" + ", ".join(["%s::bigint"] + [f"%s::{f.cast_db_type(connection)}" for f in fields]) + ")"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), PAGE):
-            page = rows[start:start + PAGE]
-            execute_values(
-                cursor.cursor,
-                f"UPDATE {table} AS e SET {assignments} FROM (VALUES %s) AS v({aliases}) WHERE e.id = v.id",
-                [tuple([row["id"]] + [row[f.attname] for f in fields]) for row in page],
-                template=template,
-                page_size=PAGE,
-            )
 
 
 @transaction.atomic
