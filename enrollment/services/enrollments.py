@@ -169,14 +169,13 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     if student_ids is not None:
         students_qs = students_qs.filter(pk__in=list(student_ids))
 
-    existing_qs = Enrollment.objects.filter(insurance_year=year, student__in=students_qs.values("pk"))
-    other_schools = set(existing_qs.exclude(school=school).values_list("school_id", flat=True).distinct())
-    rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
-
-    # Plain rows, not model instances: the decision reads six attributes of tens of thousands of students.
     if connection.vendor == "postgresql":
-        students, existing = _load_pg(school=school, year=year, student_ids=student_ids)
+        students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
     else:
+        existing_qs = Enrollment.objects.filter(insurance_year=year, student__in=students_qs.values("pk"))
+        other_schools = set(existing_qs.exclude(school=school).values_list("school_id", flat=True).distinct())
+        rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
+        # Plain rows, not model instances: the decision reads six attributes of tens of thousands of students.
         students = [SimpleNamespace(**row) for row in students_qs.values(
             "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status"
         )]
@@ -185,8 +184,11 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
             for row in existing_qs.select_for_update().values("pk", "student_id", *TRACKED)
         }
     rules = routing.rules_for(year)
+    # On PostgreSQL the register is read for the whole school, not the id list: a few
+    # rows too many cost nothing, an IN list of ten thousand ids costs a lot to build.
     exemptions = routing.exemptions_by_identity(
-        students_qs.values("identity_number"), insurance_year=year
+        (Student.objects.filter(school=school) if connection.vendor == "postgresql" else students_qs).values("identity_number"),
+        insurance_year=year,
     )
 
     now = timezone.now()
@@ -217,24 +219,35 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     return len(to_create) + len(to_update)
 
 
-def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list, dict]:
-    """The school's students (all, or ``student_ids``) and their enrollments of ``year``, the latter locked.
+def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list, dict, dict[int, Roster]]:
+    """Lock the rosters involved; return the students, their enrollments of ``year`` (locked) and the rosters.
 
-    Plain SQL with the ids as one array parameter: ten thousand ``IN`` placeholders
-    cost more to build and plan than the rows cost to read.
+    Plain SQL with the ids as one array parameter (``= ANY(%s::bigint[])``): tens of
+    thousands of ``IN`` placeholders cost more to build than the rows cost to read,
+    and a sub-select on rows written earlier in the same transaction (no statistics
+    yet) can get a quadratic plan. The cast matters: an int[] literal against a
+    bigint column is searched element by element, a bigint[] one through a hash.
     """
     student_table = Student._meta.db_table
     enrollment_table = Enrollment._meta.db_table
-    where, params = "school_id = %s", [school.pk]
-    if student_ids is not None:
-        where += " AND id = ANY(%s)"
-        params.append(list(student_ids))
     tracked = [Enrollment._meta.get_field(name).column for name in TRACKED]
     with connection.cursor() as cursor:
+        if student_ids is None:
+            cursor.execute(f'SELECT id FROM "{student_table}" WHERE school_id = %s', [school.pk])
+        else:
+            cursor.execute(f'SELECT id FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])', [school.pk, list(student_ids)])
+        ids = [r[0] for r in cursor.fetchall()]
+        cursor.execute(
+            f'SELECT DISTINCT school_id FROM "{enrollment_table}" WHERE insurance_year_id = %s AND student_id = ANY(%s::bigint[]) AND school_id <> %s',
+            [year.pk, ids, school.pk],
+        )
+        other_schools = {r[0] for r in cursor.fetchall()}
+        rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
+        # Read under the roster locks: a student moved to another school meanwhile drops out, as with the ORM path.
         cursor.execute(
             f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status '
-            f'FROM "{student_table}" WHERE {where}',
-            params,
+            f'FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])',
+            [school.pk, ids],
         )
         students = [
             SimpleNamespace(pk=r[0], identity_number=r[1], hukou_local=r[2], hukou_rural=r[3], medical_assistance=r[4],
@@ -243,14 +256,14 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
         ]
         cursor.execute(
             f'SELECT id, student_id, {", ".join(tracked)} FROM "{enrollment_table}" '
-            f'WHERE insurance_year_id = %s AND student_id IN (SELECT id FROM "{student_table}" WHERE {where}) FOR UPDATE',
-            [year.pk, *params],
+            f'WHERE insurance_year_id = %s AND student_id = ANY(%s::bigint[]) FOR UPDATE',
+            [year.pk, [st.pk for st in students]],
         )
         existing = {}
         for r in cursor.fetchall():
             row = SimpleNamespace(pk=r[0], student_id=r[1], **dict(zip(TRACKED, r[2:], strict=True)))
             existing[row.student_id] = row
-    return students, existing
+    return students, existing, rosters
 
 
 def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, to_update, now) -> None:
