@@ -33,11 +33,16 @@ def copy_value(value) -> str:
 
 def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """COPY ``rows`` (tuples in ``columns`` order) into ``table``; return how many were sent."""
+    return copy_lines(cursor, table, columns, ("\t".join([copy_value(v) for v in row]) for row in rows))
+
+
+def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
+    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated)."""
     buffer = io.StringIO()
     count = 0
     write = buffer.write
-    for row in rows:
-        write("\t".join([copy_value(v) for v in row]))
+    for line in lines:
+        write(line)
         write("\n")
         count += 1
     if not count:
@@ -49,9 +54,12 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequenc
     return count
 
 
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def json_text(value) -> str:
     """JSON as the audit trail stores it: anything not plain (Decimal, date) as its string."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _json(value)
 
 
 def temp_table_like(cursor, name: str, table: str, columns: Sequence[str]) -> None:
@@ -64,11 +72,25 @@ def temp_table_like(cursor, name: str, table: str, columns: Sequence[str]) -> No
     )
 
 
-AUDIT_COLUMNS = ("at", "actor_id", "actor_label", "source", "action", "model", "object_id", "school_id", "student_id",
-                 "roster_id", "changes", "note")
+AUDIT_COLUMNS = ("at", "actor_id", "actor_label", "source", "model", "school_id", "roster_id", "note", "action", "object_id",
+                 "student_id", "changes")
 
 
-def audit_base(fields: dict) -> tuple:
-    """(actor_id, actor_label, source, model) from one ``audit_fields`` result: the same for every row of a batch."""
+def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int | None, dict]]) -> int:
+    """COPY audit rows straight into the audit table: (action, object id, student id, changes) per row.
+
+    ``fields`` is one ``audit_fields`` result: actor, source, model, school, roster
+    and note are the same for every row of a batch, so they are formatted once.
+    """
+    from enrollment.models import AuditEvent
+
     actor = fields["actor"]
-    return (actor.pk if actor is not None else None, fields["actor_label"], fields["source"], fields["model"])
+    prefix = "\t".join(copy_value(v) for v in (
+        at, actor.pk if actor is not None else None, fields["actor_label"], fields["source"], fields["model"],
+        fields["school_id"], fields["roster_id"], fields["note"],
+    ))
+    esc, null = _ESCAPES, "\\N"
+    return copy_lines(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, (
+        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t{_json(changes).translate(esc)}"
+        for action, object_id, student_id, changes in rows
+    ))

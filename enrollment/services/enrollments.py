@@ -166,12 +166,11 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     year = roster.insurance_year
     school = roster.school
     students_qs = Student.objects.filter(school=school)
-    if student_ids is not None:
-        students_qs = students_qs.filter(pk__in=list(student_ids))
-
     if connection.vendor == "postgresql":
         students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
     else:
+        if student_ids is not None:
+            students_qs = students_qs.filter(pk__in=list(student_ids))
         existing_qs = Enrollment.objects.filter(insurance_year=year, student__in=students_qs.values("pk"))
         other_schools = set(existing_qs.exclude(school=school).values_list("school_id", flat=True).distinct())
         rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
@@ -186,10 +185,7 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     rules = routing.rules_for(year)
     # On PostgreSQL the register is read for the whole school, not the id list: a few
     # rows too many cost nothing, an IN list of ten thousand ids costs a lot to build.
-    exemptions = routing.exemptions_by_identity(
-        (Student.objects.filter(school=school) if connection.vendor == "postgresql" else students_qs).values("identity_number"),
-        insurance_year=year,
-    )
+    exemptions = routing.exemptions_by_identity(students_qs.values("identity_number"), insurance_year=year)
 
     now = timezone.now()
     auto = auto_removal_reasons()
@@ -270,55 +266,50 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
     """New enrollments and their audit rows by COPY; changed ones by one UPDATE .. FROM a COPY-filled scratch table.
 
     Ids of the new rows are taken from the table's sequence first, so the audit
-    rows can name them without reading the inserted rows back.
+    rows can name them without reading the inserted rows back. Columns not
+    decided here take the model's default, so a field added later does not
+    break these writes.
     """
-    from enrollment.imports.pgcopy import AUDIT_COLUMNS, audit_base, copy_rows, json_text, temp_table_like
+    from enrollment.imports.pgcopy import copy_audit, copy_lines, copy_value, temp_table_like
 
     if not to_create and not to_update:
         return
     table = Enrollment._meta.db_table
-    fields = _columns()
-    actor_id, actor_label, source, model = audit_base(audit_fields(
-        actor=actor, action="enrollment_update", obj=Enrollment(pk=0), school_id=roster.school_id, roster_id=roster.pk,
-    ))
-    school_id, roster_id = roster.school_id, roster.pk
     audit = []
     with connection.cursor() as cursor:
         if to_create:
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                            [f'"{table}"', len(to_create)])
             ids = [r[0] for r in cursor.fetchall()]
-            defaults = {f.attname: f.get_default() for f in fields}
-            defaults.update({"insurance_year_id": year.pk, "created_at": now, "updated_at": now})
-            names = [f.attname for f in fields]
-
-            def created_rows():
-                for pk, (student_id, new, _c) in zip(ids, to_create, strict=True):
-                    values = {**defaults, **new, "student_id": student_id}
-                    yield (pk, *(values[n] for n in names))
-
-            copy_rows(cursor, table, ["id"] + [f.column for f in fields], created_rows())
-            audit += [
-                (now, actor_id, actor_label, source, "enrollment_create", model, pk, school_id, student_id, roster_id,
-                 json_text(changes), "")
-                for pk, (student_id, _n, changes) in zip(ids, to_create, strict=True)
-            ]
+            fields = _columns()
+            decided = set(TRACKED) | {"student_id"}
+            fixed = {f.attname: f.get_default() for f in fields if f.attname not in decided}
+            fixed.update({"insurance_year_id": year.pk, "created_at": now, "updated_at": now})
+            # Fixed columns formatted once; per row only the decided ones.
+            names = [f.attname for f in fields if f.attname not in decided]
+            columns = ["id", *(Enrollment._meta.get_field(n).column for n in ["student_id", *TRACKED, *names])]
+            suffix = "\t".join(copy_value(fixed[n]) for n in names)
+            copy_lines(cursor, table, columns, (
+                f"{pk}\t{student_id}\t{chr(9).join([copy_value(new[k]) for k in TRACKED])}\t{suffix}"
+                for pk, (student_id, new, _c) in zip(ids, to_create, strict=True)
+            ))
+            audit += [("enrollment_create", pk, student_id, changes)
+                      for pk, (student_id, _n, changes) in zip(ids, to_create, strict=True)]
         if to_update:
             columns = [Enrollment._meta.get_field(name).column for name in TRACKED]
             temp_table_like(cursor, "enrollment_refresh_changes", table, ["id", *columns])
-            copy_rows(cursor, "enrollment_refresh_changes", ["id", *columns],
-                      ((pk, *(new[name] for name in TRACKED)) for pk, _s, new, _c in to_update))
+            copy_lines(cursor, "enrollment_refresh_changes", ["id", *columns], (
+                f"{pk}\t{chr(9).join([copy_value(new[k]) for k in TRACKED])}" for pk, _s, new, _c in to_update
+            ))
             assignments = ", ".join(f'"{c}" = v."{c}"' for c in columns)
             cursor.execute(
                 f'UPDATE "{table}" AS e SET {assignments}, "updated_at" = %s FROM enrollment_refresh_changes AS v WHERE e.id = v.id',
                 [now],
             )
-            audit += [
-                (now, actor_id, actor_label, source, "enrollment_update", model, pk, school_id, student_id, roster_id,
-                 json_text(changes), "")
-                for pk, student_id, _n, changes in to_update
-            ]
-        copy_rows(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, audit)
+            audit += [("enrollment_update", pk, student_id, changes) for pk, student_id, _n, changes in to_update]
+        copy_audit(cursor, at=now, rows=audit, fields=audit_fields(
+            actor=actor, action="", obj=Enrollment(pk=0), school_id=roster.school_id, roster_id=roster.pk,
+        ))
 
 
 def _write_orm(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, to_update, now) -> None:

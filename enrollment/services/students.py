@@ -377,13 +377,11 @@ def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school
     if not updated_rows:
         return
     if connection.vendor == "postgresql":
-        from enrollment.imports.pgcopy import AUDIT_COLUMNS, audit_base, copy_rows, json_text
+        from enrollment.imports.pgcopy import copy_audit
 
-        actor_id, actor_label, source, model = audit_base(audit_fields(actor=actor, action="student_update", obj=Student(pk=0)))
         with connection.cursor() as cursor:
-            copy_rows(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, (
-                (now, actor_id, actor_label, source, "student_update", model, pk, school.pk, pk, roster_id, json_text(changes), note[:300])
-                for pk, changes in updated_rows
+            copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
+                actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
             ))
         return
     AuditEvent.objects.bulk_create([
