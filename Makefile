@@ -18,6 +18,7 @@ system-packages:
 
 # Runs the site on SQLite with in-process tasks, loads reference and demo data, prints the logins.
 demo: install
+	mkdir -p var
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DEBUG=1 $(BIN)/python manage.py loaddata reference
 	DEBUG=1 $(BIN)/python manage.py seed_demo
