@@ -5,6 +5,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
 
 LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -62,3 +63,18 @@ class SessionIdleRefreshMiddleware:
                 # then saves it with a fresh expiry of SESSION_COOKIE_AGE.
                 session[self.KEY] = now
         return self.get_response(request)
+
+
+class InterfaceLanguageMiddleware(LocaleMiddleware):
+    """Pages are in Simplified Chinese unless the user picked another language with the switch.
+
+    Office computers often send an English Accept-Language; honouring it would
+    hand coordinators an interface they did not ask for. The choice is the
+    language cookie set by the switch. The API keeps Accept-Language: its
+    clients set it on purpose and get error messages in that language.
+    """
+
+    def process_request(self, request):
+        if not request.path_info.startswith("/api/"):
+            request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        super().process_request(request)
