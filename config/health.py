@@ -4,6 +4,7 @@ No log-in, no personal data: only whether the database and Redis answer.
 A failing dependency gives 503 so the balancer takes the instance out.
 """
 
+import functools
 import time
 
 import redis
@@ -22,15 +23,17 @@ def _check_database() -> None:
         cursor.fetchone()
 
 
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    # One pool per process: a new connection per probe costs more than the probe itself.
+    return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS)
+
+
 def _check_redis() -> str:
     url = settings.REDIS_URL
     if not url:
         return "not_configured"
-    client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    _redis_client(url).ping()
     return "ok"
 
 
