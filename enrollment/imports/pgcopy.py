@@ -94,3 +94,13 @@ def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int |
         f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t{_json(changes).translate(esc)}"
         for action, object_id, student_id, changes in rows
     ))
+
+
+def int_array(values: Iterable[int]) -> str:
+    """An array parameter as one literal for ``%s::bigint[]``.
+
+    psycopg2 sends a Python list as ``ARRAY[1, 2, ...]``, which the server parses as
+    one expression per element: for tens of thousands of ids that costs more than
+    the query. One text literal is read by the array input function in one go.
+    """
+    return "{" + ",".join(str(int(v)) for v in values) + "}"

@@ -224,6 +224,8 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
     yet) can get a quadratic plan. The cast matters: an int[] literal against a
     bigint column is searched element by element, a bigint[] one through a hash.
     """
+    from enrollment.imports.pgcopy import int_array
+
     student_table = Student._meta.db_table
     enrollment_table = Enrollment._meta.db_table
     tracked = [Enrollment._meta.get_field(name).column for name in TRACKED]
@@ -231,11 +233,11 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
         if student_ids is None:
             cursor.execute(f'SELECT id FROM "{student_table}" WHERE school_id = %s', [school.pk])
         else:
-            cursor.execute(f'SELECT id FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])', [school.pk, list(student_ids)])
+            cursor.execute(f'SELECT id FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])', [school.pk, int_array(student_ids)])
         ids = [r[0] for r in cursor.fetchall()]
         cursor.execute(
             f'SELECT DISTINCT school_id FROM "{enrollment_table}" WHERE insurance_year_id = %s AND student_id = ANY(%s::bigint[]) AND school_id <> %s',
-            [year.pk, ids, school.pk],
+            [year.pk, int_array(ids), school.pk],
         )
         other_schools = {r[0] for r in cursor.fetchall()}
         rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
@@ -243,7 +245,7 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
         cursor.execute(
             f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status '
             f'FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])',
-            [school.pk, ids],
+            [school.pk, int_array(ids)],
         )
         students = [
             SimpleNamespace(pk=r[0], identity_number=r[1], hukou_local=r[2], hukou_rural=r[3], medical_assistance=r[4],
@@ -253,7 +255,7 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
         cursor.execute(
             f'SELECT id, student_id, {", ".join(tracked)} FROM "{enrollment_table}" '
             f'WHERE insurance_year_id = %s AND student_id = ANY(%s::bigint[]) FOR UPDATE',
-            [year.pk, [st.pk for st in students]],
+            [year.pk, int_array(st.pk for st in students)],
         )
         existing = {}
         for r in cursor.fetchall():

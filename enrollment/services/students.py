@@ -379,8 +379,9 @@ def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" '
-                f"WHERE identity_number = ANY(%s)",
-                [numbers],
+                f"WHERE identity_number = ANY(%s::varchar[])",
+                # One array literal (validated numbers are digits and X, nothing to quote): see pgcopy.int_array.
+                ["{" + ",".join(numbers) + "}"],
             )
             for r in cursor.fetchall():
                 existing[r[1]] = dict(zip(keys, r, strict=True))
