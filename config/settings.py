@@ -198,9 +198,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Tasks are safe to run twice, so a task whose worker died mid-way is
-# delivered again instead of being lost.
-CELERY_TASK_ACKS_LATE = True
+# Acknowledged on receipt by default. Each task whose second run is proven
+# harmless (it claims its work, or its writes are guarded by constraints) says
+# acks_late=True itself, so a worker that dies mid-way has its task delivered again.
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 

@@ -20,7 +20,7 @@ PROGRESS_EVERY = 25
 STALE_AFTER = datetime.timedelta(hours=2)
 
 
-@shared_task(name="coordinators.render_rights_records")
+@shared_task(name="coordinators.render_rights_records", acks_late=True)
 def render_rights_records_job(job_id: int) -> None:
     # Claim with a conditional UPDATE: of two deliveries of the same message (a retry, a
     # restarted worker) only one moves the job from pending to running; the other returns.

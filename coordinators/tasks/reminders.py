@@ -3,7 +3,7 @@
 from celery import shared_task
 
 
-@shared_task(name="coordinators.reminders_send")
+@shared_task(name="coordinators.reminders_send", acks_late=True)
 def reminders_send_task() -> int:
     from coordinators.services.reminders import reminders_send
 

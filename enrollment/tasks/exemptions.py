@@ -13,7 +13,7 @@ from enrollment.services.exemptions import exemptions_import
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="enrollment.import_exemptions")
+@shared_task(name="enrollment.import_exemptions", acks_late=True)
 def exemptions_import_task(job_id: int) -> None:
     # Claim the job with a conditional UPDATE: a duplicate delivery finds it no longer pending and stops,
     # so one list is never imported twice at the same time.

@@ -11,7 +11,7 @@ from enrollment.services.fees import fees_recompute
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="enrollment.recompute_fees")
+@shared_task(name="enrollment.recompute_fees", acks_late=True)
 def recompute_fees_task(insurance_year_id: int) -> dict:
     """Apply the year's current fee standard to every roster.
 
