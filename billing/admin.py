@@ -90,6 +90,22 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
+
+def _generation_page(request, model_admin, *, permission, route, start, started, title, help_text=""):
+    """The admin page that starts batch or declaration generation for one insurance year, as a job."""
+    if not request.user.has_perm(permission):
+        return redirect("admin:index")
+    form = YearForm(request.POST or None, route=route)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = start(insurance_year=form.cleaned_data["insurance_year"], user=request.user)
+        except ValidationError as exc:
+            _refused(request, exc)
+        else:
+            messages.success(request, started)
+            return redirect(_job_link(job))
+    return _form_page(request, model_admin, form=form, title=title, submit_label=_("开始生成"), help_text=help_text)
+
 @admin.register(DebitBatch)
 class DebitBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["reference", "bank", "insurance_year", "state", "line_count", "total_amount", "succeeded_count",
@@ -119,19 +135,12 @@ class DebitBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def generate_view(self, request):
-        if not request.user.has_perm("billing.add_debitbatch"):
-            return redirect("admin:index")
-        form = YearForm(request.POST or None, route=CollectionRoute.BANK_DEBIT)
-        if request.method == "POST" and form.is_valid():
-            try:
-                job = services.debit_batches_start(insurance_year=form.cleaned_data["insurance_year"], user=request.user)
-            except ValidationError as exc:
-                _refused(request, exc)
-            else:
-                messages.success(request, _("已开始生成扣款批次，可在后台任务中查看进度。"))
-                return redirect(_job_link(job))
-        return _form_page(request, self, form=form, title=_("生成扣款批次"), submit_label=_("开始生成"),
-                          help_text=_("为已确认且缴费标准为正式标准的名单生成扣款指令，并按银行生成扣款文件。重复生成不会重复扣款。"))
+        return _generation_page(
+            request, self, permission="billing.add_debitbatch", route=CollectionRoute.BANK_DEBIT,
+            start=services.debit_batches_start, started=_("已开始生成扣款批次，可在后台任务中查看进度。"),
+            title=_("生成扣款批次"),
+            help_text=_("为已确认且缴费标准为正式标准的名单生成扣款指令，并按银行生成扣款文件。重复生成不会重复扣款。"),
+        )
 
     def import_view(self, request, pk):
         if not request.user.has_perm("billing.change_debitbatch"):
@@ -309,18 +318,11 @@ class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
         ] + super().get_urls()
 
     def generate_view(self, request):
-        if not request.user.has_perm("billing.change_declaration"):
-            return redirect("admin:index")
-        form = YearForm(request.POST or None, route=CollectionRoute.TAX_DECLARATION)
-        if request.method == "POST" and form.is_valid():
-            try:
-                job = services.declarations_start(insurance_year=form.cleaned_data["insurance_year"], user=request.user)
-            except ValidationError as exc:
-                _refused(request, exc)
-            else:
-                messages.success(request, _("已开始生成税务申报，可在后台任务中查看进度。"))
-                return redirect(_job_link(job))
-        return _form_page(request, self, form=form, title=_("生成税务申报"), submit_label=_("开始生成"))
+        return _generation_page(
+            request, self, permission="billing.change_declaration", route=CollectionRoute.TAX_DECLARATION,
+            start=services.declarations_start, started=_("已开始生成税务申报，可在后台任务中查看进度。"),
+            title=_("生成税务申报"),
+        )
 
     def receipts_view(self, request):
         if not request.user.has_perm("billing.change_declaration"):
