@@ -145,3 +145,10 @@ def make_user(username: str, *, role: str, school=None, office=None, city=None, 
             if group:
                 user.groups.add(group)
     return user
+
+
+def login(client, user):
+    """Log the client in as ``user`` (the stored row, so the session matches its password hash)."""
+    user.refresh_from_db()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client

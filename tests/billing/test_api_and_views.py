@@ -9,16 +9,12 @@ from billing.models import BillingFileDownload, DebitBatch, DebitInstruction, De
 from enrollment.models import Job
 from enrollment.services.common import Actor
 from tests.billing.conftest import confirm_roster, make_account
-from tests.factories import SchoolFactory
+from tests.factories import SchoolFactory, login
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor(user=None, source="job", label="test")
 
 
-def login(client, user):
-    # The session is bound to the stored password hash: log in the row as stored.
-    user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
 
 
 def api(user):

@@ -8,14 +8,7 @@ from enrollment.models import AuditEvent, Enrollment, Roster, StudentStatus
 from enrollment.services.common import Actor, roster_get_or_create
 from enrollment.services.enrollments import enrollment_refresh, enrollment_remove, enrollments_refresh_bulk
 from enrollment.services.rosters import roster_confirm
-from tests.factories import StudentFactory
-
-
-def login(client, user):
-    # The session is bound to the stored password hash: log in the row as stored.
-    user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-
+from tests.factories import StudentFactory, login
 
 
 @pytest.fixture(autouse=True)

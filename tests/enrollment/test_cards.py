@@ -11,7 +11,7 @@ from enrollment.models import CitizenCard, Job, PaymentStatus, PersonalDataAcces
 from enrollment.services import cards as service
 from enrollment.services.common import Actor
 from tests.api.data import enroll
-from tests.factories import StudentFactory
+from tests.factories import StudentFactory, login
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -160,9 +160,6 @@ def test_ready_then_picked_up_marks_the_student_as_holding_a_card(world, paid_st
     assert paid_student.has_citizen_card
 
 
-def login(client, user):
-    user.refresh_from_db()
-    client.force_login(user, backend=MODEL_BACKEND)
 
 
 def test_portal_lists_students_needing_a_card_and_uploads_a_photo(client, world, paid_student):

@@ -5,6 +5,7 @@ from openpyxl import load_workbook
 
 from enrollment.models import Job, Roster, RosterState
 from tests.api.data import school_with_students
+from tests.factories import login
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -22,10 +23,6 @@ def data(world):
     return world
 
 
-def login(client, user):
-    # The factory does not save the hashed password, so log in with the stored row.
-    user.refresh_from_db()
-    client.force_login(user, backend=MODEL_BACKEND)
 
 
 def page(client, user, url):

@@ -24,14 +24,7 @@ from enrollment.services.common import Actor, roster_get_or_create
 from enrollment.services.enrollments import enrollments_refresh_bulk
 from enrollment.services.exemptions import exemption_letter_register, exemptions_import
 from enrollment.services.rosters import roster_confirm
-from tests.factories import StudentFactory, identity_number
-
-
-def login(client, user):
-    # The session is bound to the stored password hash: log in the row as stored.
-    user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-
+from tests.factories import StudentFactory, identity_number, login
 
 
 @pytest.fixture(autouse=True)

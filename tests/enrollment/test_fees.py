@@ -19,7 +19,7 @@ from enrollment.services.enrollments import enrollments_refresh_bulk
 from enrollment.services.fees import fee_standard_publish
 from enrollment.services.rosters import roster_confirm
 from enrollment.tasks.rosters import recompute_fees_task
-from tests.factories import SchoolFactory, StudentFactory
+from tests.factories import SchoolFactory, StudentFactory, login
 
 
 @pytest.fixture(autouse=True)
@@ -122,9 +122,6 @@ def test_publishing_in_the_background_recomputes_after_commit(world, provisional
     assert set(Enrollment.objects.filter(school=world.school).values_list("fee_due", flat=True)) == {Decimal("260.00")}
 
 
-def login(client, user):
-    user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
 
 
 def test_city_staff_publish_the_standard_from_the_insurance_year_page(world, provisional, client):

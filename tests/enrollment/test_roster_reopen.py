@@ -7,14 +7,7 @@ from enrollment.models import AuditEvent, Roster, RosterConfirmation, RosterStat
 from enrollment.services.common import Actor, roster_get_or_create
 from enrollment.services.enrollments import enrollment_refresh
 from enrollment.services.rosters import roster_confirm, roster_reopen
-from tests.factories import StudentFactory
-
-
-def login(client, user):
-    # The session is bound to the stored password hash: log in the row as stored.
-    user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-
+from tests.factories import StudentFactory, login
 
 
 @pytest.fixture(autouse=True)

@@ -13,14 +13,7 @@ from enrollment.services.exemptions import exemptions_import
 from enrollment.services.fees import fee_standard_publish
 from enrollment.services.rosters import roster_confirm, roster_reopen
 from enrollment.tasks.rosters import recompute_fees_task
-from tests.factories import StudentFactory
-
-
-def login(client, user):
-    # The session is bound to the stored password hash: log in the row as stored.
-    user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-
+from tests.factories import StudentFactory, login
 
 
 @pytest.fixture(autouse=True)

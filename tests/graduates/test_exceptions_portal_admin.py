@@ -5,16 +5,12 @@ from django.core.management import call_command
 from graduates.models import DeregistrationRun, GraduateFeed, GraduateRecord
 from graduates.selectors import exceptions_for_school
 from graduates.services import deregistration_run
-from tests.factories import StudentFactory, identity_number
+from tests.factories import StudentFactory, identity_number, login
 from tests.graduates.conftest import csv_bytes, enrolled_student, receive, record
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def login(client, user):
-    # The factory does not save the hashed password: log in with the stored row, or the session is dropped.
-    user.refresh_from_db()
-    client.force_login(user, backend=MODEL_BACKEND)
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from graduates.models import GraduateFeed
-from tests.factories import identity_number, make_user
+from tests.factories import identity_number, login, make_user
 from tests.graduates.conftest import csv_bytes
 
 URL = "/api/v1/graduate-feeds/"
@@ -14,10 +14,6 @@ URL = "/api/v1/graduate-feeds/"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def login(client, user):
-    # The factory does not save the hashed password: log in with the stored row, or the session is dropped.
-    user.refresh_from_db()
-    client.force_login(user, backend=MODEL_BACKEND)
 
 
 @pytest.fixture
