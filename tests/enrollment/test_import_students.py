@@ -120,6 +120,12 @@ def test_rare_characters_and_middle_dots_in_names_are_kept(world):
     assert set(Student.objects.values_list("name", flat=True)) == {"𠮷野家", "阿依古丽·买买提", "王\uf91b"}
 
 
+def test_old_excel_xls_file_is_read(world):
+    job = _import(world, "students.xls", files.xls(files.rows(3)))
+    assert job.state == Job.State.SUCCEEDED, job.result
+    assert sorted(Student.objects.values_list("name", flat=True)) == ["学生1", "学生2", "学生3"]
+
+
 @pytest.mark.parametrize("encoding,bom", [("utf-8", False), ("utf-8", True), ("gbk", False)])
 def test_csv_in_utf8_or_gbk_with_or_without_bom_is_read(world, encoding, bom):
     job = _import(world, "students.csv", files.csv_bytes(files.rows(3), encoding=encoding, bom=bom))

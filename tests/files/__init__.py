@@ -43,6 +43,20 @@ def xlsx(data: list[list], header: list | None = HEADER, *, id_as_text: bool = T
     return buffer.getvalue()
 
 
+def xls(data: list[list], header: list = HEADER) -> bytes:
+    """The old Excel 97-2003 format, as some school systems still export it."""
+    import xlwt
+
+    workbook = xlwt.Workbook(encoding="utf-8")
+    sheet = workbook.add_sheet("学生名单")
+    for r, row in enumerate([header, *data]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def csv_bytes(data: list[list], header: list = HEADER, *, encoding: str = "utf-8", bom: bool = False) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
