@@ -47,3 +47,10 @@ def test_development_mode_runs_on_sqlite_with_nothing_else_set():
     assert engine == "django.db.backends.sqlite3"
     assert media_url is None  # uploads are never served by URL
     assert eager is True and debug is True
+
+
+def test_any_command_without_a_secret_key_says_so_instead_of_a_traceback():
+    result = _run({"DEBUG": "0", "ALLOWED_HOSTS": "example.org"}, "manage.py", "makemigrations", "--check", "--dry-run")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
