@@ -105,8 +105,12 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
             "title": _("上传毕业生数据"),
             "form": form,
             "report": report,
+            "changelist_url_name": "admin:graduates_graduatefeed_changelist",
+            "intro": _("文件须包含列：身份证号码、姓名、学校代码、毕业日期；班级可选。CSV请使用UTF-8或GBK编码。同一文件重复上传只记录一次。"),
+            "multipart": True,
+            "submit_label": _("上传"),
         }
-        return TemplateResponse(request, "admin/graduates/graduatefeed/upload.html", context)
+        return TemplateResponse(request, "admin/enrollment/form_page.html", context)
 
     def run_view(self, request):
         if not can_feed(request):
