@@ -410,7 +410,9 @@ class MedicalAssistance(models.TextChoices):
 class Student(models.Model):
     scope_school = "school"
 
-    identity_number = models.CharField(_("身份证号码"), max_length=18, unique=True)
+    # Unique through the Meta constraint, not unique=True: that would add a second,
+    # pattern-matching index no query uses (searches take whole numbers only).
+    identity_number = models.CharField(_("身份证号码"), max_length=18)
     name = models.CharField(_("姓名"), max_length=50)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
@@ -420,7 +422,8 @@ class Student(models.Model):
         _("医疗救助"), max_length=30, choices=MedicalAssistance.choices, blank=True, default=""
     )
     public_funded_care = models.BooleanField(_("公费医疗"), default=False)
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students", verbose_name=_("学校"))
+    # Indexed as the first column of the two composite indexes below.
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students", verbose_name=_("学校"), db_index=False)
     grade = models.PositiveSmallIntegerField(_("年级"))
     class_name = models.CharField(_("班级"), max_length=50, blank=True)
     status = models.CharField(_("在校状态"), max_length=20, choices=StudentStatus.choices, default=StudentStatus.IN_SCHOOL)
@@ -437,6 +440,7 @@ class Student(models.Model):
         ordering = ["school", "grade", "class_name", "name"]
         indexes = [models.Index(fields=["school", "status"]), models.Index(fields=["school", "class_name"])]
         constraints = [
+            models.UniqueConstraint(fields=["identity_number"], name="student_identity_number_unique"),
             models.CheckConstraint(condition=Q(identity_number__regex=r"^[0-9]{17}[0-9X]$"), name="student_identity_number_format"),
             models.CheckConstraint(condition=Q(grade__gte=1), name="student_grade_positive"),
         ]
@@ -514,8 +518,11 @@ class Enrollment(models.Model):
 
     scope_school = "school"
 
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("学生"))
-    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("参保年度"))
+    # Both indexed as the first column of the unique constraint and the indexes below.
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("学生"), db_index=False)
+    insurance_year = models.ForeignKey(
+        InsuranceYear, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("参保年度"), db_index=False
+    )
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("代办学校"))
     channel = models.CharField(_("参保途径"), max_length=30, choices=Channel.choices, default=Channel.SCHOOL)
     channel_reason = models.CharField(_("途径依据"), max_length=200, blank=True)
@@ -538,8 +545,11 @@ class Enrollment(models.Model):
         verbose_name = _("参保登记")
         verbose_name_plural = _("参保登记")
         ordering = ["school", "student__grade", "student__class_name", "student__name"]
+        # No index holds status: a status change (graduate stopped, student left) then
+        # rewrites the row in place (a HOT update, see the table's fillfactor in the
+        # migrations) instead of adding an entry to every index.
         indexes = [
-            models.Index(fields=["insurance_year", "school", "status"]),
+            models.Index(fields=["insurance_year", "school"]),
             models.Index(fields=["insurance_year", "payment_status"]),
         ]
         constraints = [
@@ -807,16 +817,29 @@ class AuditEvent(models.Model):
 
     scope_school = "school"
 
+    # The references below carry no database foreign key: imports and nightly jobs
+    # write hundreds of thousands of audit rows at once, and the per-row key checks
+    # at commit cost more than the rows themselves. Every writer takes the ids from
+    # rows it has just read; a delete still clears them (SET_NULL, done by Django).
     at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("操作人"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("操作人"),
+        db_constraint=False, db_index=False,
+    )
     actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
     source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
     action = models.CharField(_("操作"), max_length=50)
     model = models.CharField(_("对象类型"), max_length=50)
     object_id = models.BigIntegerField(_("对象编号"))
-    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("学校"))
-    student = models.ForeignKey(Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events", verbose_name=_("学生"))
-    roster = models.ForeignKey(Roster, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events", verbose_name=_("参保名单"))
+    school = models.ForeignKey(
+        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("学校"), db_constraint=False
+    )
+    student = models.ForeignKey(
+        Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events", verbose_name=_("学生"), db_constraint=False
+    )
+    roster = models.ForeignKey(
+        Roster, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events", verbose_name=_("参保名单"), db_constraint=False
+    )
     changes = models.JSONField(_("变更内容"), default=dict, blank=True)
     note = models.CharField(_("说明"), max_length=300, blank=True)
 

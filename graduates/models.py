@@ -91,7 +91,7 @@ class GraduateRecord(models.Model):
     # Few indexes on purpose: the nightly run rewrites every record it processes, and each index
     # is written again per row. Lookups by feed use the (feed, row) constraint, by school the
     # (school, outcome) index; the other references are followed from the record, not to it.
-    # The year, enrollment and run pointers carry no database constraint either: the run sets
+    # The references the run fills in carry no database constraint either: the run sets
     # them from rows it has just read and locked, and each checked constraint costs a lookup
     # per record at commit.
     feed = models.ForeignKey(
@@ -105,10 +105,12 @@ class GraduateRecord(models.Model):
     class_name = models.CharField(_("班级"), max_length=50, blank=True)
     # The school the record is shown to: the student's school once matched, else the school the feed names.
     school = models.ForeignKey(
-        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学校"), db_index=False
+        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学校"), db_index=False,
+        db_constraint=False,
     )
     student = models.ForeignKey(
-        Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学生"), db_index=False
+        Student, null=True, blank=True, on_delete=models.SET_NULL, related_name="graduate_records", verbose_name=_("学生"), db_index=False,
+        db_constraint=False,
     )
     insurance_year = models.ForeignKey(
         InsuranceYear, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("停保年度"), db_index=False, db_constraint=False
@@ -122,7 +124,8 @@ class GraduateRecord(models.Model):
     )
     resolved_at = models.DateTimeField(_("人工处理时间"), null=True, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("处理人")
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("处理人"),
+        db_index=False,
     )
 
     objects = ScopedQuerySet.as_manager()
