@@ -150,5 +150,5 @@ def make_user(username: str, *, role: str, school=None, office=None, city=None, 
 def login(client, user):
     """Log the client in as ``user`` (the stored row, so the session matches its password hash)."""
     user.refresh_from_db()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="enrollment.auth.MembershipBackend")
     return client

@@ -9,7 +9,7 @@ from graduates.models import GraduateFeed
 from graduates.services import deregistration_run, feed_receive
 from tests.factories import StudentFactory, identity_number
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "enrollment.auth.MembershipBackend"
 
 
 def _roster_with_students(world, n=2):

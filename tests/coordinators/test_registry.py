@@ -16,7 +16,7 @@ from enrollment.services.common import Actor
 from tests import files
 from tests.factories import SchoolFactory
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "enrollment.auth.MembershipBackend"
 DATA = {"name": "陈老师", "gender": "F", "department": "教务处", "post": "副主任", "work_phone": "020-83331234", "mobile": "13800138000"}
 
 

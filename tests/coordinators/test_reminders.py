@@ -88,8 +88,8 @@ def test_the_reminder_shows_on_the_schools_portal_home(client, world, django_cap
         reminders_send(today=fourteen_days_before_close(world.year))
     title = Notice.objects.get().title
     world.coordinator.refresh_from_db()
-    client.force_login(world.coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(world.coordinator, backend="enrollment.auth.MembershipBackend")
     assert title in client.get("/").content.decode()
     world.other_coordinator.refresh_from_db()
-    client.force_login(world.other_coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(world.other_coordinator, backend="enrollment.auth.MembershipBackend")
     assert title not in client.get("/").content.decode()

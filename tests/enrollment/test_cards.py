@@ -13,7 +13,7 @@ from enrollment.services.common import Actor
 from tests.api.data import enroll
 from tests.factories import StudentFactory, login
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "enrollment.auth.MembershipBackend"
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from enrollment.models import Job, Roster, RosterState
 from tests.api.data import school_with_students
 from tests.factories import login
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "enrollment.auth.MembershipBackend"
 
 
 @pytest.fixture(autouse=True)

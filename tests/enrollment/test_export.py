@@ -56,7 +56,7 @@ def test_full_numbers_of_another_school_are_refused(world):
 def test_register_export_downloaded_from_the_portal_is_masked(client, world):
     world.coordinator.save()
     student = _add(world, 1, "张三")
-    client.force_login(world.coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(world.coordinator, backend="enrollment.auth.MembershipBackend")
     response = client.get("/export/register.xlsx")
     rows, _sheet = _rows(response.content)
     assert student.identity_number not in str(rows)

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from enrollment.models import Student
 from tests import files
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "enrollment.auth.MembershipBackend"
 
 
 def test_api_import_answers_202_and_the_job_reports_progress_and_errors(client, world, django_capture_on_commit_callbacks):

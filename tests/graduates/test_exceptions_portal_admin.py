@@ -8,7 +8,7 @@ from graduates.services import deregistration_run
 from tests.factories import StudentFactory, identity_number, login
 from tests.graduates.conftest import csv_bytes, enrolled_student, receive, record
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "enrollment.auth.MembershipBackend"
 
 
 

@@ -11,7 +11,7 @@ from tests.graduates.conftest import csv_bytes
 
 URL = "/api/v1/graduate-feeds/"
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "enrollment.auth.MembershipBackend"
 
 
 

@@ -38,7 +38,7 @@ def _session_client(user) -> Client:
     client = Client()
     # force_login skips the password backends (and so the lockout counter),
     # which is what tests about access, not about logging in, want.
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="enrollment.auth.MembershipBackend")
     return client
 
 

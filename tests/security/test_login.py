@@ -76,7 +76,7 @@ def test_a_successful_log_in_before_the_limit_resets_the_count(world):
 
 def _admin_client(user):
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="enrollment.auth.MembershipBackend")
     return client
 
 
