@@ -106,17 +106,57 @@ def class_names(school: School) -> list[str]:
     return list(Student.objects.filter(school=school).exclude(class_name="").values_list("class_name", flat=True).distinct().order_by("class_name"))
 
 
-def roster_lists(*, school: School, year: InsuranceYear, limit: int = 2000) -> dict:
-    base = (
-        Enrollment.objects.filter(school=school, insurance_year=year, status=EnrollmentStatus.REGISTERED)
-        .select_related("student", "exemption_category")
-        .order_by("student__grade", "student__class_name", "student__name")
-    )
+ROSTER_LISTS = ("paying", "exempt", "elsewhere", "suspected")
+ROSTER_PAGE_SIZE = 50
+# What the lists show: sorting narrow rows of a whole school is what the page's time goes to.
+ROSTER_COLUMNS = (
+    "channel", "channel_reason", "fee_due", "status", "exemption_category__name",
+    "student__name", "student__identity_number", "student__grade", "student__class_name",
+)
+
+
+class _Counted:
+    """A queryset whose length is already known (from the roster counts): the pager asks no COUNT."""
+
+    def __init__(self, queryset, count: int):
+        self.queryset, self._count = queryset, count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, item):
+        return self.queryset[item]
+
+
+def roster_list_sizes(*, roster: Roster, counts, today: datetime.date | None = None) -> dict[str, int]:
+    """How many rows each of the roster page's lists has; ``counts`` are the roster's ``roster_counts``."""
+    from enrollment.selectors import suspected_graduates
+
     return {
-        "paying": base.filter(channel=Channel.SCHOOL, exemption_category__isnull=True)[:limit],
-        "exempt": base.filter(channel=Channel.SCHOOL, exemption_category__isnull=False)[:limit],
-        "elsewhere": base.exclude(channel=Channel.SCHOOL)[:limit],
+        "paying": counts.paying_count, "exempt": counts.exempt_count, "elsewhere": counts.elsewhere_count,
+        "suspected": suspected_graduates(roster=roster, today=today).count(),
     }
+
+
+def roster_list_page(*, roster: Roster, which: str, sizes: dict[str, int], page_number, today: datetime.date | None = None):
+    """One page of one of the roster's lists (paying, exempt, other channels, suspected graduates)."""
+    from django.core.paginator import Paginator
+
+    from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, suspected_graduates
+
+    base = Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id)
+    if which == "suspected":
+        queryset = suspected_graduates(roster=roster, today=today)
+    else:
+        queryset = {
+            "paying": base.filter(ON_ROSTER, exemption_category__isnull=True),
+            "exempt": base.filter(ON_ROSTER, exemption_category__isnull=False),
+            "elsewhere": base.filter(status=EnrollmentStatus.REGISTERED).exclude(channel=Channel.SCHOOL),
+        }[which].select_related("student", "exemption_category").only(*ROSTER_COLUMNS).order_by(*ROSTER_ORDER)
+    return Paginator(_Counted(queryset, sizes[which]), ROSTER_PAGE_SIZE).get_page(page_number)
 
 
 def contacts(*, school: School) -> dict:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.apps import apps
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -78,62 +78,104 @@ def _age_on(birth: datetime.date, day: datetime.date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
+ON_ROSTER = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
+ROSTER_ORDER = ("student__grade", "student__class_name", "student__name", "pk")
+
+
+@dataclass
+class RosterCounts:
+    """Head counts of a roster, read in one grouped query."""
+
+    paying_count: int = 0
+    exempt_by_category: dict[str, int] = field(default_factory=dict)
+    other_channels: dict[str, int] = field(default_factory=dict)
+    removed_count: int = 0
+
+    @property
+    def exempt_count(self) -> int:
+        return sum(self.exempt_by_category.values())
+
+    @property
+    def elsewhere_count(self) -> int:
+        return sum(self.other_channels.values())
+
+
+def roster_counts(*, roster: Roster) -> RosterCounts:
+    counts = RosterCounts()
+    labels = dict(Channel.choices)
+    rows = (
+        Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id)
+        .values_list("status", "channel", "exemption_category__name")
+        .annotate(n=Count("pk"))
+        .order_by("channel", "exemption_category__name")
+    )
+    for status, channel, category, n in rows:
+        if status != EnrollmentStatus.REGISTERED:
+            counts.removed_count += n
+        elif channel != Channel.SCHOOL:
+            label = str(labels.get(channel, channel))
+            counts.other_channels[label] = counts.other_channels.get(label, 0) + n
+        elif category is None:
+            counts.paying_count += n
+        else:
+            counts.exempt_by_category[category] = counts.exempt_by_category.get(category, 0) + n
+    return counts
+
+
+def _age_limit_birth(school, today: datetime.date) -> tuple[int, datetime.date]:
+    age_limit = AGE_LIMITS.get(school.kind, 30)
+    return age_limit, datetime.date(today.year - age_limit - 1, today.month, min(today.day, 28))
+
+
+def suspected_graduates(*, roster: Roster, today: datetime.date | None = None):
+    """Enrollments still on the roster whose student is most likely a graduate, ``in_feed`` annotated.
+
+    Final grade, an age beyond the school kind's usual range, or named in a graduate feed.
+    """
+    school = roster.school
+    today = today or timezone.localdate()
+    _limit, born_before = _age_limit_birth(school, today)
+    suspects_q = Q(student__grade__gte=school.final_grade) | Q(student__birth_date__lt=born_before)
+    qs = Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id).filter(ON_ROSTER)
+    record_model = _graduate_record_model()
+    if record_model is not None:
+        # Through the school: the records' (school, outcome) index finds this school's few
+        # records instead of reading every graduate record of the city.
+        qs = qs.annotate(in_feed=Exists(record_model.objects.filter(school_id=roster.school_id, student_id=OuterRef("student_id"))))
+        suspects_q |= Q(in_feed=True)
+    else:
+        qs = qs.annotate(in_feed=Value(False))
+    return qs.filter(suspects_q).select_related("student").order_by(*ROSTER_ORDER)
+
+
+def suspect_reasons(enrollment: Enrollment, *, school, today: datetime.date | None = None) -> list[str]:
+    today = today or timezone.localdate()
+    age_limit, _born = _age_limit_birth(school, today)
+    student = enrollment.student
+    reasons = []
+    if student.grade >= school.final_grade:
+        reasons.append(_("最高年级（%(grade)s年级）") % {"grade": student.grade})
+    if _age_on(student.birth_date, today) > age_limit:
+        reasons.append(_("年龄%(age)s岁，超出本类学校常见年龄") % {"age": _age_on(student.birth_date, today)})
+    if enrollment.in_feed:
+        reasons.append(_("在毕业生数据中"))
+    return reasons
+
+
 def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview:
     year = roster.insurance_year
     school = roster.school
-    enrollments = Enrollment.objects.filter(insurance_year=year, school=school)
-
-    on_roster = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
-    paying_count = enrollments.filter(on_roster, exemption_category__isnull=True).count()
-    exempt_rows = (
-        enrollments.filter(on_roster, exemption_category__isnull=False)
-        .values("exemption_category__name")
-        .annotate(n=Count("pk"))
-        .order_by("exemption_category__name")
-    )
-    exempt_by_category = {row["exemption_category__name"]: row["n"] for row in exempt_rows}
-    labels = dict(Channel.choices)
-    other_channels = {
-        str(labels.get(row["channel"], row["channel"])): row["n"]
-        for row in enrollments.filter(status=EnrollmentStatus.REGISTERED)
-        .exclude(channel=Channel.SCHOOL)
-        .values("channel")
-        .annotate(n=Count("pk"))
-        .order_by("channel")
-    }
-    removed_count = enrollments.exclude(status=EnrollmentStatus.REGISTERED).count()
-
-    # Suspected graduates still on the roster.
+    counts = roster_counts(roster=roster)
+    paying_count = counts.paying_count
     today = timezone.localdate()
-    age_limit = AGE_LIMITS.get(school.kind, 30)
-    born_before = datetime.date(today.year - age_limit - 1, today.month, min(today.day, 28))
-    suspects_q = Q(student__grade__gte=school.final_grade) | Q(student__birth_date__lt=born_before)
-    record_model = _graduate_record_model()
-    graduate_student_ids = set()
-    if record_model is not None:
-        graduate_student_ids = set(
-            record_model.objects.filter(student__school=school, student__isnull=False).values_list("student_id", flat=True)
+    suspects = [
+        SuspectedGraduate(
+            enrollment_id=enrollment.pk, student_id=enrollment.student_id, name=enrollment.student.name,
+            grade=enrollment.student.grade, class_name=enrollment.student.class_name,
+            reasons=suspect_reasons(enrollment, school=school, today=today),
         )
-        suspects_q |= Q(student_id__in=graduate_student_ids)
-    suspects = []
-    for enrollment in (
-        enrollments.filter(on_roster)
-        .filter(suspects_q)
-        .select_related("student")
-        .order_by("student__grade", "student__class_name", "student__name")[:suspect_limit]
-    ):
-        student = enrollment.student
-        reasons = []
-        if student.grade >= school.final_grade:
-            reasons.append(_("最高年级（%(grade)s年级）") % {"grade": student.grade})
-        if _age_on(student.birth_date, today) > age_limit:
-            reasons.append(_("年龄%(age)s岁，超出本类学校常见年龄") % {"age": _age_on(student.birth_date, today)})
-        if student.pk in graduate_student_ids:
-            reasons.append(_("在毕业生数据中"))
-        suspects.append(SuspectedGraduate(
-            enrollment_id=enrollment.pk, student_id=student.pk, name=student.name,
-            grade=student.grade, class_name=student.class_name, reasons=reasons,
-        ))
+        for enrollment in suspected_graduates(roster=roster, today=today)[:suspect_limit]
+    ]
 
     # This school's students whose enrollment for this year is held by another school (moved schools).
     at_other_school = list(
@@ -151,7 +193,7 @@ def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview
     )
     removed_since_last_year = []
     if previous is not None:
-        this_year_on_roster = Enrollment.objects.filter(insurance_year=year, school=school).filter(on_roster)
+        this_year_on_roster = Enrollment.objects.filter(insurance_year=year, school=school).filter(ON_ROSTER)
         removed_since_last_year = list(
             Enrollment.objects.filter(insurance_year=previous, school=school, status=EnrollmentStatus.REGISTERED)
             .exclude(student_id__in=this_year_on_roster.values("student_id"))
@@ -168,10 +210,10 @@ def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview
         fee_standard=fee,
         amount=(fee * paying_count).quantize(Decimal("0.01")),
         fee_provisional=year.fee_provisional,
-        exempt_count=sum(exempt_by_category.values()),
-        exempt_by_category=exempt_by_category,
-        other_channels=other_channels,
-        removed_count=removed_count,
+        exempt_count=counts.exempt_count,
+        exempt_by_category=counts.exempt_by_category,
+        other_channels=counts.other_channels,
+        removed_count=counts.removed_count,
         suspected_graduates=suspects,
         at_other_school=at_other_school,
         removed_since_last_year=removed_since_last_year,

@@ -1,6 +1,10 @@
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Window
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -8,8 +12,8 @@ from billing.selectors import school_billing_status
 from coordinators import selectors
 from coordinators.forms import ConfirmForm, RemoveForm
 from coordinators.views.access import coordinator_required, portal_actor
-from enrollment.models import Enrollment
-from enrollment.selectors import roster_preview
+from enrollment.models import Enrollment, RosterState
+from enrollment.selectors import roster_counts, suspect_reasons
 from enrollment.services.common import roster_get_or_create
 from graduates.selectors import exceptions_for_school
 
@@ -18,7 +22,10 @@ def _roster(request):
     year = selectors.year_for(request.school)
     if year is None:
         return None, None
-    return year, roster_get_or_create(school=request.school, insurance_year=year)
+    roster = roster_get_or_create(school=request.school, insurance_year=year)
+    # Already loaded: the page and the services read them from the roster.
+    roster.school, roster.insurance_year = request.school, year
+    return year, roster
 
 
 @coordinator_required
@@ -27,16 +34,27 @@ def roster(request):
     if year is None:
         messages.info(request, _("本市尚未设置参保年度。"))
         return redirect("portal:home")
-    preview = roster_preview(roster=current)
-    exceptions = exceptions_for_school(school=request.school)
+    today = timezone.localdate()
+    counts = roster_counts(roster=current)
+    sizes = selectors.roster_list_sizes(roster=current, counts=counts, today=today)
+    which = request.GET.get("list")
+    if which not in selectors.ROSTER_LISTS:
+        which = "paying"
+    page = selectors.roster_list_page(roster=current, which=which, sizes=sizes, page_number=request.GET.get("page"), today=today)
+    rows = list(page.object_list)
+    if which == "suspected":
+        for enrollment in rows:
+            enrollment.reasons = suspect_reasons(enrollment, school=request.school, today=today)
+    # Graduates the nightly run could not stop: the school removes them by hand before confirming.
+    exceptions = list(exceptions_for_school(school=request.school).annotate(total=Window(Count("pk")))[:20])
+    settled = current.state != RosterState.OPEN
     return render(request, "portal/roster.html", {
-        # Graduates the nightly run could not stop: the school removes them by hand before confirming.
-        "graduate_exceptions": exceptions[:50], "graduate_exception_count": exceptions.count(),
-        "billing": school_billing_status(school=request.school, insurance_year=year),
-        "year": year, "roster": current, "preview": preview,
-        "lists": selectors.roster_lists(school=request.school, year=year),
-        "confirm_form": ConfirmForm(initial={"version": preview.version}), "remove_form": RemoveForm(),
-        "confirmation": current.live_confirmation,
+        "graduate_exceptions": exceptions, "graduate_exception_count": exceptions[0].total if exceptions else 0,
+        "billing": school_billing_status(school=request.school, insurance_year=year) if settled else None,
+        "confirmation": current.live_confirmation if settled else None,
+        "year": year, "roster": current, "counts": counts, "sizes": sizes, "which": which, "page": page, "rows": rows,
+        "amount": (year.fee_standard * counts.paying_count).quantize(Decimal("0.01")),
+        "confirm_form": ConfirmForm(initial={"version": current.version}), "remove_form": RemoveForm(),
     })
 
 

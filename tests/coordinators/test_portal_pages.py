@@ -12,7 +12,7 @@ from enrollment.services.students import student_create, student_import_start
 from tests import files
 from tests.conftest import PASSWORD
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "enrollment.auth.MembershipBackend"
 PAGES = ["portal:home", "portal:students", "portal:student_add", "portal:import", "portal:roster", "portal:profile", "portal:contacts"]
 
 
@@ -136,7 +136,7 @@ def test_roster_page_shows_preview_and_confirmation_freezes_it(coordinator_clien
     page = coordinator_client.get(reverse("portal:roster"))
     html = page.content.decode()
     assert "已核对名单" in html and 'name="version"' in html
-    version = page.context["preview"].version
+    version = page.context["roster"].version
     refused = coordinator_client.post(reverse("portal:roster_confirm"), {"version": version}, follow=True)
     assert "请先勾选" in refused.content.decode()
     coordinator_client.post(reverse("portal:roster_confirm"), {"version": version, "checked": "on"})
@@ -152,7 +152,8 @@ def test_roster_page_says_when_the_amount_is_provisional(coordinator_client, wor
 def test_suspected_graduate_is_removed_from_the_roster(coordinator_client, world):
     student = _student(world, grade=12)
     enrollment = Enrollment.objects.get(student=student)
-    html = coordinator_client.get(reverse("portal:roster")).content.decode()
+    html = coordinator_client.get(reverse("portal:roster") + "?list=suspected").content.decode()
+    assert "最高年级（12年级）" in html
     assert reverse("portal:roster_remove", args=[enrollment.pk]) in html
     coordinator_client.post(reverse("portal:roster_remove", args=[enrollment.pk]), {"reason": "已毕业"})
     assert Enrollment.objects.get(pk=enrollment.pk).status == "removed"
