@@ -263,7 +263,7 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
             return None
 
         # The next insurance year per city and graduation date: the year whose coverage starts after it.
-        cursor.execute("DROP TABLE IF EXISTS grad_year; DROP TABLE IF EXISTS grad_work; DROP TABLE IF EXISTS grad_out")
+        cursor.execute("DROP TABLE IF EXISTS grad_year; DROP TABLE IF EXISTS grad_out")
         cursor.execute(
             """
             CREATE TEMP TABLE grad_year ON COMMIT DROP AS
@@ -277,35 +277,33 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
             """,
             [feed_id],
         )
-        # Who each record is: the student, their school, their enrollment in the next year and its roster.
+        # Lock first, in id order (no deadlock between runs), the rosters a record can touch: the
+        # roster of the student's school and of the school holding their enrollment in the next
+        # year. Roster edits, enrollment refreshes and confirmation take the same lock, so a school
+        # confirming, or a coordinator registering this student right now, either commits before
+        # the decisions below (which then see it) or waits until this feed has committed.
         cursor.execute(
-            f"""
-            CREATE TEMP TABLE grad_work ON COMMIT DROP AS
-            SELECT r.id AS record_id, r.graduation_date,
-                   s.id AS student_id, s.school_id AS student_school_id,
-                   (s.name = r.name OR {name_student} = {name_record}) AS name_ok,
-                   rs.id AS reported_school_id,
-                   gy.year_id, e.id AS enrollment_id, ro.id AS roster_id
-              FROM graduates_graduaterecord r
-              LEFT JOIN enrollment_student s ON s.identity_number = r.identity_number
-              LEFT JOIN enrollment_school rs ON rs.code = r.school_code
-              LEFT JOIN enrollment_school ss ON ss.id = s.school_id
-              LEFT JOIN enrollment_office so ON so.id = ss.office_id
-              LEFT JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
-              LEFT JOIN enrollment_enrollment e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
-              LEFT JOIN enrollment_roster ro ON ro.school_id = e.school_id AND ro.insurance_year_id = e.insurance_year_id
-             WHERE r.feed_id = %s AND r.outcome = 'pending'
+            """
+            SELECT ro.id FROM enrollment_roster ro
+             WHERE ro.id IN (
+                   SELECT r2.id
+                     FROM graduates_graduaterecord r
+                     JOIN enrollment_student s ON s.identity_number = r.identity_number
+                     JOIN enrollment_school ss ON ss.id = s.school_id
+                     JOIN enrollment_office so ON so.id = ss.office_id
+                     JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
+                     LEFT JOIN enrollment_enrollment e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
+                     JOIN enrollment_roster r2 ON r2.insurance_year_id = gy.year_id
+                                              AND r2.school_id IN (s.school_id, e.school_id)
+                    WHERE r.feed_id = %s AND r.outcome = 'pending')
+             ORDER BY ro.id
+               FOR UPDATE OF ro
             """,
             [feed_id],
         )
-        # Lock the rosters touched, in id order (no deadlock between runs), the same lock that roster
-        # edits and confirmation take: a school confirming right now either confirms before this
-        # statement (and the graduate is handled as on a confirmed roster) or after the removal.
-        cursor.execute(
-            "SELECT id FROM enrollment_roster WHERE id IN (SELECT roster_id FROM grad_work WHERE roster_id IS NOT NULL) "
-            "ORDER BY id FOR UPDATE"
-        )
-        # Outcomes are decided from the rows as they are now, after the locks (a fresh snapshot).
+        # Who each record is and what happens to it, decided from the rows as they are after the
+        # locks (this statement's fresh snapshot): the student, their school, their enrollment in
+        # the next year and its roster.
         cursor.execute(
             """
             CREATE TEMP TABLE grad_out (
@@ -316,16 +314,16 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
             """
         )
         cursor.execute(
-            """
+            f"""
             WITH decided AS (
-                SELECT w.record_id, w.student_id, s.status AS student_status, w.graduation_date,
-                       w.year_id, w.enrollment_id, w.roster_id, e.fee_due,
-                       COALESCE(s.school_id, w.reported_school_id) AS school_id,
+                SELECT r.id AS record_id, s.id AS student_id, s.status AS student_status, r.graduation_date,
+                       gy.year_id, e.id AS enrollment_id, ro.id AS roster_id, e.fee_due,
+                       COALESCE(s.school_id, rs.id) AS school_id,
                        CASE
-                         WHEN w.student_id IS NULL THEN 'unknown_identity'
-                         WHEN NOT w.name_ok THEN 'name_mismatch'
+                         WHEN s.id IS NULL THEN 'unknown_identity'
+                         WHEN NOT (s.name = r.name OR {name_student} = {name_record}) THEN 'name_mismatch'
                          WHEN s.status = 'left' THEN 'already_left'
-                         WHEN w.reported_school_id IS DISTINCT FROM s.school_id THEN 'other_school'
+                         WHEN rs.id IS DISTINCT FROM s.school_id THEN 'other_school'
                          WHEN e.id IS NULL THEN CASE WHEN s.status = 'graduated' THEN 'already_stopped' ELSE 'not_enrolled' END
                          WHEN e.status <> 'registered' THEN 'already_stopped'
                          WHEN ro.state IN ('billed', 'settled') THEN 'refund'
@@ -333,11 +331,16 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
                          WHEN NOT (y.window_start <= %(today)s AND %(today)s <= y.window_end) THEN 'window_closed'
                          ELSE 'stopped'
                        END AS outcome
-                  FROM grad_work w
-                  LEFT JOIN enrollment_student s ON s.id = w.student_id
-                  LEFT JOIN enrollment_enrollment e ON e.id = w.enrollment_id
-                  LEFT JOIN enrollment_roster ro ON ro.id = w.roster_id
-                  LEFT JOIN enrollment_insuranceyear y ON y.id = w.year_id
+                  FROM graduates_graduaterecord r
+                  LEFT JOIN enrollment_student s ON s.identity_number = r.identity_number
+                  LEFT JOIN enrollment_school rs ON rs.code = r.school_code
+                  LEFT JOIN enrollment_school ss ON ss.id = s.school_id
+                  LEFT JOIN enrollment_office so ON so.id = ss.office_id
+                  LEFT JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
+                  LEFT JOIN enrollment_enrollment e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
+                  LEFT JOIN enrollment_roster ro ON ro.school_id = e.school_id AND ro.insurance_year_id = e.insurance_year_id
+                  LEFT JOIN enrollment_insuranceyear y ON y.id = gy.year_id
+                 WHERE r.feed_id = %(feed)s AND r.outcome = 'pending'
             ), updated AS (
                 UPDATE graduates_graduaterecord r
                    SET outcome = d.outcome, student_id = d.student_id, school_id = d.school_id,
@@ -350,7 +353,7 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
             )
             INSERT INTO grad_out SELECT * FROM updated
             """,
-            {"today": today, "run": run_id},
+            {"today": today, "run": run_id, "feed": feed_id},
         )
         now = timezone.now()
         marks = ("stopped", "refund", "window_closed", "not_enrolled", "already_stopped", "confirmed_roster")

@@ -126,6 +126,9 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
     existing = Enrollment.objects.select_for_update().filter(student=student, insurance_year=insurance_year).first()
     if existing is not None and existing.school_id not in rosters:
         raise ValidationError(_("该学生的参保登记刚被其他操作修改，请重试。"), code="conflict")
+    # The student's status as it is under the lock: the nightly graduate run, which holds the
+    # same lock, may have marked the student graduated while this caller waited for it.
+    student.refresh_from_db(fields=["status", "status_changed_on"])
 
     rules = routing.rules_for(insurance_year)
     exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=insurance_year).get(

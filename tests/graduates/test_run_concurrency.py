@@ -163,3 +163,39 @@ def test_run_killed_mid_feed_is_detected_and_the_rerun_completes(world, next_yea
     second.refresh_from_db()
     assert second.claimed_by_run == rerun and second.state == GraduateFeed.State.DONE
     _assert_each_graduate_stopped_once()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registration_racing_the_run_waits_and_leaves_the_graduate_off_the_paying_roster(world, next_year, monkeypatch):
+    from enrollment.services.common import Actor, roster_get_or_create
+    from enrollment.services.enrollments import enrollment_refresh
+    from tests.factories import StudentFactory
+
+    student = StudentFactory(school=world.school)
+    roster_get_or_create(school=world.school, insurance_year=next_year)
+    receive([record(student)])
+    stale = type(student).objects.get(pk=student.pk)  # loaded before the run, still in school
+    registration = {}
+
+    def register():
+        try:
+            registration["enrollment"] = enrollment_refresh(actor=Actor.job("test"), student=stale, insurance_year=next_year)
+        finally:
+            connections.close_all()
+
+    def before_commit(feed_id):
+        # The run holds the roster lock here: the registration must wait for the feed to commit.
+        thread = threading.Thread(target=register)
+        thread.start()
+        thread.join(timeout=1)
+        registration["waited"] = thread.is_alive()
+        registration["thread"] = thread
+
+    monkeypatch.setattr(services, "_before_feed_commit", before_commit)
+    run = services.deregistration_run(triggered_by="test", collect_inbox=False)
+    registration["thread"].join(timeout=30)
+    assert registration["waited"]
+    assert GraduateRecord.objects.get().outcome == GraduateRecord.Outcome.NOT_ENROLLED and run.matched == 1
+    enrollment = Enrollment.objects.get(student=student, insurance_year=next_year)
+    assert enrollment.pk == registration["enrollment"].pk
+    assert enrollment.status == EnrollmentStatus.REMOVED and enrollment.fee_due == 0
