@@ -284,18 +284,22 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
         # the decisions below (which then see it) or waits until this feed has committed.
         cursor.execute(
             """
+            WITH matched AS MATERIALIZED (
+                SELECT s.id AS student_id, s.school_id, gy.year_id
+                  FROM graduates_graduaterecord r
+                  JOIN enrollment_student s ON s.identity_number = r.identity_number
+                  JOIN enrollment_school ss ON ss.id = s.school_id
+                  JOIN enrollment_office so ON so.id = ss.office_id
+                  JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
+                 WHERE r.feed_id = %s AND r.outcome = 'pending'
+            )
             SELECT ro.id FROM enrollment_roster ro
-             WHERE ro.id IN (
-                   SELECT r2.id
-                     FROM graduates_graduaterecord r
-                     JOIN enrollment_student s ON s.identity_number = r.identity_number
-                     JOIN enrollment_school ss ON ss.id = s.school_id
-                     JOIN enrollment_office so ON so.id = ss.office_id
-                     JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
-                     LEFT JOIN enrollment_enrollment e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
-                     JOIN enrollment_roster r2 ON r2.insurance_year_id = gy.year_id
-                                              AND r2.school_id IN (s.school_id, e.school_id)
-                    WHERE r.feed_id = %s AND r.outcome = 'pending')
+             WHERE (ro.school_id, ro.insurance_year_id) IN (
+                   SELECT school_id, year_id FROM matched
+                    UNION
+                   SELECT e.school_id, e.insurance_year_id
+                     FROM matched m
+                     JOIN enrollment_enrollment e ON e.student_id = m.student_id AND e.insurance_year_id = m.year_id)
              ORDER BY ro.id
                FOR UPDATE OF ro
             """,
