@@ -7,13 +7,13 @@ peak RSS <= 300 MB.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> .venv/bin/python bench/import_students.py [rows]
 
-Measured on a shared 2-core machine under load (50,000 rows): openpyxl 10.1 s,
-import 12.2 s (read+validate 2.2, student upsert 1.8, enrollment refresh 4.3,
-commit with the deferred foreign-key checks of ~150,000 new rows 3.8),
-ratio 1.21, peak RSS 233 MB; re-import of the same file 2.8 s. Before the
-COPY-based writes: ratio 3.85. The 0.5 target is not met: the commit alone
-(foreign keys and indexes of the student, enrollment and audit tables) takes
-about a third of the baseline.
+Measured on the idle 2-core development machine (50,000 rows): openpyxl
+8.0-8.7 s, import 8.4-9.4 s (read+validate 1.4, student upsert 1.7-2.1,
+enrollment refresh 3.7-4.6, commit with the deferred foreign-key checks of
+the new students and enrollments 1.4), ratio 0.97-1.18, peak RSS 230-240 MB;
+re-import of the same file 1.9 s. Before the COPY-based writes: ratio 3.85.
+The 0.5 target is not met: writing 50,000 students, 50,000 enrollments and
+their 50,000 audit rows costs more than half of openpyxl's reading alone.
 """
 
 import datetime
