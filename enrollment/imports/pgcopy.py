@@ -76,11 +76,13 @@ AUDIT_COLUMNS = ("at", "actor_id", "actor_label", "source", "model", "school_id"
                  "student_id", "changes")
 
 
-def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int | None, dict]]) -> int:
+def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int | None, dict | str]]) -> int:
     """COPY audit rows straight into the audit table: (action, object id, student id, changes) per row.
 
     ``fields`` is one ``audit_fields`` result: actor, source, model, school, roster
     and note are the same for every row of a batch, so they are formatted once.
+    ``changes`` is a dict, or its ``json_text`` already made by a caller that
+    writes the same changes for many rows.
     """
     from enrollment.models import AuditEvent
 
@@ -91,7 +93,8 @@ def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int |
     ))
     esc, null = _ESCAPES, "\\N"
     return copy_lines(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, (
-        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t{_json(changes).translate(esc)}"
+        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t"
+        f"{(changes if isinstance(changes, str) else _json(changes)).translate(esc)}"
         for action, object_id, student_id, changes in rows
     ))
 

@@ -275,7 +275,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
     decided here take the model's default, so a field added later does not
     break these writes.
     """
-    from enrollment.imports.pgcopy import copy_audit, copy_lines, copy_value, temp_table_like
+    from enrollment.imports.pgcopy import copy_audit, copy_lines, copy_value, json_text, temp_table_like
 
     if not to_create and not to_update:
         return
@@ -294,12 +294,20 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
             names = [f.attname for f in fields if f.attname not in decided]
             columns = ["id", *(Enrollment._meta.get_field(n).column for n in ["student_id", *TRACKED, *names])]
             suffix = "\t".join(copy_value(fixed[n]) for n in names)
-            copy_lines(cursor, table, columns, (
-                f"{pk}\t{student_id}\t{chr(9).join([copy_value(new[k]) for k in TRACKED])}\t{suffix}"
-                for pk, (student_id, new, _c) in zip(ids, to_create, strict=True)
-            ))
-            audit += [("enrollment_create", pk, student_id, changes)
-                      for pk, (student_id, _n, changes) in zip(ids, to_create, strict=True)]
+            # A school's new enrollments share a handful of decisions (paying, exempt, other channel):
+            # each distinct one is formatted once, as COPY text and as the audit row's JSON.
+            formatted: dict[tuple, tuple[str, str]] = {}
+            lines, audit_rows = [], []
+            for pk, (student_id, new, changes) in zip(ids, to_create, strict=True):
+                # A new enrollment's changes follow from its values alone (nothing before).
+                key = tuple(new.items())
+                text = formatted.get(key)
+                if text is None:
+                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix, json_text(changes))
+                lines.append(f"{pk}\t{student_id}\t{text[0]}")
+                audit_rows.append(("enrollment_create", pk, student_id, text[1]))
+            copy_lines(cursor, table, columns, lines)
+            audit += audit_rows
         if to_update:
             columns = [Enrollment._meta.get_field(name).column for name in TRACKED]
             temp_table_like(cursor, "enrollment_refresh_changes", table, ["id", *columns])
