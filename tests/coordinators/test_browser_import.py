@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from openpyxl import load_workbook
 
 from enrollment.models import Student
@@ -40,6 +41,9 @@ def browser_page():
         yield page
         context.close()
         browser.close()
+        # The test's own queries ran beside Playwright's event loop on a connection of their
+        # own: closed here, or it outlives the test and blocks dropping the test database.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
