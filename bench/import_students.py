@@ -7,13 +7,15 @@ peak RSS <= 300 MB.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> .venv/bin/python bench/import_students.py [rows]
 
-Measured on the idle 2-core development machine (50,000 rows): openpyxl
-8.0-8.7 s, import 8.4-9.4 s (read+validate 1.4, student upsert 1.7-2.1,
-enrollment refresh 3.7-4.6, commit with the deferred foreign-key checks of
-the new students and enrollments 1.4), ratio 0.97-1.18, peak RSS 230-240 MB;
-re-import of the same file 1.9 s. Before the COPY-based writes: ratio 3.85.
-The 0.5 target is not met: writing 50,000 students, 50,000 enrollments and
-their 50,000 audit rows costs more than half of openpyxl's reading alone.
+Measured on the idle 2-core development machine (50,000 rows, five runs): import
+5.7-8.4 s against openpyxl 6.3-9.5 s, ratio 0.71-1.16 (the machine's speed
+varies from run to run); in a typical run read+validate 1.3 s, student upsert
+1.3-1.7 s, enrollment refresh 2.3-3.6 s, commit with the deferred foreign-key
+checks of the new students and enrollments 1.2 s; peak RSS 230-245 MB;
+re-import of the same file 1.8 s. Before the COPY-based writes: ratio 3.85.
+The 0.5 target is not met: PostgreSQL alone spends about 4.7 s storing
+50,000 students, 50,000 enrollments and their 50,000 audit rows with their
+indexes and checking the enrollments' keys, more than half of openpyxl's read.
 """
 
 import datetime
