@@ -63,7 +63,8 @@ def test_twenty_simultaneous_confirmations_give_exactly_one(world):
 
 
 def test_an_edit_racing_a_confirmation_never_changes_the_confirmed_snapshot(world):
-    for student in StudentFactory.create_batch(3, school=world.school):
+    # More students than rounds: every round may remove one, and its newcomer may lose the race.
+    for student in StudentFactory.create_batch(8, school=world.school):
         enrollment_refresh(actor=Actor.job("t"), student=student, insurance_year=world.year)
     roster = roster_get_or_create(school=world.school, insurance_year=world.year)
     coordinator, staff = Actor(world.coordinator, "portal"), Actor(world.district_staff, "admin")
