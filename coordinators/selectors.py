@@ -4,6 +4,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
+from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, suspected_graduates
 from enrollment.services.common import current_insurance_year
 
 
@@ -133,8 +135,6 @@ class _Counted:
 
 def roster_list_sizes(*, roster: Roster, counts, today: datetime.date | None = None) -> dict[str, int]:
     """How many rows each of the roster page's lists has; ``counts`` are the roster's ``roster_counts``."""
-    from enrollment.selectors import suspected_graduates
-
     return {
         "paying": counts.paying_count, "exempt": counts.exempt_count, "elsewhere": counts.elsewhere_count,
         "suspected": suspected_graduates(roster=roster, today=today).count(),
@@ -143,10 +143,6 @@ def roster_list_sizes(*, roster: Roster, counts, today: datetime.date | None = N
 
 def roster_list_page(*, roster: Roster, which: str, sizes: dict[str, int], page_number, today: datetime.date | None = None):
     """One page of one of the roster's lists (paying, exempt, other channels, suspected graduates)."""
-    from django.core.paginator import Paginator
-
-    from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, suspected_graduates
-
     base = Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id)
     if which == "suspected":
         queryset = suspected_graduates(roster=roster, today=today)
