@@ -313,6 +313,29 @@ class School(models.Model):
         return self.office.city
 
 
+class SchoolDataStamp(models.Model):
+    """A token that changes whenever a school's students or graduate records change.
+
+    PostgreSQL triggers (migration 0004 and the graduates app's) write it in
+    the same transaction as the change, bulk SQL and imports included, so a
+    page cached under it can never outlive the data it shows and no writer has
+    to remember to invalidate anything. Enrollment changes are covered by the
+    roster's version. On other databases no trigger exists and nothing is
+    cached under it.
+    """
+
+    school = models.OneToOneField(
+        School, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+        verbose_name=_("学校"),
+    )
+    token = models.UUIDField(_("数据标记"))
+
+    class Meta:
+        verbose_name = _("学校数据标记")
+        verbose_name_plural = _("学校数据标记")
+        default_permissions = ()
+
+
 class SchoolAccount(models.Model):
     """The account a school's fees are debited from (GZ 1(4)) or its tax e-debit agreement (SZ 4(5))."""
 

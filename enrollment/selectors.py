@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.apps import apps
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from enrollment.models import (
     PaymentStatus,
     Roster,
     RosterState,
+    SchoolDataStamp,
     SchoolKind,
     Student,
 )
@@ -76,6 +78,19 @@ def _graduate_record_model():
 
 def _age_on(birth: datetime.date, day: datetime.date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def school_data_stamp(*, school_id: int) -> str | None:
+    """The token of the school's students and graduate records (``SchoolDataStamp``).
+
+    None where no trigger keeps it (not PostgreSQL): nothing may be cached
+    under it there. A school none of whose rows were ever written has no
+    stamp row yet: its first write creates one, so "0" is safe until then.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    token = SchoolDataStamp.objects.filter(school_id=school_id).values_list("token", flat=True).first()
+    return token.hex if token else "0"
 
 
 ON_ROSTER = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
