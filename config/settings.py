@@ -188,6 +188,10 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long a roster page's lists stay in the cache. Their key changes with every
+# write to the school's students, enrollments and graduate records, so this only
+# bounds how long renamed reference data (exemption categories) may show. 0: off.
+ROSTER_PAGE_CACHE_SECONDS = env_int("ROSTER_PAGE_CACHE_SECONDS", 600)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None

@@ -1,6 +1,7 @@
 """Reads for the coordinators' portal and the registry."""
 
 import datetime
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
-from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, suspected_graduates
+from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, school_data_stamp, suspected_graduates
 from enrollment.services.common import current_insurance_year
 
 
@@ -139,6 +140,33 @@ def roster_list_sizes(*, roster: Roster, counts, today: datetime.date | None = N
         "paying": counts.paying_count, "exempt": counts.exempt_count, "elsewhere": counts.elsewhere_count,
         "suspected": suspected_graduates(roster=roster, today=today).count(),
     }
+
+
+def roster_page_cache_key(
+    *, roster: Roster, which: str, page_number, today: datetime.date, language: str
+) -> str | None:
+    """Cache key of the roster page's counts and lists, or None when they must not be cached.
+
+    Everything they show is in it: the roster's version and last change (every
+    enrollment write bumps them), the school's data stamp (every student and
+    graduate-record write changes it, by trigger), the year's fee, the school's
+    final grade and kind (suspected graduates), the day (ages) and the language.
+    Read it before the data: what is then cached under it is never older than it.
+    """
+    stamp = school_data_stamp(school_id=roster.school_id)
+    if stamp is None:
+        return None
+    school, year = roster.school, roster.insurance_year
+    try:
+        page = max(1, int(page_number or 1))
+    except (TypeError, ValueError):
+        page = 1
+    parts = (
+        roster.pk, roster.version, roster.state, roster.updated_at.isoformat(), stamp,
+        year.pk, str(year.fee_standard), year.fee_provisional, school.final_grade, school.kind,
+        today.isoformat(), which, page, language,
+    )
+    return "roster-page:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def roster_list_page(*, roster: Roster, which: str, sizes: dict[str, int], page_number, today: datetime.date | None = None):

@@ -1,10 +1,15 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Window
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -28,6 +33,28 @@ def _roster(request):
     return year, roster
 
 
+def _roster_parts(*, school, year, roster, which: str, page_number, today) -> dict[str, str]:
+    """The page's counts and lists, rendered without the request so they can be cached."""
+    counts = roster_counts(roster=roster)
+    sizes = selectors.roster_list_sizes(roster=roster, counts=counts, today=today)
+    page = selectors.roster_list_page(roster=roster, which=which, sizes=sizes, page_number=page_number, today=today)
+    rows = list(page.object_list)
+    if which == "suspected":
+        for enrollment in rows:
+            enrollment.reasons = suspect_reasons(enrollment, school=school, today=today)
+    # Graduates the nightly run could not stop: the school removes them by hand before confirming.
+    exceptions = list(exceptions_for_school(school=school).annotate(total=Window(Count("pk")))[:20])
+    context = {
+        "graduate_exceptions": exceptions, "graduate_exception_count": exceptions[0].total if exceptions else 0,
+        "year": year, "roster": roster, "counts": counts, "sizes": sizes, "which": which, "page": page, "rows": rows,
+        "amount": (year.fee_standard * counts.paying_count).quantize(Decimal("0.01")),
+    }
+    return {
+        "summary": render_to_string("portal/_roster_summary.html", context),
+        "lists": render_to_string("portal/_roster_lists.html", context),
+    }
+
+
 @coordinator_required
 def roster(request):
     year, current = _roster(request)
@@ -35,26 +62,27 @@ def roster(request):
         messages.info(request, _("本市尚未设置参保年度。"))
         return redirect("portal:home")
     today = timezone.localdate()
-    counts = roster_counts(roster=current)
-    sizes = selectors.roster_list_sizes(roster=current, counts=counts, today=today)
     which = request.GET.get("list")
     if which not in selectors.ROSTER_LISTS:
         which = "paying"
-    page = selectors.roster_list_page(roster=current, which=which, sizes=sizes, page_number=request.GET.get("page"), today=today)
-    rows = list(page.object_list)
-    if which == "suspected":
-        for enrollment in rows:
-            enrollment.reasons = suspect_reasons(enrollment, school=request.school, today=today)
-    # Graduates the nightly run could not stop: the school removes them by hand before confirming.
-    exceptions = list(exceptions_for_school(school=request.school).annotate(total=Window(Count("pk")))[:20])
+    page_number = request.GET.get("page")
+    key = None
+    if settings.ROSTER_PAGE_CACHE_SECONDS > 0:
+        key = selectors.roster_page_cache_key(
+            roster=current, which=which, page_number=page_number, today=today, language=get_language()
+        )
+    parts = cache.get(key) if key else None
+    if parts is None:
+        parts = _roster_parts(school=request.school, year=year, roster=current, which=which, page_number=page_number, today=today)
+        if key:
+            cache.set(key, parts, settings.ROSTER_PAGE_CACHE_SECONDS)
     settled = current.state != RosterState.OPEN
     return render(request, "portal/roster.html", {
-        "graduate_exceptions": exceptions, "graduate_exception_count": exceptions[0].total if exceptions else 0,
+        "summary": mark_safe(parts["summary"]), "lists": mark_safe(parts["lists"]),  # noqa: S308 (rendered by our templates)
         "billing": school_billing_status(school=request.school, insurance_year=year) if settled else None,
         "confirmation": current.live_confirmation if settled else None,
-        "year": year, "roster": current, "counts": counts, "sizes": sizes, "which": which, "page": page, "rows": rows,
-        "amount": (year.fee_standard * counts.paying_count).quantize(Decimal("0.01")),
-        "confirm_form": ConfirmForm(initial={"version": current.version}), "remove_form": RemoveForm(),
+        "year": year, "roster": current,
+        "confirm_form": ConfirmForm(initial={"version": current.version}),
     })
 
 
