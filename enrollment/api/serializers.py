@@ -53,6 +53,33 @@ class StudentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, student):
+        # The student list is the API's busiest read: DRF's field-by-field path cost as much
+        # as the rest of the request for a 50-row page. Same output (a test compares both).
+        mask = self.fields["identity_number"].to_representation
+        return {
+            "id": student.pk,
+            "identity_number": mask(student.identity_number),
+            "name": student.name,
+            "sex": student.sex,
+            "birth_date": _iso(student.birth_date),
+            "hukou_local": student.hukou_local,
+            "hukou_rural": student.hukou_rural,
+            "medical_assistance": student.medical_assistance,
+            "public_funded_care": student.public_funded_care,
+            "school": student.school_id,
+            "school_name": student.school.name,
+            "grade": student.grade,
+            "class_name": student.class_name,
+            "status": student.status,
+            "status_changed_on": _iso(student.status_changed_on),
+            "has_citizen_card": student.has_citizen_card,
+        }
+
+
+def _iso(day):
+    return day.isoformat() if day is not None else None
+
 
 class InsuranceYearSerializer(serializers.ModelSerializer):
     city_code = serializers.CharField(source="city.code", read_only=True)

@@ -45,3 +45,23 @@ def test_students_can_be_found_by_identity_number(world, api):
 def test_graduate_feed_token_sees_no_student(world, api, feed_system):
     StudentFactory(school=world.school)
     assert api(feed_system).get("/api/v1/students").status_code == 403
+
+
+def test_student_rows_are_the_same_as_the_generic_serializer_would_give(world, api):
+    import datetime
+
+    from rest_framework import serializers
+
+    from enrollment.api.serializers import StudentSerializer
+
+    graduated = StudentFactory(school=world.school, status="graduated", status_changed_on=datetime.date(2026, 7, 1))
+    plain = StudentFactory(school=world.school, medical_assistance="", hukou_local=False)
+    for full in (False, True):
+        for student in (graduated, plain):
+            serializer = StudentSerializer(context={"full_identity": full})
+            fast = serializer.to_representation(student)
+            generic = serializers.ModelSerializer.to_representation(serializer, student)
+            assert fast == dict(generic)
+            assert list(fast) == list(generic)
+    listed = api(world.coordinator).get("/api/v1/students").json()["results"]
+    assert {row["id"]: row["status_changed_on"] for row in listed} == {graduated.pk: "2026-07-01", plain.pk: None}
