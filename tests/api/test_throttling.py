@@ -5,12 +5,20 @@ import secrets
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
+from enrollment.api import throttling
 from enrollment.api.throttling import CountingRateThrottle
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """A clock of the tests' own, in a period of its own: counters of other runs never meet this one's."""
+@pytest.fixture(params=["redis", "django-cache"])
+def clock(request, monkeypatch, settings):
+    """A clock of the tests' own, in a period of its own: counters of other runs never meet this one's.
+
+    Run once counting in Redis directly and once through Django's cache API (sites without Redis).
+    """
+    if request.param == "django-cache":
+        settings.REDIS_URL = ""
+    throttling._redis.cache_clear()
+    request.addfinalizer(throttling._redis.cache_clear)
     now = [secrets.randbelow(10**6) * 60.0 + 5.0]
     monkeypatch.setattr(CountingRateThrottle, "timer", lambda self: now[0])
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "2/min"})
