@@ -18,14 +18,18 @@ Targets: p95 <= 100 ms, 0 errors, queries per request <= 10 and the same at
 bench's schools first, never dropped.
 
 Measured on the 2-core development machine (server, PostgreSQL and the 16
-client processes on the same two cores), 5 workers: roster page 27 req/s,
-p50 561 ms, p95 777 ms, 8 queries; API list 86 req/s, p50 179 ms, p95 240 ms,
-3 queries; /health/ 370 req/s, p50 33 ms, p95 47 ms, 2 queries; 0 errors.
-Under a closed loop of 16 clients the latency is 16 / throughput: p95 <= 100 ms
-needs about 180 req/s, i.e. about 11 ms of CPU per request on two cores, where
-the roster page of a 5,000-student school takes about 70 ms (25 ms of it in
-PostgreSQL: the grouped counts, the suspected-graduate count and sorting the
-school's enrollments by class) and the API list about 23 ms.
+client processes on the same two cores), 5 workers, 30 s each, last run:
+roster page 201 req/s, p50 79 ms, p95 94 ms, 5 queries (its counts and lists
+come from the cache, keyed by the roster version and the school's data stamp;
+8 queries on a miss); API list 162 req/s, p50 92 ms, p95 143 ms, 3 queries;
+/health/ 919 req/s, p50 15 ms, p95 23 ms; 0 errors. Over seven runs with
+the cache the roster page's p95 was 90-106 ms (six of them <= 100 ms); over
+three runs of the final API code its p95 was 134-183 ms: under a closed loop of 16 clients the latency is
+16 / throughput, and the API list needs about 9 ms of the two cores a
+request where p95 <= 100 ms needs under 8; its p95 also carries the
+requests queued behind a worker that gunicorn replaces every 2,000 requests
+(with GUNICORN_MAX_REQUESTS=0: 179 req/s, p95 109 ms). Before the roster
+cache: roster page 56 req/s, p95 338 ms.
 """
 
 import argparse
