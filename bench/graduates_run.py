@@ -21,7 +21,9 @@ feed: roster locks 2 s, matching and deciding with the records' update 6 s,
 students 6 s, enrollments with their audit rows 6.5 s, commit under 0.5 s.
 The students' update alone costs as much as the baseline, which writes one
 row per graduate; the run writes four (record, student, enrollment, audit
-event). LOG_LEVEL=DEBUG prints each statement's time.
+event). LOG_LEVEL=DEBUG prints each statement's time. The roster pages' data
+stamp triggers cost about 0.25 s per 100,000 records (6.3-6.5 s against
+6.1-6.3 s with them disabled, 400,000 students and 100,000 graduates).
 """
 
 import datetime
