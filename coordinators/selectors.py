@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -153,6 +154,8 @@ def roster_page_cache_key(
     final grade and kind (suspected graduates), the day (ages) and the language.
     Read it before the data: what is then cached under it is never older than it.
     """
+    if settings.ROSTER_PAGE_CACHE_SECONDS <= 0:
+        return None
     stamp = school_data_stamp(school_id=roster.school_id)
     if stamp is None:
         return None

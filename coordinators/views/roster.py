@@ -66,11 +66,7 @@ def roster(request):
     if which not in selectors.ROSTER_LISTS:
         which = "paying"
     page_number = request.GET.get("page")
-    key = None
-    if settings.ROSTER_PAGE_CACHE_SECONDS > 0:
-        key = selectors.roster_page_cache_key(
-            roster=current, which=which, page_number=page_number, today=today, language=get_language()
-        )
+    key = selectors.roster_page_cache_key(roster=current, which=which, page_number=page_number, today=today, language=get_language())
     parts = cache.get(key) if key else None
     if parts is None:
         parts = _roster_parts(school=request.school, year=year, roster=current, which=which, page_number=page_number, today=today)
@@ -78,7 +74,7 @@ def roster(request):
             cache.set(key, parts, settings.ROSTER_PAGE_CACHE_SECONDS)
     settled = current.state != RosterState.OPEN
     return render(request, "portal/roster.html", {
-        "summary": mark_safe(parts["summary"]), "lists": mark_safe(parts["lists"]),  # noqa: S308 (rendered by our templates)
+        "summary": mark_safe(parts["summary"]), "lists": mark_safe(parts["lists"]),  # rendered by our own templates above
         "billing": school_billing_status(school=request.school, insurance_year=year) if settled else None,
         "confirmation": current.live_confirmation if settled else None,
         "year": year, "roster": current,
