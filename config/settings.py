@@ -192,6 +192,9 @@ else:
 # write to the school's students, enrollments and graduate records, so this only
 # bounds how long renamed reference data (exemption categories) may show. 0: off.
 ROSTER_PAGE_CACHE_SECONDS = env_int("ROSTER_PAGE_CACHE_SECONDS", 600)
+# How long a page of a coordinator's student list, as the API answers it, stays
+# in the cache. Its key changes with every write to the school's students. 0: off.
+STUDENT_LIST_CACHE_SECONDS = env_int("STUDENT_LIST_CACHE_SECONDS", 600)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None

@@ -5,10 +5,12 @@ roster or the identity number they are given.
 """
 
 import datetime
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.apps import apps
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
@@ -22,6 +24,7 @@ from enrollment.models import (
     PaymentStatus,
     Roster,
     RosterState,
+    School,
     SchoolDataStamp,
     SchoolKind,
     Student,
@@ -92,6 +95,24 @@ def school_data_stamp(*, school_id: int) -> str | None:
     token = SchoolDataStamp.objects.filter(school_id=school_id).values_list("token", flat=True).first()
     return token.hex if token else "0"
 
+
+
+def student_list_cache_key(*, school: School, url: str) -> str | None:
+    """Cache key of one page of a school's student list as the API answers it, or None.
+
+    The page shows the school's students, every column of them (the school's
+    data stamp changes with any write to them, by trigger), and the school's
+    name; the absolute URL carries the host of the page links, the filters, the
+    ordering and the page. Read it before the data: what is then cached under
+    it is never older than it.
+    """
+    if settings.STUDENT_LIST_CACHE_SECONDS <= 0:
+        return None
+    stamp = school_data_stamp(school_id=school.pk)
+    if stamp is None:
+        return None
+    parts = (school.pk, school.name, stamp, url)
+    return "student-list:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 ON_ROSTER = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
 ROSTER_ORDER = ("student__grade", "student__class_name", "student__name", "pk")

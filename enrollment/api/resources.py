@@ -9,8 +9,11 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import include, path
 from django.utils.translation import gettext as _
@@ -42,10 +45,13 @@ from enrollment.models import (
     InsuranceYear,
     Office,
     PersonalDataAccess,
+    Role,
     Roster,
     School,
     Student,
 )
+from enrollment.querysets import membership_of
+from enrollment.selectors import student_list_cache_key
 from enrollment.services.common import Actor
 
 FULL_PARAMETER = OpenApiParameter(
@@ -118,6 +124,34 @@ class StudentViewSet(FullIdentityMixin, ScopedReadOnlyViewSet):
 
     def get_queryset(self):
         return super().get_queryset().select_related("school")
+
+    def list(self, request, *args, **kwargs):
+        # A school's own systems poll its list; each page is rendered once per change
+        # of the school's students and served from the cache in between.
+        key = self._list_cache_key(request)
+        if key is None:
+            return super().list(request, *args, **kwargs)
+        cached = cache.get(key)
+        if cached is not None:
+            content_type, body = cached
+            return HttpResponse(body, content_type=content_type)
+        response = super().list(request, *args, **kwargs)
+        if response.status_code == 200:
+            response.add_post_render_callback(
+                lambda rendered: cache.set(key, (rendered["Content-Type"], rendered.content), settings.STUDENT_LIST_CACHE_SECONDS)
+            )
+        return response
+
+    def _list_cache_key(self, request) -> str | None:
+        # Only a coordinator's list is the same for every caller who may see it: one
+        # school, masked numbers. Staff see many schools (and may ask for full numbers,
+        # which is logged per request); the browsable API carries the caller's name.
+        membership = membership_of(request.user)
+        if request.user.is_superuser or membership is None or membership.role != Role.COORDINATOR or not membership.school_id:
+            return None
+        if self.wants_full_identity() or getattr(request.accepted_renderer, "format", None) != "json":
+            return None
+        return student_list_cache_key(school=membership.school, url=request.build_absolute_uri())
 
 
 class InsuranceYearViewSet(ScopedReadOnlyViewSet):
