@@ -6,6 +6,7 @@ roster or the identity number they are given.
 
 import datetime
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -92,8 +93,11 @@ def school_data_stamp(*, school_id: int) -> str | None:
     """
     if connection.vendor != "postgresql":
         return None
-    token = SchoolDataStamp.objects.filter(school_id=school_id).values_list("token", flat=True).first()
-    return token.hex if token else "0"
+    # Read on every cached page view: plain SQL costs a third of the ORM's query building.
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT token FROM "{SchoolDataStamp._meta.db_table}" WHERE school_id = %s', [school_id])
+        row = cursor.fetchone()
+    return uuid.UUID(str(row[0])).hex if row else "0"
 
 
 
