@@ -316,7 +316,7 @@ class School(models.Model):
 class SchoolDataStamp(models.Model):
     """A token that changes whenever a school's students or graduate records change.
 
-    PostgreSQL triggers (migration 0004 and the graduates app's) write it in
+    PostgreSQL triggers (migrations 0004-0005 and the graduates app's) write it in
     the same transaction as the change, bulk SQL and imports included, so a
     page cached under it can never outlive the data it shows and no writer has
     to remember to invalidate anything. Enrollment changes are covered by the
