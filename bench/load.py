@@ -18,18 +18,18 @@ Targets: p95 <= 100 ms, 0 errors, queries per request <= 10 and the same at
 bench's schools first, never dropped.
 
 Measured on the 2-core development machine (server, PostgreSQL and the 16
-client processes on the same two cores), 5 workers, 30 s each, last run:
-roster page 201 req/s, p50 79 ms, p95 94 ms, 5 queries (its counts and lists
-come from the cache, keyed by the roster version and the school's data stamp;
-8 queries on a miss); API list 162 req/s, p50 92 ms, p95 143 ms, 3 queries;
-/health/ 919 req/s, p50 15 ms, p95 23 ms; 0 errors. Over seven runs with
-the cache the roster page's p95 was 90-106 ms (six of them <= 100 ms); over
-three runs of the final API code its p95 was 134-183 ms: under a closed loop of 16 clients the latency is
-16 / throughput, and the API list needs about 9 ms of the two cores a
-request where p95 <= 100 ms needs under 8; its p95 also carries the
-requests queued behind a worker that gunicorn replaces every 2,000 requests
-(with GUNICORN_MAX_REQUESTS=0: 179 req/s, p95 109 ms). Before the roster
-cache: roster page 56 req/s, p95 338 ms.
+client processes on the same two cores), 5 workers, 30 s each, three runs of
+the current code: roster page 230-246 req/s, p50 64-68 ms, p95 81-85 ms, 5
+queries (its counts and lists come from the cache, keyed by the roster version
+and the school's data stamp; 8 queries on a miss); API list 385-417 req/s, p50
+35-38 ms, p95 56-60 ms, 2 queries (a coordinator's pages come from the cache,
+keyed by the school's data stamp and the URL); /health/ 1070-1132 req/s, p95
+21-28 ms; 0 errors. The machine's speed varies from hour to hour: earlier the
+same day /health/ ran at 717 req/s and the roster page's p95 was 108-136 ms.
+Before the API list cache: 157-167 req/s, p95 122-131 ms. Before the roster
+page cache: 56 req/s, p95 338 ms. Under a closed loop of 16 clients the
+latency is 16 / throughput: p95 <= 100 ms needs about 200 req/s, about 10 ms
+of the two cores a request, the load generator's own 0.4-0.5 ms included.
 """
 
 import argparse
