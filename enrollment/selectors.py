@@ -100,7 +100,6 @@ def school_data_stamp(*, school_id: int) -> str | None:
     return uuid.UUID(str(row[0])).hex if row else "0"
 
 
-
 def student_list_cache_key(*, school: School, url: str) -> str | None:
     """Cache key of one page of a school's student list as the API answers it, or None.
 
@@ -117,6 +116,7 @@ def student_list_cache_key(*, school: School, url: str) -> str | None:
         return None
     parts = (school.pk, school.name, stamp, url)
     return "student-list:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
 
 ON_ROSTER = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
 ROSTER_ORDER = ("student__grade", "student__class_name", "student__name", "pk")
