@@ -18,13 +18,13 @@ Targets: p95 <= 100 ms, 0 errors, queries per request <= 10 and the same at
 bench's schools first, never dropped.
 
 Measured on the 2-core development machine (server, PostgreSQL and the 16
-client processes on the same two cores), 5 workers, 30 s each, three runs of
-the current code: roster page 230-246 req/s, p50 64-68 ms, p95 81-85 ms, 5
+client processes on the same two cores), 5 workers, 30 s each, five runs of
+the current code: roster page 220-246 req/s, p50 64-71 ms, p95 81-91 ms, 5
 queries (its counts and lists come from the cache, keyed by the roster version
-and the school's data stamp; 8 queries on a miss); API list 385-417 req/s, p50
-35-38 ms, p95 56-60 ms, 2 queries (a coordinator's pages come from the cache,
-keyed by the school's data stamp and the URL); /health/ 1070-1132 req/s, p95
-21-28 ms; 0 errors. The machine's speed varies from hour to hour: earlier the
+and the school's data stamp; 8 queries on a miss); API list 320-417 req/s, p50
+35-47 ms, p95 56-78 ms, 2 queries (a coordinator's pages come from the cache,
+keyed by the school's data stamp and the URL); /health/ 874-1132 req/s, p95
+21-35 ms; 0 errors. The machine's speed varies from hour to hour: earlier the
 same day /health/ ran at 717 req/s and the roster page's p95 was 108-136 ms.
 Before the API list cache: 157-167 req/s, p95 122-131 ms. Before the roster
 page cache: 56 req/s, p95 338 ms. Under a closed loop of 16 clients the
