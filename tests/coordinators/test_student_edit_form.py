@@ -6,7 +6,6 @@ import re
 import pytest
 from django.urls import reverse
 
-from enrollment.models import Student
 from enrollment.services.common import Actor
 from enrollment.services.students import student_create
 from tests import files
