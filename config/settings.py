@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "coordinators",
     "billing",
     "graduates",
+    # Above the others: what reads across apps (dashboard, reports, retention, roles, demo data).
+    "bureau",
 ]
 
 MIDDLEWARE = [
