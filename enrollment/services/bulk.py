@@ -14,7 +14,6 @@ Table names and statuses come from the models, never from the callers.
 
 import datetime
 import json
-from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
@@ -29,19 +28,13 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
+from enrollment.rowset import RowSet
 from enrollment.services.common import Actor, audit_actor_fields, rosters_version_bump
 
-
-@dataclass(frozen=True)
-class RowSet:
-    """Rows the caller selects in the database: ``sql`` is a SELECT, ``params`` its positional parameters.
-
-    Each service says which columns it reads; a ``%`` in ``sql`` must be written
-    ``%%``, as in any statement with parameters.
-    """
-
-    sql: str
-    params: tuple = ()
+__all__ = [
+    "RowSet", "audit_rows_write", "charge_corrections_raise", "enrollments_deregister", "rosters_bump", "rosters_lock",
+    "students_graduate",
+]
 
 
 _AUDIT_COLUMNS = (
