@@ -60,7 +60,7 @@ def _form_page(request, admin_obj, *, form, title, submit_label, help_text=""):
 
 
 def _job_link(job: Job) -> str:
-    return reverse("admin:enrollment_job_change", args=[job.pk])
+    return reverse(f"admin:{Job._meta.app_label}_{Job._meta.model_name}_change", args=[job.pk])
 
 
 def _refused(request, exc: ValidationError):
