@@ -27,7 +27,8 @@ def exemptions_import_task(job_id: int) -> None:
     try:
         with job.input_file.open("rb") as handle:
             result = exemptions_import(
-                actor=actor, source=job.params.get("source", ""), rows=handle, file_name=job.input_name or job.input_file.name
+                actor=actor, source=job.params.get("source", ""), rows=handle, file_name=job.input_name or job.input_file.name,
+                city_id=job.params.get("city_id"),
             )
     except Exception as exc:
         logger.exception("exemption import failed", extra={"job_id": job_id})
