@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "coordinators",
     "billing",
     "graduates",
+    # Above the others: what reads across apps (dashboard, reports, retention, roles, demo data).
+    "bureau",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "coordinators.context_processors.portal_school",
             ],
         },
     },
