@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from billing.formats import BatchHeader, BatchLine, ResultFileError, get_format
 from billing.formats.base import FailureReason, parse_amount
+from billing.formats.declaration import DECLARATION_COLUMNS, declaration_workbook  # noqa: F401 (part of the billing API)
 from billing.models import (
     DebitAttempt,
     DebitBatch,
@@ -681,9 +682,6 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
     return [r[0] for r in rows]
 
 
-DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "缴费金额"]
-
-
 def _declaration_rows(declaration: Declaration):
     return (
         ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
@@ -696,26 +694,13 @@ def _declaration_rows(declaration: Declaration):
 @transaction.atomic
 def declaration_write_file(*, declaration: Declaration) -> None:
     """Write the workbook the tax system takes (write-only mode: rows stream, memory stays flat)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("申报明细")
-    sheet.append(DECLARATION_COLUMNS)
-    school = declaration.school
-    count, total = 0, ZERO
-    for name, number, fee in _declaration_rows(declaration):
-        count += 1
-        total += fee
-        id_cell = WriteOnlyCell(sheet, value=number)
-        id_cell.number_format = "@"  # text: Excel must not turn 18 digits into 4.4E+17
-        sheet.append([count, school.code, school.name, name, "居民身份证", id_cell, "城乡居民基本医疗保险",
-                      declaration.insurance_year.label, float(fee)])
-    sheet.append(["合计", "", "", f"{count}人", "", "", "", "", float(total)])
+    writer, count, total = declaration_workbook(
+        school=declaration.school, year_label=declaration.insurance_year.label, lines=_declaration_rows(declaration)
+    )
     if count != declaration.head_count or total != declaration.amount:
         raise BatchTotalsMismatch(_("申报%(ref)s明细与申报合计不符。") % {"ref": declaration.reference}, code="totals_mismatch")
     with tempfile.TemporaryFile() as tmp:
-        workbook.save(tmp)
+        writer.save(tmp)
         tmp.seek(0)
         declaration.file.save(f"{declaration.reference}.xlsx", File(tmp), save=False)
     Declaration.objects.filter(pk=declaration.pk).update(file=declaration.file.name)
