@@ -10,9 +10,7 @@ one short transaction, or is refused by a checksum stored under a unique index.
 import datetime
 import hashlib
 import logging
-import os
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -50,6 +48,7 @@ from enrollment.models import (
 )
 from enrollment.services import payments
 from enrollment.services.common import Actor, audit_record
+from enrollment.services.jobs import job_create, job_progress
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
@@ -63,48 +62,12 @@ class BatchTotalsMismatch(BillingError):
     pass
 
 
-def _line_delay() -> float:
-    # Test-only knob: slows file writing so a test can kill a worker in the middle.
-    return float(getattr(settings, "BILLING_LINE_DELAY_SECONDS", 0) or os.environ.get("BILLING_LINE_DELAY_SECONDS") or 0)
-
-
 def _stamp() -> str:
     return timezone.localtime().strftime("%Y%m%d%H%M%S%f")
 
 
 def _sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-# --- Jobs: progress shown to the bureau user who started the work ----------------
-
-
-def job_start(*, job: Job | None, total: int = 0) -> None:
-    if job is not None:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.RUNNING, started_at=timezone.now(), total=total, progress=0, error=""
-        )
-
-
-def job_progress(*, job: Job | None, progress: int, total: int | None = None) -> None:
-    if job is not None:
-        values = {"progress": progress}
-        if total is not None:
-            values["total"] = total
-        Job.objects.filter(pk=job.pk).update(**values)
-
-
-def job_finish(*, job: Job | None, result: dict | None = None, error: str = "") -> None:
-    if job is not None:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.FAILED if error else Job.State.SUCCEEDED, finished_at=timezone.now(),
-            result=result or {}, error=error,
-        )
-
-
-@transaction.atomic
-def billing_job_create(*, kind: str, insurance_year: InsuranceYear, user) -> Job:
-    return Job.objects.create(kind=kind, insurance_year=insurance_year, created_by=user, params={"insurance_year_id": insurance_year.pk})
 
 
 # --- Debit instructions (one per live confirmation) ---------------------------------------
@@ -242,7 +205,6 @@ def batches_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | 
     Safe to run again at any time: a run finds only what is still open.
     """
     summary = RunSummary()
-    job_start(job=job)
     summary.instructions_created = instructions_create(insurance_year=insurance_year)
     corrections = corrections_process(insurance_year=insurance_year, actor=actor)
     summary.refunds, summary.adjustments = corrections["refunds"], corrections["adjustments"]
@@ -260,12 +222,6 @@ def batches_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | 
             if batch is not None:
                 summary.batches.append(batch.reference)
         job_progress(job=job, progress=done)
-    job_finish(
-        job=job,
-        result={"batches": summary.batches, "instructions_created": summary.instructions_created,
-                "refunds": summary.refunds, "adjustments": summary.adjustments},
-        error="\n".join(summary.errors),
-    )
     return summary
 
 
@@ -279,10 +235,7 @@ def _batch_lines(batch_id: int) -> Iterator[BatchLine]:
         )
         .iterator(chunk_size=2000)
     )
-    delay = _line_delay()
     for row in rows:
-        if delay:
-            time.sleep(delay)
         yield BatchLine(*row)
 
 
@@ -643,15 +596,12 @@ def refund_results_import(*, export: RefundExport, content: bytes, file_name: st
 
 def declarations_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | None = None) -> list[str]:
     """Declare every live confirmation of a tax-declaration year not declared yet, and write each workbook."""
-    job_start(job=job)
     created = declarations_create(insurance_year=insurance_year, actor=actor)
     job_progress(job=job, progress=0, total=len(created))
     for done, declaration in enumerate(Declaration.objects.filter(pk__in=created).select_related("school", "insurance_year"), start=1):
         declaration_write_file(declaration=declaration)
         job_progress(job=job, progress=done)
-    references = list(Declaration.objects.filter(pk__in=created).values_list("reference", flat=True))
-    job_finish(job=job, result={"declarations": references})
-    return references
+    return list(Declaration.objects.filter(pk__in=created).values_list("reference", flat=True))
 
 
 @transaction.atomic
@@ -874,16 +824,27 @@ def billing_file_download_log(*, user, batch=None, declaration=None, refund_expo
 # --- Starting background runs (admin button, API) --------------------------------------
 
 
+def billing_job_start(*, insurance_year: InsuranceYear, user) -> Job:
+    """Start the year's billing run by its route: debit batches or tax declarations."""
+    if insurance_year.collection_route == CollectionRoute.BANK_DEBIT:
+        return debit_batches_start(insurance_year=insurance_year, user=user)
+    return declarations_start(insurance_year=insurance_year, user=user)
+
+
 @transaction.atomic
 def debit_batches_start(*, insurance_year: InsuranceYear, user) -> Job:
-    """Bureau staff start batch generation now; the task runs after commit and reports progress on the Job."""
+    """Bureau staff start batch generation now; the task runs after commit and reports progress on the Job.
+
+    With the broker down the Job stays pending and the sweeper sends it later (the page says "queued").
+    """
     from billing.tasks import generate_debit_batches
 
     if insurance_year.collection_route != CollectionRoute.BANK_DEBIT:
         raise BillingError(_("%(year)s的缴费方式不是银行扣费。") % {"year": insurance_year}, code="wrong_route")
-    job = billing_job_create(kind=Job.Kind.BATCH_GENERATION, insurance_year=insurance_year, user=user)
-    transaction.on_commit(lambda: generate_debit_batches.delay(insurance_year.pk, user.pk if user else None, job.pk))
-    return job
+    return job_create(
+        kind=Job.Kind.BATCH_GENERATION, task=generate_debit_batches, insurance_year=insurance_year, created_by=user,
+        params={"insurance_year_id": insurance_year.pk},
+    )
 
 
 @transaction.atomic
@@ -892,6 +853,7 @@ def declarations_start(*, insurance_year: InsuranceYear, user) -> Job:
 
     if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION:
         raise BillingError(_("%(year)s的缴费方式不是税务申报。") % {"year": insurance_year}, code="wrong_route")
-    job = billing_job_create(kind=Job.Kind.BATCH_GENERATION, insurance_year=insurance_year, user=user)
-    transaction.on_commit(lambda: generate_declarations.delay(insurance_year.pk, user.pk if user else None, job.pk))
-    return job
+    return job_create(
+        kind=Job.Kind.DECLARATION_GENERATION, task=generate_declarations, insurance_year=insurance_year,
+        created_by=user, params={"insurance_year_id": insurance_year.pk},
+    )

@@ -1,10 +1,11 @@
 """Report tasks: the year-end coverage report for the education authority (R15)."""
 
-from celery import shared_task
+from enrollment.tasks.base import job_task
 
 
-@shared_task(name="enrollment.year_end_report", acks_late=True)
-def year_end_report_task(job_id: int) -> int:
-    from enrollment.reports import year_end_report_run
+@job_task(name="enrollment.year_end_report", idempotent=True)
+def year_end_report_task(job):
+    """Only reads and writes its own file: safe to run twice."""
+    from enrollment.reports import year_end_report_body
 
-    return year_end_report_run(job_id=job_id).pk
+    return year_end_report_body(job)

@@ -173,11 +173,13 @@ def test_nightly_schedule_is_installed_once_however_often_the_migration_runs():
     assert task.enabled and task.crontab.hour == "2"
 
 
-def test_nightly_run_bills_open_years(debit_world):
+def test_nightly_run_bills_open_years(debit_world, django_capture_on_commit_callbacks):
     from billing.tasks import nightly_billing
 
-    nightly_billing.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        nightly_billing.delay()
     assert DebitBatch.objects.filter(state=DebitBatch.State.READY).count() == 1
+    assert Job.objects.get().state == Job.State.SUCCEEDED  # the nightly run is a Job like the others
 
 
 def test_city_staff_import_a_result_file_from_the_admin(generated, client):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing import services
+from billing.tasks import generate_debit_batches
 from billing.formats import get_format
 from billing.models import DebitBatch, DebitInstruction
 from billing.selectors import school_billing_status, unbillable_confirmations
@@ -109,8 +110,9 @@ def test_totals_mismatch_stops_the_batch_with_a_clear_error(debit_world):
     # A snapshot whose totals disagree with its own lines must never reach the bank.
     type(debit_world.confirmation).objects.filter(pk=debit_world.confirmation.pk).update(total_amount=Decimal("599.00"))
     job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=debit_world.year)
-    summary = services.batches_generate(insurance_year=debit_world.year, actor=ACTOR, job=job)
-    assert summary.batches == [] and "金额不一致" in summary.errors[0]
+    generate_debit_batches(job.pk)
+    job.refresh_from_db()
+    assert job.result["batches"] == [] and "金额不一致" in job.error
     failed = DebitBatch.objects.get()
     assert failed.state == DebitBatch.State.FAILED and "999.00" in failed.error
     assert set(DebitInstruction.objects.values_list("state", flat=True)) == {DebitInstruction.State.OPEN}
@@ -123,7 +125,7 @@ def test_job_shows_progress_per_bank(debit_world):
     make_bank(debit_world.city, code="BOC")
     school, _ = extra_school(debit_world, "GZ-YX-010", make_bank(debit_world.city, code="CCB"))
     job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=debit_world.year)
-    services.batches_generate(insurance_year=debit_world.year, actor=ACTOR, job=job)
+    generate_debit_batches(job.pk)
     job.refresh_from_db()
     assert (job.state, job.progress, job.total, job.percent) == (Job.State.SUCCEEDED, 2, 2, 100)
     assert len(job.result["batches"]) == 2
