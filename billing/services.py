@@ -49,9 +49,13 @@ from enrollment.models import (
 from enrollment.services import payments
 from enrollment.services.common import Actor, audit_record
 from enrollment.services.jobs import job_create, job_progress
+from enrollment.services.outward import outward_file_missing, outward_file_place, outward_register
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
+
+for _model in (DebitBatch, RefundExport, Declaration):
+    outward_register(_model, "file")
 
 
 class BillingError(ValidationError):
@@ -205,6 +209,7 @@ def batches_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | 
     Safe to run again at any time: a run finds only what is still open.
     """
     summary = RunSummary()
+    summary.errors.extend(batch_files_repair(insurance_year=insurance_year))
     summary.instructions_created = instructions_create(insurance_year=insurance_year)
     corrections = corrections_process(insurance_year=insurance_year, actor=actor)
     summary.refunds, summary.adjustments = corrections["refunds"], corrections["adjustments"]
@@ -336,22 +341,10 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
     if errors:
         raise BatchTotalsMismatch(errors, code="totals_mismatch")
 
-    header = BatchHeader(
-        batch_reference=batch.reference, bank_code=bank.code, year_label=insurance_year.label,
-        created_on=timezone.localdate().strftime("%Y%m%d"), line_count=count, total_amount=line_sum,
-    )
-    # Stream to a temporary file, then into private storage: memory stays flat.
-    # A crash before commit leaves at most an orphan file and no batch row.
-    with tempfile.TemporaryFile() as tmp:
-        checksum, written, written_sum = fmt.write(tmp, header, _batch_lines(batch.pk))
-        if written != count or written_sum != line_sum:
-            raise BatchTotalsMismatch(
-                [_("%(bank)s扣款文件写入%(n)d笔%(sum)s元，与控制数%(count)d笔%(total)s元不符。")
-                 % {"bank": bank.name, "n": written, "sum": written_sum, "count": count, "total": line_sum}],
-                code="totals_mismatch",
-            )
-        tmp.seek(0)
-        batch.file.save(f"{batch.reference}.{fmt.extension}", File(tmp), save=False)
+    batch.line_count, batch.total_amount = count, line_sum
+    # Staged, and moved to its final name only after this transaction commits: a
+    # crash before commit leaves no file a reader could take for a real batch.
+    checksum = _batch_file_write(batch=batch, fmt=fmt)
     batch.state = DebitBatch.State.READY
     batch.line_count, batch.total_amount, batch.checksum = count, line_sum, checksum
     batch.save(update_fields=["state", "line_count", "total_amount", "checksum", "file"])
@@ -361,6 +354,50 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
     payments.rosters_mark_billed(confirmation_ids=confirmation_ids, actor=actor)
     audit_record(actor=actor, action="debit_batch_generated", obj=batch, changes={"lines": count, "amount": line_sum})
     return batch
+
+
+def _batch_file_write(*, batch: DebitBatch, fmt) -> str:
+    """Write a batch's file from its rows (streamed: memory stays flat); returns the file's checksum."""
+    header = BatchHeader(
+        batch_reference=batch.reference, bank_code=batch.bank.code, year_label=batch.insurance_year.label,
+        created_on=timezone.localtime(batch.created_at).strftime("%Y%m%d"), line_count=batch.line_count,
+        total_amount=batch.total_amount,
+    )
+    with tempfile.TemporaryFile() as tmp:
+        checksum, written, written_sum = fmt.write(tmp, header, _batch_lines(batch.pk))
+        if written != batch.line_count or written_sum != batch.total_amount:
+            raise BatchTotalsMismatch(
+                [_("%(bank)s扣款文件写入%(n)d笔%(sum)s元，与控制数%(count)d笔%(total)s元不符。")
+                 % {"bank": batch.bank.name, "n": written, "sum": written_sum, "count": batch.line_count,
+                    "total": batch.total_amount}],
+                code="totals_mismatch",
+            )
+        tmp.seek(0)
+        outward_file_place(instance=batch, field_name="file", file_name=f"{batch.reference}.{fmt.extension}", content=File(tmp))
+    return checksum
+
+
+def batch_files_repair(*, insurance_year: InsuranceYear) -> list[str]:
+    """Rewrite the file of every ready batch whose file is missing (a crash after commit), from its rows.
+
+    The rewritten file must carry the checksum recorded on the batch, so the bank
+    gets the very file the first run meant to send; otherwise it is refused loudly.
+    """
+    errors = []
+    for batch in DebitBatch.objects.filter(insurance_year=insurance_year, state=DebitBatch.State.READY).select_related(
+        "bank", "insurance_year"
+    ):
+        if not outward_file_missing(batch.file.name):
+            continue
+        with transaction.atomic():
+            checksum = _batch_file_write(batch=batch, fmt=get_format(batch.file_format))
+            if checksum != batch.checksum:
+                transaction.set_rollback(True)
+                errors.append(_("批次%(ref)s的扣款文件与记录的校验值不符，未重写，请联系系统管理员。") % {"ref": batch.reference})
+                continue
+            DebitBatch.objects.filter(pk=batch.pk).update(file=batch.file.name)
+        logger.warning("debit batch %s: missing file written again from its rows", batch.reference)
+    return errors
 
 
 # --- Bank results ----------------------------------------------------------------------
@@ -519,7 +556,7 @@ def _refunds_export(*, school, actor):
     content = (head + "\n").encode("utf-8") + b"".join(body) + f"T|SHA256|{digest.hexdigest()}\n".encode()
     from django.core.files.base import ContentFile
 
-    export.file.save(f"{export.reference}.txt", ContentFile(content), save=False)
+    outward_file_place(instance=export, field_name="file", file_name=f"{export.reference}.txt", content=ContentFile(content))
     export.line_count, export.total_amount, export.checksum = len(refunds), total, digest.hexdigest()
     export.save(update_fields=["file", "line_count", "total_amount", "checksum"])
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
@@ -595,13 +632,35 @@ def refund_results_import(*, export: RefundExport, content: bytes, file_name: st
 
 
 def declarations_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | None = None) -> list[str]:
-    """Declare every live confirmation of a tax-declaration year not declared yet, and write each workbook."""
+    """Declare every live confirmation not declared yet, then write every workbook still missing.
+
+    Resumable: the workbooks are written for all live declarations of the year
+    whose file is missing or does not match the checksum on the row, not only for
+    those this run created, so a rerun after any crash ends where one clean run
+    would. Returns the references of the declarations this run created.
+    """
     created = declarations_create(insurance_year=insurance_year, actor=actor)
-    job_progress(job=job, progress=0, total=len(created))
-    for done, declaration in enumerate(Declaration.objects.filter(pk__in=created).select_related("school", "insurance_year"), start=1):
+    to_write = [
+        d for d in Declaration.objects.filter(insurance_year=insurance_year).exclude(state=Declaration.State.CANCELLED)
+        .select_related("school", "insurance_year").order_by("id")
+        if not declaration_file_ok(declaration=d)
+    ]
+    job_progress(job=job, progress=0, total=len(to_write))
+    for done, declaration in enumerate(to_write, start=1):
         declaration_write_file(declaration=declaration)
         job_progress(job=job, progress=done)
     return list(Declaration.objects.filter(pk__in=created).values_list("reference", flat=True))
+
+
+def declaration_file_ok(*, declaration: Declaration) -> bool:
+    """The declaration's workbook is in place and is the one recorded on the row (its checksum)."""
+    if not declaration.checksum or outward_file_missing(declaration.file.name):
+        return False
+    with declaration.file.open("rb") as handle:
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest() == declaration.checksum
 
 
 @transaction.atomic
@@ -614,9 +673,9 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
             f"""
             INSERT INTO {Declaration._meta.db_table}
                 (reference, insurance_year_id, roster_id, confirmation_id, school_id, head_count, amount, state, file,
-                 payment_method, receipted_count, created_at)
+                 payment_method, receipted_count, created_at, checksum)
             SELECT 'TD' || c.id || '-' || %s, r.insurance_year_id, r.id, c.id, r.school_id, agg.n, agg.amount, 'declared', '',
-                   '', 0, now()
+                   '', 0, now(), ''
               FROM enrollment_rosterconfirmation c
               JOIN enrollment_roster r ON r.id = c.roster_id
               JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
@@ -682,8 +741,14 @@ def declaration_write_file(*, declaration: Declaration) -> None:
     with tempfile.TemporaryFile() as tmp:
         workbook.save(tmp)
         tmp.seek(0)
-        declaration.file.save(f"{declaration.reference}.xlsx", File(tmp), save=False)
-    Declaration.objects.filter(pk=declaration.pk).update(file=declaration.file.name)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: tmp.read(1 << 20), b""):
+            digest.update(chunk)
+        tmp.seek(0)
+        # Staged; moved to its final name once the row below commits.
+        outward_file_place(instance=declaration, field_name="file", file_name=f"{declaration.reference}.xlsx", content=File(tmp))
+    declaration.checksum = digest.hexdigest()
+    Declaration.objects.filter(pk=declaration.pk).update(file=declaration.file.name, checksum=declaration.checksum)
 
 
 @transaction.atomic

@@ -319,10 +319,12 @@ def year_end_report_body(job):
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from enrollment.services.jobs import JobOutcome
+    from enrollment.services.jobs import job_succeed_with_file
 
     schools = School.objects.visible_to(job.created_by)
     content = year_end_workbook(insurance_year=job.insurance_year, schools=schools)
     now = timezone.now()
-    job.output_file.save(f"year-end-{job.insurance_year.label}-{now:%Y%m%d%H%M%S}.xlsx", ContentFile(content), save=False)
-    return JobOutcome(extra={"output_file": job.output_file.name, "expires_at": now + datetime.timedelta(days=30)})
+    job_succeed_with_file(
+        job=job, file_name=f"year-end-{job.insurance_year.label}-{now:%Y%m%d%H%M%S}.xlsx", content=ContentFile(content),
+        expires_at=now + datetime.timedelta(days=30),
+    )

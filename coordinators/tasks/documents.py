@@ -12,7 +12,7 @@ from coordinators.documents import render_rights_records
 from coordinators.selectors_documents import rights_records
 from coordinators.services.documents import KEEP_UNTIL_DOWNLOADED
 from enrollment.models import Job
-from enrollment.services.jobs import JobFailed, JobLost, JobOutcome, job_progress
+from enrollment.services.jobs import JobFailed, JobLost, job_progress, job_succeed_with_file
 from enrollment.tasks.base import job_task
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,11 @@ def render_rights_records_job(job: Job):
         with tempfile.TemporaryFile() as buffer:
             pages = render_rights_records(records, buffer, on_page=on_page)
             buffer.seek(0)
-            job.output_file.save(f"rights-records-{job.pk}.pdf", File(buffer), save=False)
+            # Staged; in place only once the job's row says succeeded.
+            job_succeed_with_file(
+                job=job, file_name=f"rights-records-{job.pk}.pdf", content=File(buffer), result={"pages": pages},
+                progress=pages, total=pages, expires_at=timezone.now() + KEEP_UNTIL_DOWNLOADED,
+            )
     except JobLost:
         raise
     except Exception as exc:
@@ -45,11 +49,6 @@ def render_rights_records_job(job: Job):
         # quotes the exception, whose text could carry a student's data.
         logger.exception("documents job %s failed", job.pk)
         raise JobFailed(_("权益记录单生成失败（%(kind)s），请重新打印；如仍失败，请联系经办机构。") % {"kind": type(exc).__name__}) from exc
-    now = timezone.now()
-    return JobOutcome(
-        result={"pages": pages}, progress=pages, total=pages,
-        extra={"output_file": job.output_file.name, "expires_at": now + KEEP_UNTIL_DOWNLOADED},
-    )
 
 
 @shared_task(name="coordinators.delete_expired_documents")

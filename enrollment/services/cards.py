@@ -31,7 +31,7 @@ from enrollment.models import (
     StudentStatus,
 )
 from enrollment.services.common import Actor, audit_fields, audit_record
-from enrollment.services.jobs import job_create, job_execute, job_succeed
+from enrollment.services.jobs import job_create, job_execute, job_succeed_with_file
 
 # The card office's photo format: a 358x441 portrait; a little tolerance on the ratio for scans.
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
@@ -287,11 +287,11 @@ def _build_package(job: Job) -> None:
         archive.writestr("list.xlsx", sheet_buffer.getvalue())
     now = timezone.now()
     CitizenCard.objects.filter(pk__in=[c.pk for c in cards]).update(state=CitizenCard.State.SENT, sent_at=now)
-    job.output_file.save(f"card-photos-{now:%Y%m%d-%H%M%S}.zip", ContentFile(buffer.getvalue()), save=False)
-    # Ended in the same transaction as the cards it sends: both commit, or neither.
-    job_succeed(
-        job=job, result={"cards": len(cards)}, output_file=job.output_file.name, progress=len(cards), total=len(cards),
-        expires_at=now + datetime.timedelta(days=7),
+    # Ended in the same transaction as the cards it sends: both commit, or neither; the
+    # package is moved into place only after that commit.
+    job_succeed_with_file(
+        job=job, file_name=f"card-photos-{now:%Y%m%d-%H%M%S}.zip", content=ContentFile(buffer.getvalue()),
+        result={"cards": len(cards)}, progress=len(cards), total=len(cards), expires_at=now + datetime.timedelta(days=7),
     )
     if cards and user is not None:
         PersonalDataAccess.objects.create(user=user, action="card_photo_export", target=f"job {job.pk}", record_count=len(cards))

@@ -26,8 +26,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment.models import Job
+from enrollment.services.outward import outward_register
 
 logger = logging.getLogger(__name__)
+outward_register(Job, "output_file")
 
 # Key space of the advisory lock a running job holds: pg_advisory_lock(JOB_LOCK_SPACE, job id).
 JOB_LOCK_SPACE = 720902
@@ -190,6 +192,15 @@ def job_succeed(*, job: Job, result: dict | None = None, **fields) -> bool:
     )
     _unlock(job.pk)
     return bool(done)
+
+
+def job_succeed_with_file(*, job: Job, file_name: str, content, result: dict | None = None, **fields) -> bool:
+    """End a job with its output file: the file is moved into place only once the job's row commits."""
+    from enrollment.services.outward import outward_file_place
+
+    with transaction.atomic():
+        name = outward_file_place(instance=job, field_name="output_file", file_name=file_name, content=content)
+        return job_succeed(job=job, result=result, output_file=name, **fields)
 
 
 def job_fail(*, job: Job, message: str, result: dict | None = None, **fields) -> bool:

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from billing import services
-from billing.tasks import generate_debit_batches
 from billing.formats import get_format
 from billing.models import DebitBatch, DebitInstruction
 from billing.selectors import school_billing_status, unbillable_confirmations
+from billing.tasks import generate_debit_batches
 from enrollment.models import Enrollment, Job, PaymentStatus, Roster, RosterState
 from enrollment.services.common import Actor
 from tests.billing.conftest import confirm_roster, extra_school, make_account, make_bank
@@ -32,6 +32,8 @@ def test_each_confirmed_roster_gets_one_instruction_of_count_times_fee(debit_wor
     assert DebitInstruction.objects.count() == 2
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_one_batch_per_bank_with_control_totals_and_checksum(debit_world):
     summary = generate(debit_world.year)
     assert len(summary.batches) == 1
@@ -53,6 +55,8 @@ def test_generating_again_creates_no_second_batch_or_debit(debit_world):
     assert DebitBatch.objects.count() == 1 and DebitInstruction.objects.count() == 2
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_each_bank_gets_its_own_batch_in_its_own_format(debit_world):
     icbc = make_bank(debit_world.city, code="ICBC2", name="工商银行", file_format="icbc_fixed")
     school, _confirmation = extra_school(debit_world, "GZ-YX-009", icbc, paying=4)
