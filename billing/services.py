@@ -264,18 +264,17 @@ def batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor:
 
 @transaction.atomic
 def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor: Actor) -> DebitBatch | None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # One generator per bank and year at a time, until it commits: two runs claiming
-            # with SKIP LOCKED side by side would each lock part of the bank's instructions
-            # and send the bank two files. The run that finds the lock taken leaves the bank
-            # to the run holding it (or, should that one fail, to the next run).
-            cursor.execute(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"debit-batch:{bank.pk}:{insurance_year.pk}"],
-            )
-            if not cursor.fetchone()[0]:
-                return None
+    with connection.cursor() as cursor:
+        # One generator per bank and year at a time, until it commits: two runs claiming
+        # with SKIP LOCKED side by side would each lock part of the bank's instructions
+        # and send the bank two files. The run that finds the lock taken leaves the bank
+        # to the run holding it (or, should that one fail, to the next run).
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"debit-batch:{bank.pk}:{insurance_year.pk}"],
+        )
+        if not cursor.fetchone()[0]:
+            return None
     fmt = get_format(bank.file_format)
     batch = DebitBatch.objects.create(
         bank=bank, insurance_year=insurance_year, reference=f"B{bank.code}-{_stamp()}"[:40], file_format=fmt.code,

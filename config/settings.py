@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "coordinators",
     "billing",
     "graduates",
+    # Above the others: what reads across apps (dashboard, reports, retention, roles, demo data).
+    "bureau",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "coordinators.context_processors.portal_school",
             ],
         },
     },
@@ -218,11 +221,17 @@ REST_FRAMEWORK = {
         "enrollment.auth.MembershipTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "enrollment.api.strict.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
+        "enrollment.api.strict.StrictQueryParametersBackend",
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "enrollment.api.strict.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "enrollment.api.base.exception_handler",

@@ -25,7 +25,7 @@ urlpatterns = [
     ),
     path("health/", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("bureau/", include("enrollment.urls")),
+    path("bureau/", include("bureau.urls")),
     path("billing/", include("billing.urls")),
     path("graduates/", include("graduates.urls")),
     path("", include("coordinators.urls")),

@@ -43,3 +43,12 @@ def confirmed_roster_cases(*, user) -> QuerySet[GraduateRecord]:
 
 def latest_run() -> DeregistrationRun | None:
     return DeregistrationRun.objects.order_by("-started_at").first()
+
+
+def feed_records_of_school(*, school_id: int) -> QuerySet[GraduateRecord]:
+    """The school's graduate records, which the roster review marks as suspected graduates.
+
+    Through the school: the records' (school, outcome) index finds this school's
+    few records instead of reading every graduate record of the city.
+    """
+    return GraduateRecord.objects.filter(school_id=school_id)

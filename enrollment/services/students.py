@@ -55,7 +55,6 @@ MODE_STRICT = "strict"  # import nothing if any row is wrong
 MODE_PARTIAL = "partial"  # import the valid rows, report the others
 MODES = (MODE_STRICT, MODE_PARTIAL)
 EDITABLE = ["name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
-UPSERT_BATCH = 2000
 REFRESH_CHUNK = 25000
 
 
@@ -332,19 +331,10 @@ def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], 
     On PostgreSQL the rows are COPied as plain tuples into a scratch table and
     written with one ``INSERT .. SELECT .. ON CONFLICT (identity_number) DO UPDATE
     .. RETURNING id``: the ORM's per-field preparation of bulk_create costs more
-    than the statement itself on large imports. Elsewhere (the SQLite demo)
-    bulk_create with update_conflicts does the same, in chunks.
+    than the statement itself on large imports.
     """
     if not rows:
         return []
-    if connection.vendor != "postgresql":
-        ids = []
-        for start in range(0, len(rows), UPSERT_BATCH):
-            chunk = [Student(identity_number=n, school=school, created_at=now, updated_at=now, **{k: v[k] for k in fields})
-                     for n, v in rows[start:start + UPSERT_BATCH]]
-            Student.objects.bulk_create(chunk, update_conflicts=True, unique_fields=["identity_number"], update_fields=fields + ["updated_at"])
-            ids += list(Student.objects.filter(school=school, identity_number__in=[s.identity_number for s in chunk]).values_list("pk", flat=True))
-        return ids
     from enrollment.imports.pgcopy import copy_lines, copy_value, temp_table_like
 
     columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
@@ -378,23 +368,18 @@ def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], 
 def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
     """Registered students among ``numbers``, by identity number, with the fields the file carries."""
     existing: dict[str, dict] = {}
-    if connection.vendor == "postgresql":
-        # One array parameter: tens of thousands of IN placeholders cost more to build than the query to run.
-        columns = ["id", "identity_number", "school_id", *(Student._meta.get_field(f).column for f in fields)]
-        keys = ["pk", "identity_number", "school_id", *fields]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" '
-                f"WHERE identity_number = ANY(%s::varchar[])",
-                # One array literal (validated numbers are digits and X, nothing to quote): see pgcopy.int_array.
-                ["{" + ",".join(numbers) + "}"],
-            )
-            for r in cursor.fetchall():
-                existing[r[1]] = dict(zip(keys, r, strict=True))
-        return existing
-    for start in range(0, len(numbers), 10000):
-        for row in Student.objects.filter(identity_number__in=numbers[start:start + 10000]).values("pk", "identity_number", "school_id", *fields):
-            existing[row["identity_number"]] = row
+    # One array parameter: tens of thousands of IN placeholders cost more to build than the query to run.
+    columns = ["id", "identity_number", "school_id", *(Student._meta.get_field(f).column for f in fields)]
+    keys = ["pk", "identity_number", "school_id", *fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" '
+            f"WHERE identity_number = ANY(%s::varchar[])",
+            # One array literal (validated numbers are digits and X, nothing to quote): see pgcopy.int_array.
+            ["{" + ",".join(numbers) + "}"],
+        )
+        for r in cursor.fetchall():
+            existing[r[1]] = dict(zip(keys, r, strict=True))
     return existing
 
 
@@ -402,19 +387,12 @@ def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school
     """One audit row per updated student with the old and new values."""
     if not updated_rows:
         return
-    if connection.vendor == "postgresql":
-        from enrollment.imports.pgcopy import copy_audit
+    from enrollment.imports.pgcopy import copy_audit
 
-        with connection.cursor() as cursor:
-            copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
-                actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
-            ))
-        return
-    AuditEvent.objects.bulk_create([
-        AuditEvent(**audit_fields(actor=actor, action="student_update", obj=Student(pk=pk), changes=changes, school_id=school.pk,
-                                  student_id=pk, roster_id=roster_id, note=note), at=now)
-        for pk, changes in updated_rows
-    ], batch_size=2000)
+    with connection.cursor() as cursor:
+        copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
+            actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
+        ))
 
 
 class _NothingWritten(Exception):

@@ -8,10 +8,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from bureau.retention import apply_retention
+from bureau.tasks import apply_retention_task
 from enrollment import identity
 from enrollment.models import AuditEvent, Enrollment, Exemption, ExemptionCategory, Student, StudentStatus
-from enrollment.retention import ERASED_NAME, apply_retention, pseudonym_identity_number
-from enrollment.tasks.retention import apply_retention_task
+from enrollment.retention import ERASED_NAME, pseudonym_identity_number
 from graduates.models import GraduateFeed, GraduateRecord
 from tests.factories import InsuranceYearFactory, StudentFactory
 

@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 from openpyxl import load_workbook
 
+from bureau.reports import year_end_report_start, year_end_workbook
+from enrollment.coverage import school_coverage
 from enrollment.models import Channel, Enrollment, ExemptionCategory, Job, PaymentStatus, School
-from enrollment.reports import school_coverage, year_end_report_start, year_end_workbook
 from enrollment.services.common import Actor
 from tests.api.data import enroll, school_with_students
 from tests.factories import StudentFactory

@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from enrollment import reports
+from bureau import reports
+from coordinators.models import Coordinator
+from enrollment import coverage
 from enrollment.api.permissions import is_bureau_staff
 from enrollment.models import (
     CitizenCard,
@@ -96,8 +98,8 @@ def dashboard(request):
     context = {"years": visible_years(request.user), "year": year, "threshold": reports_threshold()}
     if year is not None:
         schools = School.objects.visible_to(request.user)
-        rows = reports.school_coverage(insurance_year=year, schools=schools)
-        districts = reports.district_coverage(rows)
+        rows = coverage.school_coverage(insurance_year=year, schools=schools)
+        districts = coverage.district_coverage(rows)
         lagging = [r for r in rows if r.expected > 0 and (not r.confirmed or r.rate < reports_threshold())]
         context.update(
             rows=rows,
@@ -107,9 +109,9 @@ def dashboard(request):
             lagging=lagging,
             confirmed_rosters=sum(1 for r in rows if r.confirmed),
             totals=_total(rows),
-            exemptions=reports.exemptions_by_category(insurance_year=year, schools=schools),
+            exemptions=coverage.exemptions_by_category(insurance_year=year, schools=schools),
             billing=reports.billing_figures(insurance_year=year, schools=schools),
-            collected=reports.amount_collected(insurance_year=year, schools=schools),
+            collected=coverage.amount_collected(insurance_year=year, schools=schools),
             refunds=reports.refunds(insurance_year=year, schools=schools),
             cards_waiting=CitizenCard.objects.visible_to(request.user).filter(state=CitizenCard.State.PHOTO_SUBMITTED).count(),
             jobs=Job.objects.filter(created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])[:5],
@@ -118,7 +120,7 @@ def dashboard(request):
 
 
 def _total(rows):
-    total = reports.SchoolCoverage(school_id=0, code="", name="", office_id=0, district=_("合计"))
+    total = coverage.SchoolCoverage(school_id=0, code="", name="", office_id=0, district=_("合计"))
     for row in rows:
         total.in_school += row.in_school
         total.other_channel += row.other_channel
@@ -134,7 +136,7 @@ def school_detail(request, pk):
     year = selected_year(request)
     if year is None or year.city_id != school.office.city_id:
         raise Http404
-    row = reports.school_coverage(insurance_year=year, schools=School.objects.filter(pk=school.pk))[0]
+    row = coverage.school_coverage(insurance_year=year, schools=School.objects.filter(pk=school.pk))[0]
     roster = Roster.objects.filter(school=school, insurance_year=year).first()
     enrollments = Enrollment.objects.filter(insurance_year=year, school=school)
     context = {
@@ -145,7 +147,7 @@ def school_detail(request, pk):
         "confirmation": roster.live_confirmation if roster and roster.state != RosterState.OPEN else None,
         "unpaid": enrollments.filter(status="registered", channel="school", payment_status__in=["unpaid", "billed"])
         .select_related("student").order_by("student__grade", "student__class_name", "student__name")[:200],
-        "exemptions": reports.exemptions_by_category(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
+        "exemptions": coverage.exemptions_by_category(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
         "coordinators": _coordinators(school),
         "billing": reports.billing_figures(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
     }
@@ -158,13 +160,7 @@ def school_detail(request, pk):
 
 
 def _coordinators(school):
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("coordinators", "Coordinator")
-    except LookupError:
-        return []
-    return list(model.objects.filter(school=school, active=True).order_by("name"))
+    return list(Coordinator.objects.filter(school=school, active=True).order_by("name"))
 
 
 @staff_required
