@@ -7,8 +7,9 @@ child processes and prints, for every demo login, the page to open. Ctrl-C
 (or SIGTERM) stops everything it started, the embedded servers included; the
 data stays in var/ for the next run.
 
-Options: --host, --port (127.0.0.1:8000). EMBEDDED_DIR moves the embedded
-servers' data and the logs (var/ by default).
+Options: --host, --port (127.0.0.1:8000); --stop stops embedded servers left
+running by processes started by hand. EMBEDDED_DIR moves the embedded servers'
+data and the logs (var/ by default).
 """
 
 from __future__ import annotations
@@ -115,12 +116,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--stop", action="store_true", help="stop the embedded servers left running, then exit")
     args = parser.parse_args()
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
 
     var = Path(os.environ.get("EMBEDDED_DIR") or ROOT / "var").resolve()
+    if args.stop:
+        embedded.stop(var)
+        return 0
     logs = var / "log"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
