@@ -1,32 +1,16 @@
 """`make demo` on a machine with nothing but Python: embedded servers, a real worker and beat, one Ctrl-C stops all."""
 
 import http.cookiejar
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import psutil
 import pytest
 
-from config import embedded
-
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "demo-insure-2468"
-STARTUP_TIMEOUT_SECONDS = 420
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests import demo_stack
 
 
 class Browser:
@@ -49,40 +33,13 @@ class Browser:
 
     def log_in(self, username: str):
         _url, page = self.get("/login/")
-        return self.post("/login/", {"username": username, "password": PASSWORD}, token_from=page)
-
-
-def _wait(predicate, timeout: float, what: str, output: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"{what} within {timeout} s; launcher output:\n{output.read_text()}")
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
+        return self.post("/login/", {"username": username, "password": demo_stack.PASSWORD}, token_from=page)
 
 
 @pytest.mark.worker
 def test_the_demo_serves_both_kinds_of_user_runs_jobs_on_its_worker_and_stops_everything_on_ctrl_c(tmp_path):
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    output = tmp_path / "demo.out"
-    # What a new user's shell has: no database, no Redis, none of the test run's settings.
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8", "LOG_JSON": "0",
-           "EMBEDDED_DIR": str(tmp_path / "var"), "PRIVATE_MEDIA_ROOT": str(tmp_path / "private")}
-    with open(output, "wb") as out:
-        launcher = subprocess.Popen([sys.executable, "scripts/demo.py", "--port", str(port)], cwd=ROOT, env=env,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    launcher, base, output = demo_stack.start(tmp_path)
     try:
-        _wait(lambda: _http_ok(base + "/health/") and "Ctrl-C" in output.read_text(), STARTUP_TIMEOUT_SECONDS,
-              "the demo did not come up", output)
         printed = output.read_text()
         assert f"coord-gz1      coordinator     {base}/\n" in printed
         assert f"staff-gz       city_staff      {base}/bureau/\n" in printed
@@ -106,7 +63,7 @@ def test_the_demo_serves_both_kinds_of_user_runs_jobs_on_its_worker_and_stops_ev
             except urllib.error.HTTPError:
                 return False
 
-        _wait(report_ready, 120, "the year-end report was not produced", output)
+        demo_stack.wait(report_ready, 120, "the year-end report was not produced", output)
         # Run by the demo's own worker, not in the web process.
         worker_log = (tmp_path / "var" / "log" / "worker.log").read_text()
         assert re.search(r"Task enrollment\.year_end_report\[[^\]]+\] succeeded", worker_log), worker_log[-3000:]
@@ -120,12 +77,7 @@ def test_the_demo_serves_both_kinds_of_user_runs_jobs_on_its_worker_and_stops_ev
             word for p in started for word in ("worker", "beat", "runserver") if word in " ".join(p.cmdline())
         }
     except BaseException:
-        launcher.send_signal(signal.SIGINT)
-        try:
-            launcher.wait(90)
-        except subprocess.TimeoutExpired:
-            launcher.kill()
-        embedded.stop(tmp_path / "var")
+        demo_stack.stop(launcher, tmp_path)
         raise
 
     launcher.send_signal(signal.SIGINT)
