@@ -1,7 +1,8 @@
 """A new user's first cycle in a real browser against `make demo`'s own stack (embedded servers, worker, beat).
 
 A Guangzhou coordinator imports students and confirms the roster; city staff
-generate the debit batch and watch the job, run by the demo's worker, finish.
+generate the debit batch and watch the job, run by the demo's worker, finish;
+then the same for Suzhou's tax declarations.
 """
 
 import os
@@ -47,7 +48,7 @@ def _log_in(page, base: str, username: str) -> None:
     page.wait_for_load_state()
 
 
-def test_a_coordinator_imports_and_confirms_then_staff_generate_the_debit_batch_on_the_worker(demo, page, tmp_path):
+def test_coordinators_confirm_then_staff_generate_the_debit_batch_and_the_declarations_on_the_worker(demo, page, tmp_path):
     from playwright.sync_api import expect
 
     base, _ = demo
@@ -84,5 +85,23 @@ def test_a_coordinator_imports_and_confirms_then_staff_generate_the_debit_batch_
     page.goto(f"{base}/admin/billing/debitbatch/")
     assert page.locator("#result_list tbody tr").count() >= 1
 
+    # Suzhou collects through the tax department: a university coordinator confirms the roster the demo built,
+    # city staff generate the tax declarations.
+    _log_in(page, base, "coord-sz1")
+    page.click("nav >> text=参保名单/确认")
+    page.check("#id_checked")
+    page.click("#confirm-form button[type=submit]")
+    expect(page.locator("body")).to_contain_text("名单已确认", timeout=30_000)
+
+    _log_in(page, base, "staff-sz")
+    expect(page).to_have_url(f"{base}/bureau/")
+    page.goto(f"{base}/admin/billing/declaration/generate/")
+    page.select_option("select[name=insurance_year]", index=1)
+    page.click("text=开始生成")
+    page.wait_for_url(f"{base}/bureau/jobs/*/", timeout=30_000)
+    expect(page.locator("#job")).to_have_attribute("data-state", "succeeded", timeout=180_000)
+    assert int(page.locator('#job tr:has(th:text-is("申报数")) td').inner_text()) >= 1
+
     worker_log = (tmp_path / "var" / "log" / "worker.log").read_text()
-    assert re.search(r"Task billing\.tasks\.generate_debit_batches\[[^\]]+\] succeeded", worker_log), worker_log[-3000:]
+    for task in ("generate_debit_batches", "generate_declarations"):
+        assert re.search(rf"Task billing\.tasks\.{task}\[[^\]]+\] succeeded", worker_log), worker_log[-3000:]
