@@ -112,11 +112,7 @@ class InsuranceYearAdminForm(forms.ModelForm):
                     "fee_provisional",
                     _("已设立的参保年度修改缴费标准即为公布正式标准，请取消“暂定标准”后保存。"),
                 )
-            else:
-                try:
-                    check_window_open(insurance_year=self.instance)
-                except ValidationError as exc:
-                    self.add_error("fee_standard", exc.messages)
+        # Publishing is a bureau act allowed at any time, after the window too (GZ 2(3)).
         return data
 
 
