@@ -32,7 +32,7 @@ from enrollment.models import (
     SchoolAccount,
     Student,
 )
-from enrollment.querysets import membership_of
+from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor, check_window_open
 
 
@@ -51,14 +51,14 @@ class HotlineInline(admin.TabularInline):
 
 @admin.register(City)
 class CityAdmin(ScopedModelAdmin):
-    list_display = ["name", "code"]
+    list_display = ["name", "code", "banks_restricted"]
     search_fields = ["name", "code"]
     inlines = [HotlineInline]
 
 
 @admin.register(Office)
 class OfficeAdmin(ScopedModelAdmin):
-    list_display = ["name", "district", "city", "address", "liaison", "phone"]
+    list_display = ["name", "district", "city", "urban_district", "address", "liaison", "phone"]
     list_filter = ["city"]
     search_fields = ["name", "district", "code", "liaison"]
 
@@ -96,7 +96,7 @@ class InsuranceYearAdminForm(forms.ModelForm):
         model = InsuranceYear
         fields = [
             "city", "label", "collection_route", "fee_standard", "fee_provisional", "window_start", "window_end",
-            "coverage_start", "coverage_end", "coordinator_deadline",
+            "coverage_start", "coverage_end", "coordinator_deadline", "locked_after_window", "urban_districts_only",
         ]
 
     @property
@@ -131,6 +131,7 @@ class InsuranceYearAdmin(ScopedModelAdmin):
         (None, {"fields": ["city", "label", "collection_route"]}),
         (_("缴费标准"), {"fields": ["fee_standard", "fee_provisional"]}),
         (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
+        (_("本市规则"), {"fields": ["locked_after_window", "urban_districts_only"]}),
         (_("协管员"), {"fields": ["coordinator_deadline"]}),
     ]
 
@@ -167,16 +168,23 @@ class SchoolAccountForm(forms.ModelForm):
         data = super().clean()
         bank = data.get("bank")
         school = data.get("school") or getattr(self.instance, "school", None)
-        city_id = getattr(getattr(school, "office", None), "city_id", None)
-        if bank is not None and city_id is not None and not bank.allowed_in.filter(pk=city_id).exists():
-            # Only banks on the city's published list may debit (GZ 1(4)).
+        city = getattr(getattr(school, "office", None), "city", None)
+        if bank is not None and city is not None and city.banks_restricted and not bank.allowed_in.filter(pk=city.pk).exists():
+            # Where the city publishes a list, only its banks may debit (GZ 1(4)); Suzhou names none (SZ 4(5)).
             self.add_error("bank", _("%(bank)s不在本市允许划扣医保费的银行名单内。") % {"bank": bank.name})
         return data
 
 
 def allowed_banks_field(admin_obj, db_field, request, **kwargs):
+    """The staff's city's allowed banks where it restricts them, every bank where it does not."""
     if db_field.name == "bank":
-        kwargs["queryset"] = Bank.objects.filter(allowed_in__isnull=False).distinct()
+        city = City.objects.filter(pk=membership_city_id(membership_of(request.user))).first()
+        if city is not None and not city.banks_restricted:
+            kwargs["queryset"] = Bank.objects.all()
+        elif city is not None:
+            kwargs["queryset"] = Bank.objects.filter(allowed_in=city)
+        else:
+            kwargs["queryset"] = Bank.objects.all()  # superusers: the form checks the school's city
     return kwargs
 
 
