@@ -73,6 +73,26 @@ class BankAdmin(ScopedModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("allowed_in")
 
+    def has_change_permission(self, request, obj=None):
+        # A bank is shared reference data: staff change only a bank no other city relies on.
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        own = membership_city_id(membership_of(request.user))
+        return not obj.allowed_in.exclude(pk=own).exists()
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "allowed_in":
+            kwargs["queryset"] = City.objects.visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # The form offers only the staff's own city: other cities' places on the list are kept as they were.
+        others = list(form.instance.allowed_in.exclude(pk__in=City.objects.visible_to(request.user).values("pk")))
+        super().save_related(request, form, formsets, change)
+        form.instance.allowed_in.add(*others)
+
     @admin.display(description=_("允许划扣的城市"))
     def allowed_cities(self, obj):
         return "、".join(city.name for city in obj.allowed_in.all())
