@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from enrollment import identity
-from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q, people_of_office_q
+from enrollment.admin.scoping import ScopedModelAdmin, people_visible_to
 from enrollment.models import (
     AuditEvent,
     Bank,
@@ -289,16 +289,8 @@ class MembershipAdmin(ScopedModelAdmin):
                 # Staff never attach a scope to a superuser's account or widen their own, and see only the
                 # accounts of their own city (district staff: their district's); a new account is given its
                 # first scope by a superuser.
-                if membership is not None and membership.role == "district_staff":
-                    people = people_of_office_q(membership.office_id)
-                elif membership is not None and membership.role == "city_staff":
-                    people = people_of_city_q(membership.city_id)
-                else:
-                    people = Q(pk__in=[])
-                kwargs["queryset"] = (
-                    db_field.related_model._default_manager.filter(people, is_superuser=False)
-                    .exclude(pk=request.user.pk)
-                    .distinct()
+                kwargs["queryset"] = people_visible_to(
+                    request.user, db_field.related_model._default_manager.exclude(pk=request.user.pk)
                 )
             elif db_field.name == "city":
                 kwargs["queryset"] = City.objects.filter(pk=getattr(membership, "city_id", None))

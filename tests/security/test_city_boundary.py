@@ -157,3 +157,15 @@ def test_city_staff_list_a_new_bank_for_their_own_city_only(client, world, suzho
     client.post(reverse("admin:enrollment_bank_add"), {"code": "abc", "name": "农业银行", "file_format": "default",
                                                          "allowed_in": [suzhou.city.pk]})
     assert not Bank.objects.filter(code="abc").exists()
+
+
+def test_a_coordinator_entry_offers_only_accounts_of_the_staffs_own_city(client, world, suzhou):
+    from coordinators.models import Coordinator
+
+    entry = Coordinator.objects.create(school=world.school, user=world.coordinator, name="越秀协管", gender="F",
+                                       department="教务处", post="干事", work_phone="020-83000000", mobile="13800000000")
+    login(client, world.city_staff)
+    form = client.get(reverse("admin:coordinators_coordinator_change", args=[entry.pk])).context["adminform"].form
+    offered = set(form.fields["user"].queryset.values_list("username", flat=True))
+    assert "coord" in offered
+    assert not offered & {"coord-suzhou", "staff-suzhou"}
