@@ -69,7 +69,8 @@ def _form_page(request, admin_obj, *, form, title, submit_label, help_text=""):
 
 
 def _job_link(job: Job) -> str:
-    return reverse("admin:enrollment_job_change", args=[job.pk])
+    # The staff job page follows progress and links to the result (batches, declarations).
+    return reverse("bureau:job", args=[job.pk])
 
 
 def _refused(request, exc: ValidationError):

@@ -844,6 +844,7 @@ class Job(models.Model):
         STUDENT_IMPORT = "student_import", _("学生导入")
         EXEMPTION_IMPORT = "exemption_import", _("免缴名单导入")
         BATCH_GENERATION = "batch_generation", _("生成扣款批次")
+        DECLARATION_GENERATION = "declaration_generation", _("生成税务申报")
         RESULT_IMPORT = "result_import", _("导入扣款结果")
         RECEIPT_IMPORT = "receipt_import", _("导入电子票据")
         GRADUATE_RUN = "graduate_run", _("毕业生停保")
@@ -876,6 +877,13 @@ class Job(models.Model):
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     expires_at = models.DateTimeField(_("文件过期时间"), null=True, blank=True)
+    # The lifecycle (enrollment.services.jobs): the row is the source of truth, a
+    # broker message only wakes a worker up (transactional outbox).
+    task_name = models.CharField(_("任务"), max_length=100, blank=True)
+    enqueued_at = models.DateTimeField(_("最近发送时间"), null=True, blank=True)
+    worker = models.CharField(_("处理进程"), max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("运行次数"), default=0)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -883,6 +891,7 @@ class Job(models.Model):
         verbose_name = _("后台任务")
         verbose_name_plural = _("后台任务")
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="job_state_heartbeat")]
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"

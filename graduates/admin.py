@@ -145,7 +145,7 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return redirect("admin:graduates_graduatefeed_changelist")
-        tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
+        tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
         self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
         return redirect("admin:graduates_graduatefeed_changelist")
 
@@ -153,7 +153,7 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
     def run_now(self, request, queryset):
         if not can_feed(request):
             raise PermissionDenied
-        tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
+        tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
         self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
 
     def changelist_view(self, request, extra_context=None):

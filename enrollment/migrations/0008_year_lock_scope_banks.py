@@ -19,7 +19,7 @@ def notices_values(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0006_city_owned_rules'),
+        ('enrollment', '0007_job_lifecycle'),
     ]
 
     operations = [
