@@ -5,6 +5,7 @@ in-process. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and
 ALLOWED_HOSTS, and leaves DEBUG off.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -41,7 +42,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -244,6 +245,13 @@ REST_FRAMEWORK = {
         "user": env_str("API_THROTTLE_USER", "6000/min"),
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
     },
+}
+# API tokens: knox stores a SHA-512 hash only; the token is shown once, when it is
+# created (admin or `manage.py issue_api_token`), and each expires and can be revoked.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(days=env_int("API_TOKEN_DAYS", 365)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Student medical insurance enrollment API",
