@@ -132,38 +132,36 @@ def year_end_report_start(*, actor, insurance_year: InsuranceYear):
 
     from bureau.tasks import year_end_report_task
     from enrollment.models import Job
+    from enrollment.services.jobs import job_create
 
     with transaction.atomic():
-        job = Job.objects.create(
-            kind=Job.Kind.REPORT, created_by=actor.user, insurance_year=insurance_year, params={"report": "year_end"}
+        return job_create(
+            kind=Job.Kind.REPORT, task=year_end_report_task, created_by=actor.user, insurance_year=insurance_year,
+            params={"report": "year_end"},
         )
-        transaction.on_commit(lambda: year_end_report_task.delay(job.pk))
-    return job
 
 
 def year_end_report_run(*, job_id: int):
-    """Write the report of a pending REPORT job. A second delivery finds the job claimed and does nothing."""
+    """Write the report of a pending REPORT job now. A second delivery finds the job claimed and does nothing."""
+    from enrollment.models import Job
+    from enrollment.services.jobs import job_execute
+
+    return job_execute(job_id=job_id, body=year_end_report_body) or Job.objects.get(pk=job_id)
+
+
+def year_end_report_body(job):
     import datetime
 
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from enrollment.models import Job
+    from enrollment.services.jobs import job_succeed_with_file
 
-    # Conditional UPDATE: of two workers handed the same job, only one moves it out of "pending".
-    if not Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(state=Job.State.RUNNING, started_at=timezone.now()):
-        return Job.objects.get(pk=job_id)
-    job = Job.objects.select_related("created_by", "insurance_year").get(pk=job_id)
-    try:
-        schools = School.objects.visible_to(job.created_by)
-        content = year_end_workbook(insurance_year=job.insurance_year, schools=schools)
-        now = timezone.now()
-        job.output_file.save(f"year-end-{job.insurance_year.label}-{now:%Y%m%d%H%M%S}.xlsx", ContentFile(content), save=False)
-        job.state = Job.State.SUCCEEDED
-        job.finished_at = now
-        job.expires_at = now + datetime.timedelta(days=30)
-        job.save()
-    except Exception as exc:
-        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(exc)[:1000], finished_at=timezone.now())
-        raise
-    return job
+    schools = School.objects.visible_to(job.created_by)
+    content = year_end_workbook(insurance_year=job.insurance_year, schools=schools)
+    now = timezone.now()
+    # Staged; in place only once the job's row says succeeded.
+    job_succeed_with_file(
+        job=job, file_name=f"year-end-{job.insurance_year.label}-{now:%Y%m%d%H%M%S}.xlsx", content=ContentFile(content),
+        expires_at=now + datetime.timedelta(days=30),
+    )

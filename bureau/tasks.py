@@ -7,12 +7,15 @@ them, and a renamed task would leave both pointing at nothing.
 
 from celery import shared_task
 
+from enrollment.tasks.base import job_task
 
-@shared_task(name="enrollment.year_end_report", acks_late=True)
-def year_end_report_task(job_id: int) -> int:
-    from bureau.reports import year_end_report_run
 
-    return year_end_report_run(job_id=job_id).pk
+@job_task(name="enrollment.year_end_report", idempotent=True)
+def year_end_report_task(job):
+    """Only reads and writes its own file: safe to run twice."""
+    from bureau.reports import year_end_report_body
+
+    return year_end_report_body(job)
 
 
 @shared_task(name="enrollment.apply_retention", acks_late=True)

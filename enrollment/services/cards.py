@@ -33,6 +33,7 @@ from enrollment.models import (
     StudentStatus,
 )
 from enrollment.services.common import Actor, audit_fields, audit_record
+from enrollment.services.jobs import job_create, job_execute, job_succeed_with_file
 
 # The card office's photo format: a 358x441 portrait; a little tolerance on the ratio for scans.
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
@@ -239,29 +240,21 @@ def cards_export_request(*, actor: Actor) -> Job:
     """Start the bureau's photo package for every submitted photo the user can see; built by a task."""
     from enrollment.tasks.cards import cards_export_package_task
 
-    job = Job.objects.create(kind=Job.Kind.PHOTO_EXPORT, created_by=actor.user, params={})
-    transaction.on_commit(lambda: cards_export_package_task.delay(job.pk))
-    return job
+    return job_create(kind=Job.Kind.PHOTO_EXPORT, task=cards_export_package_task, created_by=actor.user)
 
 
 def cards_export_package(*, job_id: int) -> Job:
-    """Build the package of a PHOTO_EXPORT job: an Excel list and ``<identity number>.jpg`` files, zipped.
+    """Build the package of a PHOTO_EXPORT job now (what the task does).
 
     Safe to run twice: the job is claimed with a conditional UPDATE, so a
     redelivered task finds it no longer pending and does nothing.
     """
-    claimed = Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(
-        state=Job.State.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        return Job.objects.get(pk=job_id)
-    job = Job.objects.select_related("created_by").get(pk=job_id)
-    try:
-        _build_package(job)
-    except Exception as exc:
-        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(exc)[:1000], finished_at=timezone.now())
-        raise
-    return Job.objects.get(pk=job.pk)
+    return job_execute(job_id=job_id, body=cards_export_build) or Job.objects.get(pk=job_id)
+
+
+def cards_export_build(job: Job) -> None:
+    """The body of a PHOTO_EXPORT job: an Excel list and ``<identity number>.jpg`` files, zipped."""
+    _build_package(job)
 
 
 def card_list_workbook(students) -> bytes:
@@ -303,13 +296,12 @@ def _build_package(job: Job) -> None:
         archive.writestr("list.xlsx", card_list_workbook([card.student for card in cards]))
     now = timezone.now()
     CitizenCard.objects.filter(pk__in=[c.pk for c in cards]).update(state=CitizenCard.State.SENT, sent_at=now)
-    job.output_file.save(f"card-photos-{now:%Y%m%d-%H%M%S}.zip", ContentFile(buffer.getvalue()), save=False)
-    job.state = Job.State.SUCCEEDED
-    job.progress = job.total = len(cards)
-    job.result = {"cards": len(cards)}
-    job.finished_at = now
-    job.expires_at = now + datetime.timedelta(days=7)
-    job.save()
+    # Ended in the same transaction as the cards it sends: both commit, or neither; the
+    # package is moved into place only after that commit.
+    job_succeed_with_file(
+        job=job, file_name=f"card-photos-{now:%Y%m%d-%H%M%S}.zip", content=ContentFile(buffer.getvalue()),
+        result={"cards": len(cards)}, progress=len(cards), total=len(cards), expires_at=now + datetime.timedelta(days=7),
+    )
     if cards and user is not None:
         PersonalDataAccess.objects.create(user=user, action="card_photo_export", target=f"job {job.pk}", record_count=len(cards))
     actor = Actor.job("cards_export_package")

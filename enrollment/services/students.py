@@ -47,6 +47,7 @@ from enrollment.services.common import (
     diff,
     roster_lock_for_change,
 )
+from enrollment.services.jobs import JobLost, JobOutcome, job_create, job_execute, job_fail, job_progress
 
 logger = logging.getLogger(__name__)
 
@@ -223,41 +224,45 @@ def student_import_start(*, actor: Actor, school: School, upload, name: str = ""
     year = school_year(school)
     check_window_open(insurance_year=year)
     user = actor.user if getattr(actor.user, "is_authenticated", False) else None
-    with transaction.atomic():
-        job = Job(
-            kind=Job.Kind.STUDENT_IMPORT, school=school, insurance_year=year, created_by=user,
-            params={"mode": mode, "source": actor.source, "label": actor.label}, input_name=name[:255],
-            expires_at=timezone.now() + datetime.timedelta(days=30),
-        )
-        # Stored under a neutral name: the original one may carry a class or a person's name.
-        job.input_file.save(f"students{os.path.splitext(name)[1].lower()[:6]}", File(upload), save=False)
-        job.save()
-        if not run_now:
-            from enrollment.tasks.students import import_students
+    from enrollment.tasks.students import import_students
 
-            transaction.on_commit(lambda: import_students.delay(job.pk))
+    with transaction.atomic():
+        # Stored under a neutral name: the original one may carry a class or a person's name.
+        stored = Job(kind=Job.Kind.STUDENT_IMPORT)
+        stored.input_file.save(f"students{os.path.splitext(name)[1].lower()[:6]}", File(upload), save=False)
+        create = job_create if not run_now else _job_create_unsent
+        job = create(
+            kind=Job.Kind.STUDENT_IMPORT, task=import_students, school=school, insurance_year=year, created_by=user,
+            params={"mode": mode, "source": actor.source, "label": actor.label}, input_name=name[:255],
+            input_file=stored.input_file.name, expires_at=timezone.now() + datetime.timedelta(days=30),
+        )
     if run_now:
         student_import_run(job_id=job.pk)
         job.refresh_from_db()
     return job
 
 
-def _progress(job_id: int):
+def _job_create_unsent(*, task, created_by=None, **fields) -> Job:
+    """The command line runs the import itself: a Job row with no message to send."""
+    return Job.objects.create(task_name=task.name, created_by=created_by, **fields)
+
+
+def _progress(job: Job):
     def report(done: int, total: int) -> None:
-        Job.objects.filter(pk=job_id).update(progress=done, total=max(total, done))
+        job_progress(job=job, progress=done, total=max(total, done))
 
     return report
 
 
 def student_import_run(*, job_id: int) -> Job | None:
-    """Run an import Job. Safe to call twice: only the call that moves it out of "pending" works."""
-    # Conditional UPDATE as the claim: two deliveries of the same task (a retry, a
-    # redelivered message after a worker restart) cannot both import the file.
-    claimed = Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(state=Job.State.RUNNING, started_at=timezone.now())
-    if not claimed:
-        return None
-    job = Job.objects.select_related("school__office", "insurance_year", "created_by").get(pk=job_id)
+    """Run an import Job now. Safe to call twice: only the call that claims it (pending to running) works."""
+    return job_execute(job_id=job_id, body=student_import_body)
+
+
+def student_import_body(job: Job) -> JobOutcome:
+    """The body of a STUDENT_IMPORT job: a refused file ends it failed with the reasons, the report kept."""
     actor = Actor(user=job.created_by, source=AuditEvent.Source.IMPORT, label=job.params.get("label", ""))
+    job.school = School.objects.select_related("office").get(pk=job.school_id)
     # The import allocates hundreds of thousands of small containers that never form
     # cycles; left on, the cyclic collector rescans all of them again and again and
     # costs a large share of the run. Collected once at the end instead.
@@ -267,18 +272,19 @@ def student_import_run(*, job_id: int) -> Job | None:
         result, error = _run(job, actor)
     except ValidationError as exc:
         result, error = {"errors": [], "created": 0, "updated": 0, "unchanged": 0}, " ".join(exc.messages)
+    except JobLost:
+        raise
     except Exception:
-        logger.exception("student import job %s crashed", job_id)
+        logger.exception("student import job %s crashed", job.pk)
         result, error = {"errors": []}, _("导入时发生系统错误，未导入任何数据；请稍后重试或联系经办机构。")
     finally:
         if collecting:
             gc.enable()
-    job.result = result
-    job.error = error
-    job.state = Job.State.FAILED if error else Job.State.SUCCEEDED
-    job.finished_at = timezone.now()
-    job.save(update_fields=["result", "error", "state", "finished_at", "output_file", "progress", "total"])
-    return job
+    extra = {"output_file": job.output_file.name or ""}
+    if error:
+        job_fail(job=job, message=error, result=result, progress=job.progress, total=job.total, **extra)
+        return None
+    return JobOutcome(result=result, progress=job.progress, total=job.total, extra=extra)
 
 
 def _run(job: Job, actor: Actor) -> tuple[dict, str]:
@@ -289,7 +295,7 @@ def _run(job: Job, actor: Actor) -> tuple[dict, str]:
     started = time.perf_counter()
     kind = sniff(path, job.input_name)
     table = read_table(path, kind, job.input_name)
-    parsed = parse(table, final_grade=school.final_grade, progress=_progress(job.pk))
+    parsed = parse(table, final_grade=school.final_grade, progress=_progress(job))
     timings = {"read_validate": round(time.perf_counter() - started, 3)}
     job.total = parsed.total
     job.progress = parsed.total
