@@ -26,7 +26,7 @@ def drop_plain_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("enrollment", "0005_student_stamp_every_column"),
+        ("enrollment", "0007_job_lifecycle"),
         ("knox", "0009_extend_authtoken_field"),
     ]
 
