@@ -25,8 +25,11 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils.translation import ngettext
+
+from enrollment.services.common import Actor, audit_record
 
 PAIR, ACCOUNT, ADDRESS = "username+ip_address", "username", "ip_address"
 
@@ -114,3 +117,18 @@ class LoginForm(TriesLeftMixin, AuthenticationForm):
 
 class AdminLoginForm(TriesLeftMixin, AdminAuthenticationForm):
     pass
+
+
+@transaction.atomic
+def login_unlock(*, actor: Actor, user) -> int:
+    """Release an account's log-in lock at once (staff, from the admin): its failures from every address go.
+
+    Recorded in the audit trail with who released it and how many failures were cleared.
+    """
+    from axes.models import AccessAttempt
+
+    attempts = AccessAttempt.objects.filter(username=user.get_username())
+    failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+    attempts.delete()
+    audit_record(actor=actor, action="login_unlocked", obj=user, changes={"failures_cleared": failures})
+    return failures

@@ -212,3 +212,42 @@ def test_the_lockout_page_says_when_the_lock_ends(world):
     assert "锁定将于" in page
     assert ends.strftime("%Y-%m-%d") in page and (ends.strftime("%H:%M") in page or
                                                    (ends - datetime.timedelta(minutes=1)).strftime("%H:%M") in page)
+
+
+def _locked_coordinator(world):
+    from coordinators.models import Coordinator
+
+    coordinator = Coordinator.objects.create(
+        school=world.school, user=world.coordinator, name="陈老师", gender="F", mobile="13800138000"
+    )
+    for _ in range(LIMIT):
+        _post_login(_portal_login_url(), world.coordinator.username, "wrong-password")
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 429
+    return coordinator
+
+
+def test_district_staff_unlock_their_coordinator_from_the_admin_and_it_is_recorded(world):
+    from enrollment.models import AuditEvent
+
+    coordinator = _locked_coordinator(world)
+    staff = _admin_client(world.district_staff)
+    response = staff.post(
+        "/admin/coordinators/coordinator/", {"action": "unlock_login", "_selected_action": [coordinator.pk]}
+    )
+    assert response.status_code == 302
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 302
+    event = AuditEvent.objects.get(action="login_unlocked")
+    assert (event.actor, event.object_id) == (world.district_staff, world.coordinator.pk)
+    assert event.changes["failures_cleared"] >= LIMIT
+
+
+def test_staff_of_another_district_cannot_unlock_the_coordinator(world):
+    from enrollment.models import AuditEvent
+
+    coordinator = _locked_coordinator(world)
+    world.other_district_staff.save(update_fields=["password"])
+    _admin_client(world.other_district_staff).post(
+        "/admin/coordinators/coordinator/", {"action": "unlock_login", "_selected_action": [coordinator.pk]}
+    )
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 429
+    assert not AuditEvent.objects.filter(action="login_unlocked").exists()
