@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from billing.formats import BatchHeader, BatchLine, ResultFileError, get_format
 from billing.formats.base import FailureReason, parse_amount
+from billing.formats.declaration import DECLARATION_COLUMNS, declaration_workbook  # noqa: F401 (part of the billing API)
 from billing.models import (
     DebitAttempt,
     DebitBatch,
@@ -34,7 +35,7 @@ from billing.models import (
     Refund,
     RefundExport,
 )
-from enrollment import identity
+from enrollment import identity, selectors
 from enrollment.models import (
     Bank,
     ChargeCorrection,
@@ -94,33 +95,23 @@ def instructions_create(*, insurance_year: InsuranceYear) -> int:
     """
     if not _bank_debit_ready(insurance_year):
         return 0
+    charges = selectors.confirmation_charges(insurance_year_id=insurance_year.pk)
+    accounts = selectors.school_debit_accounts()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {DebitInstruction._meta.db_table}
                 (reference, kind, insurance_year_id, roster_id, confirmation_id, school_id, account_id, bank_id,
                  head_count, amount, state, tries, last_failure, created_at)
-            SELECT 'DI' || c.id || '-' || %s, 'roster', r.insurance_year_id, r.id, c.id, r.school_id, a.id, a.bank_id,
-                   agg.n, agg.amount, 'open', 0, '', now()
-              FROM enrollment_rosterconfirmation c
-              JOIN enrollment_roster r ON r.id = c.roster_id
-              JOIN enrollment_school s ON s.id = r.school_id
-              JOIN enrollment_office o ON o.id = s.office_id
-              JOIN enrollment_schoolaccount a
-                ON a.school_id = s.id AND a.active AND a.agreement_signed_on IS NOT NULL
-              JOIN enrollment_bank_allowed_in ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
-              JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
-                      FROM enrollment_confirmationline l
-                      JOIN enrollment_rosterconfirmation lc ON lc.id = l.confirmation_id
-                      JOIN enrollment_roster lr ON lr.id = lc.roster_id
-                     WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND lr.state = 'confirmed' AND l.fee > 0
-                     GROUP BY l.confirmation_id) agg ON agg.confirmation_id = c.id
-             WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM {DebitInstruction._meta.db_table} i
-                                WHERE i.confirmation_id = c.id AND i.kind = 'roster' AND i.state <> 'cancelled')
+            SELECT 'DI' || b.confirmation_id || '-' || %s, 'roster', b.insurance_year_id, b.roster_id,
+                   b.confirmation_id, b.school_id, a.account_id, a.bank_id, b.head_count, b.amount, 'open', 0, '', now()
+              FROM ({charges.sql}) b
+              JOIN ({accounts.sql}) a ON a.school_id = b.school_id
+             WHERE NOT EXISTS (SELECT 1 FROM {DebitInstruction._meta.db_table} i
+                                WHERE i.confirmation_id = b.confirmation_id AND i.kind = 'roster' AND i.state <> 'cancelled')
             ON CONFLICT DO NOTHING
             """,
-            [_stamp(), insurance_year.pk, insurance_year.pk],
+            [_stamp(), *charges.params, *accounts.params],
         )
         return cursor.rowcount
 
@@ -305,7 +296,7 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
             f"""
             INSERT INTO {DebitAttempt._meta.db_table} (instruction_id, batch_id, line_number, amount, result, failure_reason)
             SELECT i.id, i.batch_id, row_number() OVER (ORDER BY s.code, i.id), i.amount, 'pending', ''
-              FROM {table} i JOIN enrollment_school s ON s.id = i.school_id
+              FROM {table} i JOIN {School._meta.db_table} s ON s.id = i.school_id
              WHERE i.batch_id = %s
             """,
             [batch.pk],
@@ -319,8 +310,8 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
                    COALESCE(sum(CASE WHEN i.kind = 'roster' THEN c.paying_count ELSE 1 END), 0)
               FROM {DebitAttempt._meta.db_table} a
               JOIN {table} i ON i.id = a.instruction_id
-              JOIN enrollment_rosterconfirmation c ON c.id = i.confirmation_id
-              LEFT JOIN enrollment_chargecorrection cc ON cc.id = i.correction_id
+              JOIN {RosterConfirmation._meta.db_table} c ON c.id = i.confirmation_id
+              LEFT JOIN {ChargeCorrection._meta.db_table} cc ON cc.id = i.correction_id
              WHERE a.batch_id = %s
             """,
             [batch.pk],
@@ -667,26 +658,22 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
     """One Declaration per live confirmation (paying lines only), set-based; repeated runs add nothing."""
     if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION or insurance_year.fee_provisional:
         return []
+    charges = selectors.confirmation_charges(insurance_year_id=insurance_year.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {Declaration._meta.db_table}
                 (reference, insurance_year_id, roster_id, confirmation_id, school_id, head_count, amount, state, file,
                  payment_method, receipted_count, created_at, checksum)
-            SELECT 'TD' || c.id || '-' || %s, r.insurance_year_id, r.id, c.id, r.school_id, agg.n, agg.amount, 'declared', '',
-                   '', 0, now(), ''
-              FROM enrollment_rosterconfirmation c
-              JOIN enrollment_roster r ON r.id = c.roster_id
-              JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
-                      FROM enrollment_confirmationline l WHERE l.fee > 0 GROUP BY l.confirmation_id) agg
-                ON agg.confirmation_id = c.id
-             WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM {Declaration._meta.db_table} d
-                                WHERE d.confirmation_id = c.id AND d.state <> 'cancelled')
+            SELECT 'TD' || b.confirmation_id || '-' || %s, b.insurance_year_id, b.roster_id, b.confirmation_id,
+                   b.school_id, b.head_count, b.amount, 'declared', '', '', 0, now(), ''
+              FROM ({charges.sql}) b
+             WHERE NOT EXISTS (SELECT 1 FROM {Declaration._meta.db_table} d
+                                WHERE d.confirmation_id = b.confirmation_id AND d.state <> 'cancelled')
             ON CONFLICT DO NOTHING
             RETURNING id, confirmation_id
             """,
-            [_stamp(), insurance_year.pk],
+            [_stamp(), *charges.params],
         )
         rows = cursor.fetchall()
     # A declaration must agree with what the school confirmed; otherwise stop before anything is declared.
@@ -704,9 +691,6 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
     return [r[0] for r in rows]
 
 
-DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "缴费金额"]
-
-
 def _declaration_rows(declaration: Declaration):
     return (
         ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
@@ -719,26 +703,13 @@ def _declaration_rows(declaration: Declaration):
 @transaction.atomic
 def declaration_write_file(*, declaration: Declaration) -> None:
     """Write the workbook the tax system takes (write-only mode: rows stream, memory stays flat)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("申报明细")
-    sheet.append(DECLARATION_COLUMNS)
-    school = declaration.school
-    count, total = 0, ZERO
-    for name, number, fee in _declaration_rows(declaration):
-        count += 1
-        total += fee
-        id_cell = WriteOnlyCell(sheet, value=number)
-        id_cell.number_format = "@"  # text: Excel must not turn 18 digits into 4.4E+17
-        sheet.append([count, school.code, school.name, name, "居民身份证", id_cell, "城乡居民基本医疗保险",
-                      declaration.insurance_year.label, float(fee)])
-    sheet.append(["合计", "", "", f"{count}人", "", "", "", "", float(total)])
+    writer, count, total = declaration_workbook(
+        school=declaration.school, year_label=declaration.insurance_year.label, lines=_declaration_rows(declaration)
+    )
     if count != declaration.head_count or total != declaration.amount:
         raise BatchTotalsMismatch(_("申报%(ref)s明细与申报合计不符。") % {"ref": declaration.reference}, code="totals_mismatch")
     with tempfile.TemporaryFile() as tmp:
-        workbook.save(tmp)
+        writer.save(tmp)
         tmp.seek(0)
         digest = hashlib.sha256()
         for chunk in iter(lambda: tmp.read(1 << 20), b""):

@@ -4,15 +4,16 @@ Coverage itself is the core's (``enrollment.coverage``); this module adds what
 billing knows (batches, failures, declarations, refunds) and writes the report.
 """
 
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db.models import Count, Sum
 from django.utils.translation import gettext as _
 
 from billing.models import DebitAttempt, DebitBatch, DebitInstruction, Declaration, Refund
 from enrollment.coverage import amount_collected, district_coverage, exemptions_by_category, school_coverage
+from enrollment.exports import XlsxWriter, register_export
 from enrollment.models import ZERO, Enrollment, InsuranceYear, PaymentStatus, RosterState, School
 
 
@@ -62,48 +63,64 @@ def billing_figures(*, insurance_year: InsuranceYear, schools) -> BillingFigures
 
 def year_end_workbook(*, insurance_year: InsuranceYear, schools) -> bytes:
     """The report to the education authority as .xlsx: coverage per school and district, exemptions, money."""
-    from openpyxl import Workbook
-
     rows = school_coverage(insurance_year=insurance_year, schools=schools)
-    workbook = Workbook(write_only=True)
+    collected = amount_collected(insurance_year=insurance_year, schools=schools)
+    refund_count, refund_total = refunds(insurance_year=insurance_year, schools=schools)
+    paid_count = Enrollment.objects.filter(
+        insurance_year=insurance_year, school__in=schools, payment_status=PaymentStatus.PAID
+    ).count()
+    return year_end_write(
+        rows=rows, districts=district_coverage(rows),
+        exemptions=exemptions_by_category(insurance_year=insurance_year, schools=schools),
+        money=(paid_count, collected, refund_count, refund_total),
+    )
+
+
+def year_end_write(*, rows, districts, exemptions, money) -> bytes:
+    """The workbook itself, from the figures; every school and category name is written as text, never a formula."""
+    writer = XlsxWriter()
 
     def pct(value):
         return float(value) if value is not None else None
 
-    sheet = workbook.create_sheet(_("学校参保率"))
-    sheet.append([_("学校代码"), _("学校名称"), _("所属区"), _("在校学生"), _("其他途径参保"), _("应由学校参保"),
+    sheet = writer.sheet(_("学校参保率"))
+    sheet.header([_("学校代码"), _("学校名称"), _("所属区"), _("在校学生"), _("其他途径参保"), _("应由学校参保"),
                   _("已登记"), _("已缴费或补助"), _("免缴人数"), _("参保率（%）"), _("名单状态")])
     states = dict(RosterState.choices)
     for row in rows:
-        sheet.append([row.code, row.name, row.district, row.in_school, row.other_channel, row.expected, row.enrolled,
-                      row.settled, row.exempt, pct(row.rate), str(states.get(row.roster_state, _("未建名单")))])
+        sheet.row([row.code, row.name, row.district, row.in_school, row.other_channel, row.expected, row.enrolled,
+                   row.settled, row.exempt, pct(row.rate), states.get(row.roster_state, _("未建名单"))], text=(0, 1, 2))
 
-    sheet = workbook.create_sheet(_("各区参保率"))
-    sheet.append([_("所属区"), _("学校数"), _("在校学生"), _("其他途径参保"), _("应由学校参保"), _("已登记"),
+    sheet = writer.sheet(_("各区参保率"))
+    sheet.header([_("所属区"), _("学校数"), _("在校学生"), _("其他途径参保"), _("应由学校参保"), _("已登记"),
                   _("已缴费或补助"), _("参保率（%）"), _("已确认名单")])
-    for district in district_coverage(rows):
-        sheet.append([district.district, district.schools, district.in_school, district.other_channel, district.expected,
-                      district.enrolled, district.settled, pct(district.rate), district.confirmed_rosters])
+    for district in districts:
+        sheet.row([district.district, district.schools, district.in_school, district.other_channel, district.expected,
+                   district.enrolled, district.settled, pct(district.rate), district.confirmed_rosters], text=(0,))
 
-    sheet = workbook.create_sheet(_("免缴分类"))
-    sheet.append([_("免缴类别"), _("人数")])
-    for name, n in exemptions_by_category(insurance_year=insurance_year, schools=schools):
-        sheet.append([name, n])
+    sheet = writer.sheet(_("免缴分类"))
+    sheet.header([_("免缴类别"), _("人数")])
+    for name, n in exemptions:
+        sheet.row([name, n], text=(0,))
 
-    collected = amount_collected(insurance_year=insurance_year, schools=schools)
-    refund_count, refund_total = refunds(insurance_year=insurance_year, schools=schools)
-    sheet = workbook.create_sheet(_("缴费与退费"))
-    sheet.append([_("项目"), _("笔数"), _("金额（元）")])
-    paid_count = Enrollment.objects.filter(
-        insurance_year=insurance_year, school__in=schools, payment_status=PaymentStatus.PAID
-    ).count()
-    sheet.append([_("已缴费"), paid_count, float(collected)])
-    sheet.append([_("已退费"), refund_count, float(refund_total)])
-    sheet.append([_("实收（缴费减退费）"), None, float(collected - refund_total)])
+    paid_count, collected, refund_count, refund_total = money
+    sheet = writer.sheet(_("缴费与退费"))
+    sheet.header([_("项目"), _("笔数"), _("金额（元）")])
+    sheet.row([_("已缴费"), paid_count, float(collected)])
+    sheet.row([_("已退费"), refund_count, float(refund_total)])
+    sheet.row([_("实收（缴费减退费）"), None, float(collected - refund_total)])
+    return writer.save()
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+
+def _probe_year_end(text: str) -> bytes:
+    school = SimpleNamespace(code=text, name=text, district=text, in_school=1, other_channel=0, expected=1, enrolled=1,
+                             settled=1, exempt=0, rate=Decimal("100"), roster_state=text)
+    district = SimpleNamespace(district=text, schools=1, in_school=1, other_channel=0, expected=1, enrolled=1, settled=1,
+                               rate=Decimal("100"), confirmed_rosters=1)
+    return year_end_write(rows=[school], districts=[district], exemptions=[(text, 1)], money=(1, ZERO, 0, ZERO))
+
+
+register_export("year_end_report", kind="xlsx", probe=_probe_year_end)
 
 
 # --- The year-end report as a background job -------------------------------

@@ -31,12 +31,16 @@ def money_field(verbose_name, **kwargs):
 # --- Reference data (R1) ----------------------------------------------------
 
 
-class CityManager(models.Manager):
+class CityManager(models.Manager.from_queryset(ScopedQuerySet)):
     def get_by_natural_key(self, code):
         return self.get(code=code)
 
 
 class City(models.Model):
+    """A pooling area (统筹地区): it owns its rules (insurance years, exemption categories, banks) and its people."""
+
+    scope_city = "pk"
+
     code = models.CharField(_("代码"), max_length=20, unique=True)
     name = models.CharField(_("名称"), max_length=50)
 
@@ -134,15 +138,26 @@ class Bank(models.Model):
         return (self.code,)
 
 
-class ExemptionCategoryManager(models.Manager):
-    def get_by_natural_key(self, code):
-        return self.get(code=code)
+class ExemptionCategoryManager(models.Manager.from_queryset(ScopedQuerySet)):
+    def get_by_natural_key(self, city_code, code):
+        return self.get(city__code=city_code, code=code)
 
 
 class ExemptionCategory(models.Model):
-    """An exempt category of R7 (低保, 特困供养, 孤儿...): the fee is paid by public finance."""
+    """An exempt category of R7 (低保, 特困供养, 孤儿...): the fee is paid by public finance.
 
-    code = models.CharField(_("代码"), max_length=40, unique=True)
+    Categories belong to the city whose notice names them: an insurance year
+    applies only its own city's categories, so a city whose notice exempts no
+    one at school (Guangzhou 2014) simply has none.
+    """
+
+    scope_city = "city"
+
+    city = models.ForeignKey(
+        City, on_delete=models.PROTECT, related_name="exemption_categories", verbose_name=_("城市"),
+        help_text=_("规定该免缴类别的统筹地区；参保年度只适用本市的免缴类别"),
+    )
+    code = models.CharField(_("代码"), max_length=40)
     name = models.CharField(_("名称"), max_length=50)
     local_hukou_only = models.BooleanField(
         _("仅限本市户籍"), default=True, help_text=_("非本市户籍低保大学生一类为否")
@@ -156,13 +171,16 @@ class ExemptionCategory(models.Model):
     class Meta:
         verbose_name = _("免缴类别")
         verbose_name_plural = _("免缴类别")
-        ordering = ["code"]
+        ordering = ["city", "code"]
+        constraints = [models.UniqueConstraint(fields=["city", "code"], name="exemption_category_unique_code")]
 
     def __str__(self):
         return self.name
 
     def natural_key(self):
-        return (self.code,)
+        return (self.city.code, self.code)
+
+    natural_key.dependencies = ["enrollment.city"]
 
 
 # --- Insurance years (R2, R6, R12) -----------------------------------------
@@ -184,12 +202,14 @@ class Channel(models.TextChoices):
     PUBLIC_FUNDED = "public_funded", _("公费医疗（学校确认，不参保）")
 
 
-class InsuranceYearManager(models.Manager):
+class InsuranceYearManager(models.Manager.from_queryset(ScopedQuerySet)):
     def get_by_natural_key(self, city_code, label):
         return self.get(city__code=city_code, label=label)
 
 
 class InsuranceYear(models.Model):
+    scope_city = "city"
+
     city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="insurance_years", verbose_name=_("城市"))
     label = models.CharField(_("参保年度"), max_length=20)
     coverage_start = models.DateField(_("待遇开始日期"))
@@ -491,7 +511,12 @@ class ExemptionSource(models.TextChoices):
 
 
 class Exemption(models.Model):
-    """A row of the exemption register: keyed by identity number because lists arrive before registration."""
+    """A row of the exemption register: keyed by identity number because lists arrive before registration.
+
+    The register belongs to the city of its category: its staff read and keep it, no other city's.
+    """
+
+    scope_city = "category__city"
 
     identity_number = models.CharField(_("身份证号码"), max_length=18, db_index=True)
     name = models.CharField(_("姓名"), max_length=50, blank=True)
@@ -505,6 +530,8 @@ class Exemption(models.Model):
     )
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("免缴人员")

@@ -20,18 +20,24 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment.models import (
+    Bank,
     Channel,
+    ConfirmationLine,
     Enrollment,
     EnrollmentStatus,
     InsuranceYear,
+    Office,
     PaymentStatus,
     Roster,
+    RosterConfirmation,
     RosterState,
     School,
+    SchoolAccount,
     SchoolDataStamp,
     SchoolKind,
     Student,
 )
+from enrollment.rowset import RowSet
 
 # Ages beyond which a student of this school kind is most likely a graduate the feed missed.
 AGE_LIMITS = {
@@ -319,3 +325,51 @@ def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> C
         return answer(False, "unpaid", _("免缴人员，所在学校名单尚未确认"), enrollment.channel)
     return answer(False, "unpaid", _("未缴费"), enrollment.channel)
 
+
+
+# --- What billing charges, as rows to join (set-based) ------------------------
+
+
+def confirmation_charges(*, insurance_year_id: int) -> RowSet:
+    """The live confirmation of every confirmed roster of the year, with what it charges.
+
+    Columns: confirmation_id, roster_id, insurance_year_id, school_id,
+    head_count and amount of the lines with a fee (exempt lines, fee 0, are not
+    charged). A roster already billed or reopened is not there.
+    """
+    confirmation, roster, line = (
+        RosterConfirmation._meta.db_table, Roster._meta.db_table, ConfirmationLine._meta.db_table
+    )
+    return RowSet(
+        f"""
+        SELECT c.id AS confirmation_id, r.id AS roster_id, r.insurance_year_id, r.school_id,
+               agg.n AS head_count, agg.amount
+          FROM {confirmation} c
+          JOIN {roster} r ON r.id = c.roster_id
+          JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
+                  FROM {line} l
+                  JOIN {confirmation} lc ON lc.id = l.confirmation_id
+                  JOIN {roster} lr ON lr.id = lc.roster_id
+                 WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND lr.state = %s AND l.fee > 0
+                 GROUP BY l.confirmation_id) agg ON agg.confirmation_id = c.id
+         WHERE r.insurance_year_id = %s AND r.state = %s AND c.reopened_at IS NULL
+        """,
+        (insurance_year_id, RosterState.CONFIRMED.value, insurance_year_id, RosterState.CONFIRMED.value),
+    )
+
+
+def school_debit_accounts() -> RowSet:
+    """The accounts fees may be debited from: active, agreement signed, at a bank allowed in the school's city.
+
+    Columns: school_id, account_id, bank_id.
+    """
+    return RowSet(
+        f"""
+        SELECT a.school_id, a.id AS account_id, a.bank_id
+          FROM {SchoolAccount._meta.db_table} a
+          JOIN {School._meta.db_table} s ON s.id = a.school_id
+          JOIN {Office._meta.db_table} o ON o.id = s.office_id
+          JOIN {Bank.allowed_in.through._meta.db_table} ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
+         WHERE a.active AND a.agreement_signed_on IS NOT NULL
+        """
+    )

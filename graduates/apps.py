@@ -13,3 +13,8 @@ class GraduatesConfig(AppConfig):
         from graduates.selectors import feed_records_of_school
 
         leaver_listing_register(feed_records_of_school)
+
+        from enrollment.todos import school_todo_provider_register
+        from graduates.selectors import school_todos
+
+        school_todo_provider_register(school_todos)

@@ -1,8 +1,11 @@
 """Reads of the graduates app: what the school must look at, what staff must decide."""
 
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from enrollment.models import School
+from enrollment.todos import Todo
 from graduates.models import DeregistrationRun, GraduateRecord
 
 
@@ -52,3 +55,11 @@ def feed_records_of_school(*, school_id: int) -> QuerySet[GraduateRecord]:
     few records instead of reading every graduate record of the city.
     """
     return GraduateRecord.objects.filter(school_id=school_id)
+
+
+def school_todos(*, school: School, year, today) -> list:
+    """Graduates the nightly run could not stop, for the portal's to-do list."""
+    count = exceptions_for_school(school=school).count()
+    if not count:
+        return []
+    return [Todo(_("%(count)d名毕业生未能自动停保，请逐一处理。") % {"count": count}, reverse("graduates:my-exceptions"))]

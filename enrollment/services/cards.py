@@ -10,6 +10,7 @@ import datetime
 import io
 import zipfile
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from enrollment import identity
+from enrollment.exports import XlsxWriter, register_export
 from enrollment.models import (
     CitizenCard,
     Enrollment,
@@ -255,10 +257,27 @@ def cards_export_build(job: Job) -> None:
     _build_package(job)
 
 
+def card_list_workbook(students) -> bytes:
+    """The card maker's list: one row per student, the photo named after the identity number."""
+    writer = XlsxWriter()
+    sheet = writer.sheet(_("制卡名单"))
+    sheet.header([_("序号"), _("姓名"), _("性别"), _("身份证号码"), _("出生日期"), _("学校代码"), _("学校名称"), _("班级"), _("照片文件名")])
+    for number, student in enumerate(students, start=1):
+        sheet.row([
+            number, student.name, student.get_sex_display(), student.identity_number, student.birth_date.isoformat(),
+            student.school.code, student.school.name, student.class_name, f"{student.identity_number}.jpg",
+        ], text=(1, 3, 5, 6, 7, 8))
+    return writer.save()
+
+
+register_export("card_maker_list", kind="xlsx", probe=lambda text: card_list_workbook([SimpleNamespace(
+    name=text, identity_number=text, get_sex_display=lambda: text, birth_date=datetime.date(2010, 3, 15),
+    school=SimpleNamespace(code=text, name=text), class_name=text,
+)]))
+
+
 @transaction.atomic
 def _build_package(job: Job) -> None:
-    from openpyxl import Workbook
-
     user = job.created_by
     # Row locks: a card being re-photographed in the portal waits until the package is written.
     cards = list(
@@ -268,23 +287,13 @@ def _build_package(job: Job) -> None:
         .select_related("student__school")
         .order_by("student__school__code", "student__grade", "student__class_name", "student__name")
     )
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("制卡名单"))
-    sheet.append([_("序号"), _("姓名"), _("性别"), _("身份证号码"), _("出生日期"), _("学校代码"), _("学校名称"), _("班级"), _("照片文件名")])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, card in enumerate(cards, start=1):
-            student = card.student
-            photo_name = f"{student.identity_number}.jpg"
-            sheet.append([
-                number, student.name, student.get_sex_display(), student.identity_number, student.birth_date.isoformat(),
-                student.school.code, student.school.name, student.class_name, photo_name,
-            ])
+        for card in cards:
+            photo_name = f"{card.student.identity_number}.jpg"
             with card.photo.open("rb") as photo:
                 archive.writestr(f"photos/{photo_name}", photo.read())
-        sheet_buffer = io.BytesIO()
-        workbook.save(sheet_buffer)
-        archive.writestr("list.xlsx", sheet_buffer.getvalue())
+        archive.writestr("list.xlsx", card_list_workbook([card.student for card in cards]))
     now = timezone.now()
     CitizenCard.objects.filter(pk__in=[c.pk for c in cards]).update(state=CitizenCard.State.SENT, sent_at=now)
     # Ended in the same transaction as the cards it sends: both commit, or neither; the

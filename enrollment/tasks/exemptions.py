@@ -14,7 +14,8 @@ def exemptions_import_task(job: Job):
     actor = Actor(user=job.created_by, source=job.params.get("source_entry", "admin"))
     with job.input_file.open("rb") as handle:
         result = exemptions_import(
-            actor=actor, source=job.params.get("source", ""), rows=handle, file_name=job.input_name or job.input_file.name
+            actor=actor, source=job.params.get("source", ""), rows=handle, file_name=job.input_name or job.input_file.name,
+            city_id=job.params.get("city_id"),
         )
     if not result.ok:
         raise JobFailed("\n".join(str(e) for e in result.errors[:200]), result=result.as_dict())

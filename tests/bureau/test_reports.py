@@ -22,8 +22,8 @@ def fast_password_hashing(settings):
 def figures(world):
     school_with_students(world.school, world.year, paid=5, unpaid=2, not_enrolled=1)
     school_with_students(world.other_school, world.year, paid=1, unpaid=3)
-    dibao, _ = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保"})
-    orphan, _ = ExemptionCategory.objects.get_or_create(code="orphan", defaults={"name": "孤儿"})
+    dibao, _ = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保"})
+    orphan, _ = ExemptionCategory.objects.get_or_create(city=world.city, code="orphan", defaults={"name": "孤儿"})
     for category in (dibao, dibao, orphan):
         enroll(StudentFactory(school=world.school), world.year, payment_status=PaymentStatus.FUNDED, exemption_category=category)
     enroll(StudentFactory(school=world.school), world.year, channel=Channel.VILLAGE_COMMITTEE, payment_status=PaymentStatus.NOT_CHARGED)

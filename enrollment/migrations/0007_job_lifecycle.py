@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0005_student_stamp_every_column'),
+        ('enrollment', '0006_city_owned_rules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
