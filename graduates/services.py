@@ -40,6 +40,7 @@ from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, Gradua
 from graduates.parsing import (
     FeedError,
     FeedRefused,
+    content_hash,
     read_table,
     rows_from_records,
     rows_from_table,
@@ -118,6 +119,11 @@ def feed_receive(
     else:
         rows = rows_from_records(records)
     cleaned = validate_rows(rows, file_name=file_name)
+    # The same graduates in other bytes (a BOM, CRLF, JSON instead of CSV) are the same feed.
+    checksum = content_hash(cleaned)
+    existing = GraduateFeed.objects.filter(checksum=checksum).first()
+    if existing is not None:
+        return FeedReceipt(existing, created=False)
 
     # Phase 2: store the feed and its records in one short transaction.
     try:

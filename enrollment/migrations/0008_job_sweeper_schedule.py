@@ -26,7 +26,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("enrollment", "0006_job_lifecycle"),
+        ("enrollment", "0007_job_lifecycle"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
