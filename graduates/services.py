@@ -215,10 +215,6 @@ class _TimedCursor:
         return getattr(self.cursor, name)
 
 
-def _before_feed_commit(feed_id: int) -> None:
-    """Called inside a feed's transaction just before it commits (tests simulate a crash here)."""
-
-
 def _mark_dead_runs_failed(cursor, *, own_run_id: int) -> None:
     """A run still marked running whose advisory lock nobody holds has died: mark it failed."""
     cursor.execute("SELECT id FROM graduates_deregistrationrun WHERE state = 'running' AND id <> %s", [own_run_id])
@@ -454,7 +450,6 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
         )
         if cursor.rowcount != 1:
             raise RuntimeError(f"feed {feed_id} was taken over by another run")
-        _before_feed_commit(feed_id)
     return counts
 
 
