@@ -224,3 +224,50 @@ def test_a_dead_job_whose_task_is_not_safe_to_repeat_is_failed_with_what_to_do(w
     assert summary.failed == [job.pk] and job.state == Job.State.FAILED
     assert "处理进程已中断" in job.error and "重新发起" in job.error
     assert connection.is_usable()
+
+
+@pytest.fixture
+def eager_retries():
+    """In-process, Celery runs each retry at once; its failures are returned, not raised through the retry chain."""
+    saved = current_app.conf.task_eager_propagates
+    current_app.conf.task_eager_propagates = False
+    yield
+    current_app.conf.task_eager_propagates = saved
+
+
+@pytest.mark.django_db(transaction=True)  # the task closes the broken connection, as a worker would
+def test_a_task_safe_to_repeat_retries_after_a_lost_database_connection_then_succeeds(world, eager_retries):
+    from django.db import OperationalError
+
+    from enrollment.tasks.base import job_task
+
+    calls = []
+
+    @job_task(name="tests.jobs.flaky", idempotent=True, max_retries=3)
+    def flaky(job):
+        calls.append(job.attempts)
+        if len(calls) < 3:
+            raise OperationalError("server closed the connection unexpectedly")
+        return {"ok": True}
+
+    job = Job.objects.create(kind=Job.Kind.REPORT)
+    flaky.apply(args=[job.pk])  # in-process: each retry runs at once
+    job.refresh_from_db()
+    assert (job.state, job.result, job.attempts, calls) == (Job.State.SUCCEEDED, {"ok": True}, 3, [1, 2, 3])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_database_stays_away_ends_failed_never_running(world, eager_retries):
+    from django.db import OperationalError
+
+    from enrollment.tasks.base import job_task
+
+    @job_task(name="tests.jobs.down", idempotent=True, max_retries=2)
+    def down(job):
+        raise OperationalError("could not connect to server")
+
+    job = Job.objects.create(kind=Job.Kind.REPORT)
+    result = down.apply(args=[job.pk])
+    assert result.failed() and isinstance(result.result, OperationalError)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED and "数据库连接多次中断" in job.error and job.attempts == 3
