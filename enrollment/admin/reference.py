@@ -468,7 +468,8 @@ class CitizenCardAdmin(ScopedModelAdmin):
 
 @admin.register(Job)
 class JobAdmin(ScopedModelAdmin):
-    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total"]
+    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total", "attempts",
+                    "heartbeat_at", "error"]
     list_filter = ["kind", "state"]
     search_fields = ["school__name", "created_by__username", "input_name"]
     list_select_related = ["school", "insurance_year__city", "created_by"]
