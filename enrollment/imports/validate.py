@@ -1,7 +1,6 @@
 """Row-by-row validation: every row is checked and every problem reported before anything is written."""
 
 import datetime
-import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -11,8 +10,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from stdnum import exceptions as stdnum_exceptions
-from stdnum.cn import ric
 
 from enrollment import identity
 from enrollment.imports.columns import REQUIRED, field_for, label
@@ -32,7 +29,7 @@ _TRUE = {"是", "有", "y", "yes", "true", "1", "√", "已有"}
 _FALSE = {"", "否", "无", "n", "no", "false", "0", "没有", "未有"}
 _NON_LOCAL = ("非本市", "外市", "外省", "非本地", "外地", "省外", "市外")
 
-STUDENT_FIELDS = ["name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
+STUDENT_FIELDS = ["document_type", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
 
 
 @dataclass
@@ -48,7 +45,8 @@ class ParsedFile:
     @property
     def fields(self) -> list[str]:
         """Student fields the file carries: a re-import never blanks a column the file does not have."""
-        present = set(self.columns)
+        # The document type always goes with the number (told from it when the file has no such column).
+        present = set(self.columns) | {"document_type"}
         out = []
         for name in STUDENT_FIELDS:
             source = "hukou" if name in ("hukou_local", "hukou_rural") else name
@@ -164,17 +162,25 @@ def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, 
 
     values: dict = {}
     raw_id = _cell(row, columns, "identity_number")
-    number_id = ""
+    document = None
+    kind = ""
+    if "document_type" in columns:
+        try:
+            kind = identity.document_type_of(_cell(row, columns, "document_type"))
+        except ValidationError as exc:
+            fail("document_type", exc.messages[0])
     if isinstance(raw_id, int | float) and not isinstance(raw_id, bool) or (isinstance(raw_id, str) and _SCIENTIFIC.match(raw_id.strip())):
         fail(
             "identity_number",
             _("身份证号码被 Excel 存成了数字，后几位已经丢失（变成0或科学计数法）。请把该列单元格格式设置为“文本”，重新填写完整号码后再导入。"),
         )
-    else:
+    elif not errors:
         try:
-            number_id = fast_validate(raw_id)
+            document = identity.parse(raw_id, kind or None, today=today)
         except ValidationError as exc:
             fail("identity_number", exc.messages[0])
+    number_id = document.number if document else ""
+    values["document_type"] = document.type if document else kind
 
     # No NFKC here: it would rewrite CJK compatibility ideographs, which some registered names use.
     raw_name = _cell(row, columns, "name")
@@ -200,11 +206,11 @@ def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, 
         fail("birth_date", _("出生日期%(d)s晚于今天。") % {"d": birth.isoformat()})
     values["birth_date"] = birth
 
-    if number_id:
-        if birth is not None and birth <= today and birth != _birth_of(number_id[6:14]):
-            fail("birth_date", _("出生日期与身份证号码不一致（号码中为%(date)s）。") % {"date": _birth_of(number_id[6:14]).isoformat()})
-        if sex is not None and sex != identity.sex(number_id):
-            fail("sex", _("性别与身份证号码不一致（号码第17位表示%(sex)s）。") % {"sex": _("男") if identity.sex(number_id) == "M" else _("女")})
+    if document is not None:
+        if birth is not None and birth <= today and document.birth_date is not None and birth != document.birth_date:
+            fail("birth_date", _("出生日期与证件号码不一致（号码中为%(date)s）。") % {"date": document.birth_date.isoformat()})
+        if sex is not None and document.sex is not None and sex != document.sex:
+            fail("sex", _("性别与证件号码不一致（号码表示%(sex)s）。") % {"sex": _("男") if document.sex == "M" else _("女")})
 
     grade = _grade(_cell(row, columns, "grade"))
     if grade is None:
@@ -253,44 +259,6 @@ def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, 
         return
     parsed.row_of[number_id] = number
     parsed.valid[number_id] = values
-
-
-@functools.lru_cache(maxsize=8192)
-def _place_valid(prefix: str) -> bool:
-    """Region code valid in the birth year: depends on the first 10 characters only."""
-    try:
-        ric.get_birth_place(prefix + "0101000")
-    except stdnum_exceptions.ValidationError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=65536)
-def _birth_of(digits: str) -> datetime.date:
-    """The birth date in a validated number's digits 7-14 (``identity.birth_date`` re-cleans the whole number per call)."""
-    return datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-
-
-def fast_validate(raw) -> str:
-    """``identity.validate`` with the slow region lookup cached per region and year.
-
-    The region table lookup of python-stdnum dominates a large import; the
-    answer only depends on the region code and the birth year, so it is
-    computed once per pair. Anything not plainly valid goes through
-    ``identity.validate`` itself, which raises with the exact message.
-    """
-    if type(raw) is str and len(raw) == 18 and raw.isascii() and raw.isalnum():
-        number = raw.upper()  # what normalize() returns for plain ASCII, without the NFKC pass
-    else:
-        number = identity.normalize(raw)
-    if len(number) == 18 and number[:17].isdigit() and number[-1] == ric.calc_check_digit(number):
-        try:
-            datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-        except ValueError:
-            return identity.validate(raw)
-        if _place_valid(number[:10]):
-            return number
-    return identity.validate(raw)
 
 
 def _date(value) -> datetime.date | None:

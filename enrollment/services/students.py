@@ -73,9 +73,12 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     """Validate one student's fields; raise ValidationError keyed by field."""
     errors: dict[str, list] = {}
     values: dict = {}
+    kind = data.get("document_type", student.document_type if student else "") or ""
     try:
-        number = identity.validate(data.get("identity_number", student.identity_number if student else ""))
+        document = identity.parse(data.get("identity_number", student.identity_number if student else ""), kind or None)
+        number = document.number
         values["identity_number"] = number
+        values["document_type"] = document.type
     except ValidationError as exc:
         errors["identity_number"] = exc.messages
         number = ""
