@@ -26,9 +26,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 COPY . .
 RUN pip install --no-deps -e . \
-    && SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/collectstatic.sqlite3 \
-       python manage.py collectstatic --no-input \
-    && rm -f /tmp/collectstatic.sqlite3
+    && SECRET_KEY=collectstatic-only DATABASE_URL=postgres://collectstatic@127.0.0.1/unused \
+       REDIS_URL=redis://127.0.0.1:6379/0 python manage.py collectstatic --no-input
 
 # Uploaded files and generated batch files hold personal data: a volume outside the web root, not the image.
 RUN useradd --system --uid 10001 --home-dir /app app \

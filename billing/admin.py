@@ -26,8 +26,9 @@ from billing.models import (
     UnbillableConfirmation,
 )
 from billing.views import visible_batches
-from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q
 from enrollment.models import CollectionRoute, InsuranceYear, Job, School
+from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor
 
 
@@ -35,12 +36,18 @@ def _actor(request):
     return Actor(user=request.user, source="admin")
 
 
+def years_of(user, route):
+    """The insurance years of the user's own city on this collection route: another city's year is not a choice,
+    and a posted id of one is refused by the form like any invalid choice."""
+    return InsuranceYear.objects.visible_to(user).filter(collection_route=route).select_related("city")
+
+
 class YearForm(forms.Form):
     insurance_year = forms.ModelChoiceField(queryset=InsuranceYear.objects.none(), label=gettext_lazy("参保年度"))
 
-    def __init__(self, *args, route, **kwargs):
+    def __init__(self, *args, route, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["insurance_year"].queryset = InsuranceYear.objects.filter(collection_route=route).select_related("city")
+        self.fields["insurance_year"].queryset = years_of(user, route)
 
 
 class UploadForm(forms.Form):
@@ -48,9 +55,11 @@ class UploadForm(forms.Form):
 
 
 class YearUploadForm(UploadForm):
-    insurance_year = forms.ModelChoiceField(
-        queryset=InsuranceYear.objects.filter(collection_route=CollectionRoute.TAX_DECLARATION), label=gettext_lazy("参保年度")
-    )
+    insurance_year = forms.ModelChoiceField(queryset=InsuranceYear.objects.none(), label=gettext_lazy("参保年度"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["insurance_year"].queryset = years_of(user, CollectionRoute.TAX_DECLARATION)
 
 
 def _form_page(request, admin_obj, *, form, title, submit_label, help_text=""):
@@ -60,7 +69,8 @@ def _form_page(request, admin_obj, *, form, title, submit_label, help_text=""):
 
 
 def _job_link(job: Job) -> str:
-    return reverse("admin:enrollment_job_change", args=[job.pk])
+    # The staff job page follows progress and links to the result (batches, declarations).
+    return reverse("bureau:job", args=[job.pk])
 
 
 def _refused(request, exc: ValidationError):
@@ -95,7 +105,7 @@ def _generation_page(request, model_admin, *, permission, route, start, started,
     """The admin page that starts batch or declaration generation for one insurance year, as a job."""
     if not request.user.has_perm(permission):
         return redirect("admin:index")
-    form = YearForm(request.POST or None, route=route)
+    form = YearForm(request.POST or None, route=route, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             job = start(insurance_year=form.cleaned_data["insurance_year"], user=request.user)
@@ -286,6 +296,12 @@ class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
     list_select_related = ["school", "insurance_year__city"]
     actions = ["paid_by_transfer", "paid_by_electronic_debit"]
     change_list_template = "billing/admin_declaration_changelist.html"
+    # The file is private storage without a URL: it is reached through the download view, which checks
+    # access and logs the download.
+    exclude = ["file"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "download"]
 
     @admin.display(description=gettext_lazy("申报文件"))
     def download(self, obj):
@@ -327,7 +343,7 @@ class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
     def receipts_view(self, request):
         if not request.user.has_perm("billing.change_declaration"):
             return redirect("admin:index")
-        form = YearUploadForm(request.POST or None, request.FILES or None)
+        form = YearUploadForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
@@ -346,6 +362,9 @@ class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
 class ReceiptImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["imported_at", "insurance_year", "file_name", "receipt_count", "imported_by"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(insurance_year__in=InsuranceYear.objects.visible_to(request.user))
+
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("billing.view_declaration")
 
@@ -357,3 +376,11 @@ class ReceiptImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class BillingFileDownloadAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["at", "user", "file_name", "batch", "declaration", "refund_export"]
     list_select_related = ["user", "batch", "declaration", "refund_export"]
+
+    def get_queryset(self, request):
+        # Scoped by the city of the account that downloaded, as the personal-data access log.
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        city_id = membership_city_id(membership_of(request.user))
+        return qs.none() if city_id is None else qs.filter(people_of_city_q(city_id, "user__"))

@@ -253,6 +253,8 @@ class Declaration(models.Model):
     amount = money_field(_("缴费金额"))
     state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.DECLARED)
     file = models.FileField(_("申报文件"), upload_to="declarations/%Y/", blank=True)
+    # SHA-256 of the workbook written for this declaration: a rerun rewrites a file that is missing or differs.
+    checksum = models.CharField(_("文件校验值"), max_length=64, blank=True)
     payment_method = models.CharField(_("缴款方式"), max_length=20, choices=PaymentMethod.choices, blank=True)
     paid_at = models.DateTimeField(_("缴款时间"), null=True, blank=True)
     receipted_count = models.PositiveIntegerField(_("已出票人数"), default=0)

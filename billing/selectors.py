@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from billing.models import DebitInstruction, Declaration, Refund
@@ -18,6 +19,7 @@ from enrollment.models import (
     School,
     SchoolAccount,
 )
+from enrollment.todos import Todo
 
 
 def account_blocking_reason(*, school: School) -> str:
@@ -138,3 +140,16 @@ def school_receipts(*, school: School, insurance_year: InsuranceYear):
     )
     for class_name, name, number, receipt, fee, paid_at in rows.iterator(chunk_size=2000):
         yield ReceiptListRow(class_name, name, identity.mask(number), receipt, fee, paid_at)
+
+
+def school_todos(*, school: School, year: InsuranceYear | None, today) -> list:
+    """The school's debits that failed and are not yet paid, for the portal's to-do list."""
+    if year is None:
+        return []
+    failing = DebitInstruction.objects.filter(school=school, insurance_year=year).exclude(
+        state__in=[DebitInstruction.State.SUCCEEDED, DebitInstruction.State.CANCELLED]
+    ).filter(Q(state=DebitInstruction.State.FLAGGED) | ~Q(last_failure=""))
+    count = failing.count()
+    if not count:
+        return []
+    return [Todo(_("%(count)d笔扣款失败，请核对扣费账户余额后查看扣款情况。") % {"count": count}, reverse("billing:receipts"))]

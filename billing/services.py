@@ -10,9 +10,7 @@ one short transaction, or is refused by a checksum stored under a unique index.
 import datetime
 import hashlib
 import logging
-import os
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from billing.formats import BatchHeader, BatchLine, ResultFileError, get_format
 from billing.formats.base import FailureReason, parse_amount
+from billing.formats.declaration import DECLARATION_COLUMNS, declaration_workbook  # noqa: F401 (part of the billing API)
 from billing.models import (
     DebitAttempt,
     DebitBatch,
@@ -36,7 +35,7 @@ from billing.models import (
     Refund,
     RefundExport,
 )
-from enrollment import identity
+from enrollment import identity, selectors
 from enrollment.models import (
     Bank,
     ChargeCorrection,
@@ -50,9 +49,14 @@ from enrollment.models import (
 )
 from enrollment.services import payments
 from enrollment.services.common import Actor, audit_record
+from enrollment.services.jobs import job_create, job_progress
+from enrollment.services.outward import outward_file_missing, outward_file_place, outward_register
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
+
+for _model in (DebitBatch, RefundExport, Declaration):
+    outward_register(_model, "file")
 
 
 class BillingError(ValidationError):
@@ -63,48 +67,12 @@ class BatchTotalsMismatch(BillingError):
     pass
 
 
-def _line_delay() -> float:
-    # Test-only knob: slows file writing so a test can kill a worker in the middle.
-    return float(getattr(settings, "BILLING_LINE_DELAY_SECONDS", 0) or os.environ.get("BILLING_LINE_DELAY_SECONDS") or 0)
-
-
 def _stamp() -> str:
     return timezone.localtime().strftime("%Y%m%d%H%M%S%f")
 
 
 def _sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-# --- Jobs: progress shown to the bureau user who started the work ----------------
-
-
-def job_start(*, job: Job | None, total: int = 0) -> None:
-    if job is not None:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.RUNNING, started_at=timezone.now(), total=total, progress=0, error=""
-        )
-
-
-def job_progress(*, job: Job | None, progress: int, total: int | None = None) -> None:
-    if job is not None:
-        values = {"progress": progress}
-        if total is not None:
-            values["total"] = total
-        Job.objects.filter(pk=job.pk).update(**values)
-
-
-def job_finish(*, job: Job | None, result: dict | None = None, error: str = "") -> None:
-    if job is not None:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.FAILED if error else Job.State.SUCCEEDED, finished_at=timezone.now(),
-            result=result or {}, error=error,
-        )
-
-
-@transaction.atomic
-def billing_job_create(*, kind: str, insurance_year: InsuranceYear, user) -> Job:
-    return Job.objects.create(kind=kind, insurance_year=insurance_year, created_by=user, params={"insurance_year_id": insurance_year.pk})
 
 
 # --- Debit instructions (one per live confirmation) ---------------------------------------
@@ -127,33 +95,23 @@ def instructions_create(*, insurance_year: InsuranceYear) -> int:
     """
     if not _bank_debit_ready(insurance_year):
         return 0
+    charges = selectors.confirmation_charges(insurance_year_id=insurance_year.pk)
+    accounts = selectors.school_debit_accounts()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {DebitInstruction._meta.db_table}
                 (reference, kind, insurance_year_id, roster_id, confirmation_id, school_id, account_id, bank_id,
                  head_count, amount, state, tries, last_failure, created_at)
-            SELECT 'DI' || c.id || '-' || %s, 'roster', r.insurance_year_id, r.id, c.id, r.school_id, a.id, a.bank_id,
-                   agg.n, agg.amount, 'open', 0, '', now()
-              FROM enrollment_rosterconfirmation c
-              JOIN enrollment_roster r ON r.id = c.roster_id
-              JOIN enrollment_school s ON s.id = r.school_id
-              JOIN enrollment_office o ON o.id = s.office_id
-              JOIN enrollment_schoolaccount a
-                ON a.school_id = s.id AND a.active AND a.agreement_signed_on IS NOT NULL
-              JOIN enrollment_bank_allowed_in ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
-              JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
-                      FROM enrollment_confirmationline l
-                      JOIN enrollment_rosterconfirmation lc ON lc.id = l.confirmation_id
-                      JOIN enrollment_roster lr ON lr.id = lc.roster_id
-                     WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND lr.state = 'confirmed' AND l.fee > 0
-                     GROUP BY l.confirmation_id) agg ON agg.confirmation_id = c.id
-             WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM {DebitInstruction._meta.db_table} i
-                                WHERE i.confirmation_id = c.id AND i.kind = 'roster' AND i.state <> 'cancelled')
+            SELECT 'DI' || b.confirmation_id || '-' || %s, 'roster', b.insurance_year_id, b.roster_id,
+                   b.confirmation_id, b.school_id, a.account_id, a.bank_id, b.head_count, b.amount, 'open', 0, '', now()
+              FROM ({charges.sql}) b
+              JOIN ({accounts.sql}) a ON a.school_id = b.school_id
+             WHERE NOT EXISTS (SELECT 1 FROM {DebitInstruction._meta.db_table} i
+                                WHERE i.confirmation_id = b.confirmation_id AND i.kind = 'roster' AND i.state <> 'cancelled')
             ON CONFLICT DO NOTHING
             """,
-            [_stamp(), insurance_year.pk, insurance_year.pk],
+            [_stamp(), *charges.params, *accounts.params],
         )
         return cursor.rowcount
 
@@ -242,7 +200,7 @@ def batches_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | 
     Safe to run again at any time: a run finds only what is still open.
     """
     summary = RunSummary()
-    job_start(job=job)
+    summary.errors.extend(batch_files_repair(insurance_year=insurance_year))
     summary.instructions_created = instructions_create(insurance_year=insurance_year)
     corrections = corrections_process(insurance_year=insurance_year, actor=actor)
     summary.refunds, summary.adjustments = corrections["refunds"], corrections["adjustments"]
@@ -260,12 +218,6 @@ def batches_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | 
             if batch is not None:
                 summary.batches.append(batch.reference)
         job_progress(job=job, progress=done)
-    job_finish(
-        job=job,
-        result={"batches": summary.batches, "instructions_created": summary.instructions_created,
-                "refunds": summary.refunds, "adjustments": summary.adjustments},
-        error="\n".join(summary.errors),
-    )
     return summary
 
 
@@ -279,10 +231,7 @@ def _batch_lines(batch_id: int) -> Iterator[BatchLine]:
         )
         .iterator(chunk_size=2000)
     )
-    delay = _line_delay()
     for row in rows:
-        if delay:
-            time.sleep(delay)
         yield BatchLine(*row)
 
 
@@ -306,18 +255,17 @@ def batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor:
 
 @transaction.atomic
 def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor: Actor) -> DebitBatch | None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # One generator per bank and year at a time, until it commits: two runs claiming
-            # with SKIP LOCKED side by side would each lock part of the bank's instructions
-            # and send the bank two files. The run that finds the lock taken leaves the bank
-            # to the run holding it (or, should that one fail, to the next run).
-            cursor.execute(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"debit-batch:{bank.pk}:{insurance_year.pk}"],
-            )
-            if not cursor.fetchone()[0]:
-                return None
+    with connection.cursor() as cursor:
+        # One generator per bank and year at a time, until it commits: two runs claiming
+        # with SKIP LOCKED side by side would each lock part of the bank's instructions
+        # and send the bank two files. The run that finds the lock taken leaves the bank
+        # to the run holding it (or, should that one fail, to the next run).
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"debit-batch:{bank.pk}:{insurance_year.pk}"],
+        )
+        if not cursor.fetchone()[0]:
+            return None
     fmt = get_format(bank.file_format)
     batch = DebitBatch.objects.create(
         bank=bank, insurance_year=insurance_year, reference=f"B{bank.code}-{_stamp()}"[:40], file_format=fmt.code,
@@ -348,7 +296,7 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
             f"""
             INSERT INTO {DebitAttempt._meta.db_table} (instruction_id, batch_id, line_number, amount, result, failure_reason)
             SELECT i.id, i.batch_id, row_number() OVER (ORDER BY s.code, i.id), i.amount, 'pending', ''
-              FROM {table} i JOIN enrollment_school s ON s.id = i.school_id
+              FROM {table} i JOIN {School._meta.db_table} s ON s.id = i.school_id
              WHERE i.batch_id = %s
             """,
             [batch.pk],
@@ -362,8 +310,8 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
                    COALESCE(sum(CASE WHEN i.kind = 'roster' THEN c.paying_count ELSE 1 END), 0)
               FROM {DebitAttempt._meta.db_table} a
               JOIN {table} i ON i.id = a.instruction_id
-              JOIN enrollment_rosterconfirmation c ON c.id = i.confirmation_id
-              LEFT JOIN enrollment_chargecorrection cc ON cc.id = i.correction_id
+              JOIN {RosterConfirmation._meta.db_table} c ON c.id = i.confirmation_id
+              LEFT JOIN {ChargeCorrection._meta.db_table} cc ON cc.id = i.correction_id
              WHERE a.batch_id = %s
             """,
             [batch.pk],
@@ -383,22 +331,10 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
     if errors:
         raise BatchTotalsMismatch(errors, code="totals_mismatch")
 
-    header = BatchHeader(
-        batch_reference=batch.reference, bank_code=bank.code, year_label=insurance_year.label,
-        created_on=timezone.localdate().strftime("%Y%m%d"), line_count=count, total_amount=line_sum,
-    )
-    # Stream to a temporary file, then into private storage: memory stays flat.
-    # A crash before commit leaves at most an orphan file and no batch row.
-    with tempfile.TemporaryFile() as tmp:
-        checksum, written, written_sum = fmt.write(tmp, header, _batch_lines(batch.pk))
-        if written != count or written_sum != line_sum:
-            raise BatchTotalsMismatch(
-                [_("%(bank)s扣款文件写入%(n)d笔%(sum)s元，与控制数%(count)d笔%(total)s元不符。")
-                 % {"bank": bank.name, "n": written, "sum": written_sum, "count": count, "total": line_sum}],
-                code="totals_mismatch",
-            )
-        tmp.seek(0)
-        batch.file.save(f"{batch.reference}.{fmt.extension}", File(tmp), save=False)
+    batch.line_count, batch.total_amount = count, line_sum
+    # Staged, and moved to its final name only after this transaction commits: a
+    # crash before commit leaves no file a reader could take for a real batch.
+    checksum = _batch_file_write(batch=batch, fmt=fmt)
     batch.state = DebitBatch.State.READY
     batch.line_count, batch.total_amount, batch.checksum = count, line_sum, checksum
     batch.save(update_fields=["state", "line_count", "total_amount", "checksum", "file"])
@@ -408,6 +344,50 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
     payments.rosters_mark_billed(confirmation_ids=confirmation_ids, actor=actor)
     audit_record(actor=actor, action="debit_batch_generated", obj=batch, changes={"lines": count, "amount": line_sum})
     return batch
+
+
+def _batch_file_write(*, batch: DebitBatch, fmt) -> str:
+    """Write a batch's file from its rows (streamed: memory stays flat); returns the file's checksum."""
+    header = BatchHeader(
+        batch_reference=batch.reference, bank_code=batch.bank.code, year_label=batch.insurance_year.label,
+        created_on=timezone.localtime(batch.created_at).strftime("%Y%m%d"), line_count=batch.line_count,
+        total_amount=batch.total_amount,
+    )
+    with tempfile.TemporaryFile() as tmp:
+        checksum, written, written_sum = fmt.write(tmp, header, _batch_lines(batch.pk))
+        if written != batch.line_count or written_sum != batch.total_amount:
+            raise BatchTotalsMismatch(
+                [_("%(bank)s扣款文件写入%(n)d笔%(sum)s元，与控制数%(count)d笔%(total)s元不符。")
+                 % {"bank": batch.bank.name, "n": written, "sum": written_sum, "count": batch.line_count,
+                    "total": batch.total_amount}],
+                code="totals_mismatch",
+            )
+        tmp.seek(0)
+        outward_file_place(instance=batch, field_name="file", file_name=f"{batch.reference}.{fmt.extension}", content=File(tmp))
+    return checksum
+
+
+def batch_files_repair(*, insurance_year: InsuranceYear) -> list[str]:
+    """Rewrite the file of every ready batch whose file is missing (a crash after commit), from its rows.
+
+    The rewritten file must carry the checksum recorded on the batch, so the bank
+    gets the very file the first run meant to send; otherwise it is refused loudly.
+    """
+    errors = []
+    for batch in DebitBatch.objects.filter(insurance_year=insurance_year, state=DebitBatch.State.READY).select_related(
+        "bank", "insurance_year"
+    ):
+        if not outward_file_missing(batch.file.name):
+            continue
+        with transaction.atomic():
+            checksum = _batch_file_write(batch=batch, fmt=get_format(batch.file_format))
+            if checksum != batch.checksum:
+                transaction.set_rollback(True)
+                errors.append(_("批次%(ref)s的扣款文件与记录的校验值不符，未重写，请联系系统管理员。") % {"ref": batch.reference})
+                continue
+            DebitBatch.objects.filter(pk=batch.pk).update(file=batch.file.name)
+        logger.warning("debit batch %s: missing file written again from its rows", batch.reference)
+    return errors
 
 
 # --- Bank results ----------------------------------------------------------------------
@@ -566,7 +546,7 @@ def _refunds_export(*, school, actor):
     content = (head + "\n").encode("utf-8") + b"".join(body) + f"T|SHA256|{digest.hexdigest()}\n".encode()
     from django.core.files.base import ContentFile
 
-    export.file.save(f"{export.reference}.txt", ContentFile(content), save=False)
+    outward_file_place(instance=export, field_name="file", file_name=f"{export.reference}.txt", content=ContentFile(content))
     export.line_count, export.total_amount, export.checksum = len(refunds), total, digest.hexdigest()
     export.save(update_fields=["file", "line_count", "total_amount", "checksum"])
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
@@ -642,16 +622,35 @@ def refund_results_import(*, export: RefundExport, content: bytes, file_name: st
 
 
 def declarations_generate(*, insurance_year: InsuranceYear, actor: Actor, job: Job | None = None) -> list[str]:
-    """Declare every live confirmation of a tax-declaration year not declared yet, and write each workbook."""
-    job_start(job=job)
+    """Declare every live confirmation not declared yet, then write every workbook still missing.
+
+    Resumable: the workbooks are written for all live declarations of the year
+    whose file is missing or does not match the checksum on the row, not only for
+    those this run created, so a rerun after any crash ends where one clean run
+    would. Returns the references of the declarations this run created.
+    """
     created = declarations_create(insurance_year=insurance_year, actor=actor)
-    job_progress(job=job, progress=0, total=len(created))
-    for done, declaration in enumerate(Declaration.objects.filter(pk__in=created).select_related("school", "insurance_year"), start=1):
+    to_write = [
+        d for d in Declaration.objects.filter(insurance_year=insurance_year).exclude(state=Declaration.State.CANCELLED)
+        .select_related("school", "insurance_year").order_by("id")
+        if not declaration_file_ok(declaration=d)
+    ]
+    job_progress(job=job, progress=0, total=len(to_write))
+    for done, declaration in enumerate(to_write, start=1):
         declaration_write_file(declaration=declaration)
         job_progress(job=job, progress=done)
-    references = list(Declaration.objects.filter(pk__in=created).values_list("reference", flat=True))
-    job_finish(job=job, result={"declarations": references})
-    return references
+    return list(Declaration.objects.filter(pk__in=created).values_list("reference", flat=True))
+
+
+def declaration_file_ok(*, declaration: Declaration) -> bool:
+    """The declaration's workbook is in place and is the one recorded on the row (its checksum)."""
+    if not declaration.checksum or outward_file_missing(declaration.file.name):
+        return False
+    with declaration.file.open("rb") as handle:
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest() == declaration.checksum
 
 
 @transaction.atomic
@@ -659,26 +658,22 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
     """One Declaration per live confirmation (paying lines only), set-based; repeated runs add nothing."""
     if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION or insurance_year.fee_provisional:
         return []
+    charges = selectors.confirmation_charges(insurance_year_id=insurance_year.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {Declaration._meta.db_table}
                 (reference, insurance_year_id, roster_id, confirmation_id, school_id, head_count, amount, state, file,
-                 payment_method, receipted_count, created_at)
-            SELECT 'TD' || c.id || '-' || %s, r.insurance_year_id, r.id, c.id, r.school_id, agg.n, agg.amount, 'declared', '',
-                   '', 0, now()
-              FROM enrollment_rosterconfirmation c
-              JOIN enrollment_roster r ON r.id = c.roster_id
-              JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
-                      FROM enrollment_confirmationline l WHERE l.fee > 0 GROUP BY l.confirmation_id) agg
-                ON agg.confirmation_id = c.id
-             WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM {Declaration._meta.db_table} d
-                                WHERE d.confirmation_id = c.id AND d.state <> 'cancelled')
+                 payment_method, receipted_count, created_at, checksum)
+            SELECT 'TD' || b.confirmation_id || '-' || %s, b.insurance_year_id, b.roster_id, b.confirmation_id,
+                   b.school_id, b.head_count, b.amount, 'declared', '', '', 0, now(), ''
+              FROM ({charges.sql}) b
+             WHERE NOT EXISTS (SELECT 1 FROM {Declaration._meta.db_table} d
+                                WHERE d.confirmation_id = b.confirmation_id AND d.state <> 'cancelled')
             ON CONFLICT DO NOTHING
             RETURNING id, confirmation_id
             """,
-            [_stamp(), insurance_year.pk],
+            [_stamp(), *charges.params],
         )
         rows = cursor.fetchall()
     # A declaration must agree with what the school confirmed; otherwise stop before anything is declared.
@@ -696,9 +691,6 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
     return [r[0] for r in rows]
 
 
-DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "缴费金额"]
-
-
 def _declaration_rows(declaration: Declaration):
     return (
         ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
@@ -711,29 +703,22 @@ def _declaration_rows(declaration: Declaration):
 @transaction.atomic
 def declaration_write_file(*, declaration: Declaration) -> None:
     """Write the workbook the tax system takes (write-only mode: rows stream, memory stays flat)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("申报明细")
-    sheet.append(DECLARATION_COLUMNS)
-    school = declaration.school
-    count, total = 0, ZERO
-    for name, number, fee in _declaration_rows(declaration):
-        count += 1
-        total += fee
-        id_cell = WriteOnlyCell(sheet, value=number)
-        id_cell.number_format = "@"  # text: Excel must not turn 18 digits into 4.4E+17
-        sheet.append([count, school.code, school.name, name, "居民身份证", id_cell, "城乡居民基本医疗保险",
-                      declaration.insurance_year.label, float(fee)])
-    sheet.append(["合计", "", "", f"{count}人", "", "", "", "", float(total)])
+    writer, count, total = declaration_workbook(
+        school=declaration.school, year_label=declaration.insurance_year.label, lines=_declaration_rows(declaration)
+    )
     if count != declaration.head_count or total != declaration.amount:
         raise BatchTotalsMismatch(_("申报%(ref)s明细与申报合计不符。") % {"ref": declaration.reference}, code="totals_mismatch")
     with tempfile.TemporaryFile() as tmp:
-        workbook.save(tmp)
+        writer.save(tmp)
         tmp.seek(0)
-        declaration.file.save(f"{declaration.reference}.xlsx", File(tmp), save=False)
-    Declaration.objects.filter(pk=declaration.pk).update(file=declaration.file.name)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: tmp.read(1 << 20), b""):
+            digest.update(chunk)
+        tmp.seek(0)
+        # Staged; moved to its final name once the row below commits.
+        outward_file_place(instance=declaration, field_name="file", file_name=f"{declaration.reference}.xlsx", content=File(tmp))
+    declaration.checksum = digest.hexdigest()
+    Declaration.objects.filter(pk=declaration.pk).update(file=declaration.file.name, checksum=declaration.checksum)
 
 
 @transaction.atomic
@@ -874,16 +859,27 @@ def billing_file_download_log(*, user, batch=None, declaration=None, refund_expo
 # --- Starting background runs (admin button, API) --------------------------------------
 
 
+def billing_job_start(*, insurance_year: InsuranceYear, user) -> Job:
+    """Start the year's billing run by its route: debit batches or tax declarations."""
+    if insurance_year.collection_route == CollectionRoute.BANK_DEBIT:
+        return debit_batches_start(insurance_year=insurance_year, user=user)
+    return declarations_start(insurance_year=insurance_year, user=user)
+
+
 @transaction.atomic
 def debit_batches_start(*, insurance_year: InsuranceYear, user) -> Job:
-    """Bureau staff start batch generation now; the task runs after commit and reports progress on the Job."""
+    """Bureau staff start batch generation now; the task runs after commit and reports progress on the Job.
+
+    With the broker down the Job stays pending and the sweeper sends it later (the page says "queued").
+    """
     from billing.tasks import generate_debit_batches
 
     if insurance_year.collection_route != CollectionRoute.BANK_DEBIT:
         raise BillingError(_("%(year)s的缴费方式不是银行扣费。") % {"year": insurance_year}, code="wrong_route")
-    job = billing_job_create(kind=Job.Kind.BATCH_GENERATION, insurance_year=insurance_year, user=user)
-    transaction.on_commit(lambda: generate_debit_batches.delay(insurance_year.pk, user.pk if user else None, job.pk))
-    return job
+    return job_create(
+        kind=Job.Kind.BATCH_GENERATION, task=generate_debit_batches, insurance_year=insurance_year, created_by=user,
+        params={"insurance_year_id": insurance_year.pk},
+    )
 
 
 @transaction.atomic
@@ -892,6 +888,7 @@ def declarations_start(*, insurance_year: InsuranceYear, user) -> Job:
 
     if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION:
         raise BillingError(_("%(year)s的缴费方式不是税务申报。") % {"year": insurance_year}, code="wrong_route")
-    job = billing_job_create(kind=Job.Kind.BATCH_GENERATION, insurance_year=insurance_year, user=user)
-    transaction.on_commit(lambda: generate_declarations.delay(insurance_year.pk, user.pk if user else None, job.pk))
-    return job
+    return job_create(
+        kind=Job.Kind.DECLARATION_GENERATION, task=generate_declarations, insurance_year=insurance_year,
+        created_by=user, params={"insurance_year_id": insurance_year.pk},
+    )

@@ -1,48 +1,51 @@
-"""Billing jobs. Each takes ids, fetches inside and calls one service; each is safe to run twice.
+"""Billing jobs. Each takes a Job id, runs one service through the job lifecycle, and is safe to run twice.
 
-``acks_late`` is on for batch generation only: the message is acknowledged
-after the task finishes, so a worker killed mid-run gets the run redelivered.
-That is safe because generation is idempotent (claims only open instructions,
-one transaction per bank; proven by the worker-kill test in tests/billing).
+Both generations are idempotent (they claim only open rows, commit per bank or
+per declaration, and a rerun writes every missing file; proven by the
+worker-kill tests in tests/billing), so they are declared ``idempotent``:
+acknowledged late, redelivered after a killed worker, retried after a lost
+database connection, re-queued by the sweeper (enrollment.services.jobs).
 """
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from billing import services
-from enrollment.models import CollectionRoute, InsuranceYear, Job
+from enrollment.models import InsuranceYear, Job
 from enrollment.services.common import Actor
+from enrollment.services.jobs import JobFailed, JobOutcome
+from enrollment.tasks.base import job_task
 
 
-def _actor(user_id, label):
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    return Actor(user=user, source="job", label=label)
+def _actor(job: Job, label: str) -> Actor:
+    return Actor(user=job.created_by, source="job", label=label)
 
 
-def _job(job_id):
-    return Job.objects.filter(pk=job_id).first() if job_id else None
+@job_task(name="billing.tasks.generate_debit_batches", idempotent=True)
+def generate_debit_batches(job: Job):
+    summary = services.batches_generate(insurance_year=job.insurance_year, actor=_actor(job, "debit-batches"), job=job)
+    result = {"batches": summary.batches, "instructions_created": summary.instructions_created,
+              "refunds": summary.refunds, "adjustments": summary.adjustments}
+    if summary.errors:
+        raise JobFailed("\n".join(summary.errors), result=result)
+    return JobOutcome(result=result)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def generate_debit_batches(insurance_year_id, user_id=None, job_id=None):
-    year = InsuranceYear.objects.get(pk=insurance_year_id)
-    summary = services.batches_generate(insurance_year=year, actor=_actor(user_id, "debit-batches"), job=_job(job_id))
-    return {"batches": summary.batches, "errors": summary.errors}
+@job_task(name="billing.tasks.generate_declarations", idempotent=True)
+def generate_declarations(job: Job):
+    try:
+        references = services.declarations_generate(insurance_year=job.insurance_year, actor=_actor(job, "declarations"), job=job)
+    except services.BillingError as exc:
+        raise JobFailed("\n".join(exc.messages)) from exc
+    return {"declarations": references}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def generate_declarations(insurance_year_id, user_id=None, job_id=None):
-    year = InsuranceYear.objects.get(pk=insurance_year_id)
-    return services.declarations_generate(insurance_year=year, actor=_actor(user_id, "declarations"), job=_job(job_id))
-
-
-@shared_task
+@shared_task(name="billing.tasks.nightly_billing")
 def nightly_billing():
     """Nightly (django-celery-beat): start generation for every year from window opening to coverage end."""
     today = timezone.localdate()
+    started = 0
     for year in InsuranceYear.objects.filter(window_start__lte=today, coverage_end__gte=today):
-        if year.collection_route == CollectionRoute.BANK_DEBIT:
-            generate_debit_batches.delay(year.pk)
-        else:
-            generate_declarations.delay(year.pk)
+        services.billing_job_start(insurance_year=year, user=None)
+        started += 1
+    return started

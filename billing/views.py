@@ -1,6 +1,7 @@
 """File downloads (bureau staff, every download logged) and the coordinator's receipt list."""
 
-import csv
+from decimal import Decimal
+from types import SimpleNamespace
 
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET
 from billing import selectors, services
 from billing.models import DebitBatch, Declaration, RefundExport
 from enrollment.api.permissions import is_bureau_staff
+from enrollment.exports import CsvWriter, register_export
 from enrollment.models import InsuranceYear, Role
 from enrollment.querysets import membership_of
 from enrollment.services.common import current_insurance_year
@@ -55,6 +57,25 @@ def refund_file(request, pk):
     return _send(request, file_field=export.file, name=export.file.name.rsplit("/", 1)[-1], refund_export=export)
 
 
+def receipts_csv(rows, *, target=None) -> bytes | None:
+    """The receipts as CSV: class, name and receipt number are the school's and the tax system's text, so neutralised."""
+    writer = CsvWriter(target)
+    writer.header([_("班级"), _("姓名"), _("身份证号码"), _("电子票据号"), _("金额"), _("缴费时间")])
+    for row in rows:
+        writer.row([row.class_name, row.name, row.masked_identity_number, row.receipt_number, f"{row.amount:.2f}",
+                    timezone.localtime(row.paid_at).strftime("%Y-%m-%d") if row.paid_at else ""])
+    return writer.getvalue() if target is None else None
+
+
+register_export(
+    "coordinator_receipts",
+    kind="csv",
+    probe=lambda text: receipts_csv([SimpleNamespace(
+        class_name=text, name=text, masked_identity_number=text, receipt_number=text, amount=Decimal("400"), paid_at=None,
+    )]),
+)
+
+
 @require_GET
 def receipts(request):
     """The coordinator's own school's e-receipts (masked numbers); ``?format=csv`` downloads them."""
@@ -74,12 +95,7 @@ def receipts(request):
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="receipts-{school.code}-{year.label}.csv"'
-        response.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
-        writer = csv.writer(response)
-        writer.writerow([_("班级"), _("姓名"), _("身份证号码"), _("电子票据号"), _("金额"), _("缴费时间")])
-        for row in rows:
-            writer.writerow([row.class_name, row.name, row.masked_identity_number, row.receipt_number, f"{row.amount:.2f}",
-                             timezone.localtime(row.paid_at).strftime("%Y-%m-%d") if row.paid_at else ""])
+        receipts_csv(rows, target=response)
         return response
     status = selectors.school_billing_status(school=school, insurance_year=year)
     return render(request, "billing/receipts.html", {"school": school, "year": year, "rows": list(rows), "status": status})

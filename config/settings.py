@@ -1,8 +1,8 @@
 """Settings, read from the environment only.
 
-With nothing set the embedded defaults run: SQLite and Celery tasks executed
-in-process. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and
-ALLOWED_HOSTS, and leaves DEBUG off.
+With DEBUG=1 and nothing else set, an embedded PostgreSQL and Redis run from
+pip packages with their data under var/ (config/embedded.py). Production sets
+DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS, and leaves DEBUG off.
 """
 
 import os
@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config import embedded
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,10 +52,13 @@ INSTALLED_APPS = [
     "coordinators",
     "billing",
     "graduates",
+    # Above the others: what reads across apps (dashboard, reports, retention, roles, demo data).
+    "bureau",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "enrollment.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "enrollment.middleware.SessionIdleRefreshMiddleware",
@@ -82,17 +86,31 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "coordinators.context_processors.portal_school",
             ],
         },
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-    )
-}
+# Where the embedded servers keep their data when DATABASE_URL / REDIS_URL are unset.
+EMBEDDED_DIR = Path(env_str("EMBEDDED_DIR", str(BASE_DIR / "var")))
+
+
+def _service_url(name: str, start) -> str:
+    url = env_str(name)
+    if url:
+        return url
+    if not DEBUG:
+        # A production server must not quietly come up on an empty database of its own.
+        raise ImproperlyConfigured(
+            f"{name} is not set. Set it, or DEBUG=1 for a development machine "
+            f"(which starts an embedded server with its data in {EMBEDDED_DIR})."
+        )
+    return start(EMBEDDED_DIR)
+
+
+DATABASE_URL = _service_url("DATABASE_URL", embedded.postgres_url)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
@@ -183,11 +201,8 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)
 GRADUATE_FEED_INBOX = Path(env_str("GRADUATE_FEED_INBOX", str(BASE_DIR / "var" / "inbox" / "graduates")))
 
-REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+REDIS_URL = _service_url("REDIS_URL", embedded.redis_url)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 # How long a roster page's lists stay in the cache. Their key changes with every
 # write to the school's students, enrollments and graduate records, so this only
 # bounds how long renamed reference data (exemption categories) may show. 0: off.
@@ -196,9 +211,10 @@ ROSTER_PAGE_CACHE_SECONDS = env_int("ROSTER_PAGE_CACHE_SECONDS", 600)
 # in the cache. Its key changes with every write to the school's students. 0: off.
 STUDENT_LIST_CACHE_SECONDS = env_int("STUDENT_LIST_CACHE_SECONDS", 600)
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+# Tasks go to a worker, in development too; the test run alone sets this to run them in-process.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -218,11 +234,17 @@ REST_FRAMEWORK = {
         "enrollment.auth.MembershipTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "enrollment.api.strict.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
+        "enrollment.api.strict.StrictQueryParametersBackend",
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "enrollment.api.strict.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "enrollment.api.base.exception_handler",

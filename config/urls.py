@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import health
+from config.home import home
 
 api_v1 = [
     path("", include("enrollment.api_urls")),
@@ -25,9 +26,11 @@ urlpatterns = [
     ),
     path("health/", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("bureau/", include("enrollment.urls")),
+    path("bureau/", include("bureau.urls")),
     path("billing/", include("billing.urls")),
     path("graduates/", include("graduates.urls")),
+    # Before the portal's own "" route: staff signing in through the portal land on their dashboard.
+    path("", home, name="home"),
     path("", include("coordinators.urls")),
 ]
 

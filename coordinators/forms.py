@@ -10,7 +10,8 @@ class StudentForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=50)
     identity_number = forms.CharField(label=_("身份证号码"), max_length=30)
     sex = forms.ChoiceField(label=_("性别"), choices=Sex.choices)
-    birth_date = forms.DateField(label=_("出生日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    # A date input reads only ISO dates; the locale's format ("2014/07/01") would leave it empty.
+    birth_date = forms.DateField(label=_("出生日期"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     grade = forms.IntegerField(label=_("年级"), min_value=1)
     class_name = forms.CharField(label=_("班级"), max_length=50, required=False)
     hukou_local = forms.BooleanField(label=_("本市户籍"), required=False, initial=True)
@@ -22,7 +23,7 @@ class StudentForm(forms.Form):
 
 class StudentStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("在校状态"), choices=StudentStatus.choices)
-    on = forms.DateField(label=_("变更日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    on = forms.DateField(label=_("变更日期"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
 
 
 class ImportForm(forms.Form):

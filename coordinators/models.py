@@ -49,10 +49,15 @@ class CoordinatorChange(models.Model):
 
     scope_school = "coordinator__school"
 
+    class Action(models.TextChoices):
+        REGISTER = "register", _("登记")
+        UPDATE = "update", _("修改")
+        DEACTIVATE = "deactivate", _("停用")
+
     coordinator = models.ForeignKey(Coordinator, on_delete=models.CASCADE, related_name="changes", verbose_name=_("协管员"))
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("修改人"))
     changed_at = models.DateTimeField(_("修改时间"), default=timezone.now)
-    action = models.CharField(_("操作"), max_length=20)
+    action = models.CharField(_("操作"), max_length=20, choices=Action.choices)
     changes = models.JSONField(_("变更内容"), default=dict)
 
     objects = ScopedQuerySet.as_manager()
@@ -61,6 +66,38 @@ class CoordinatorChange(models.Model):
         verbose_name = _("协管员变更记录")
         verbose_name_plural = _("协管员变更记录")
         ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.coordinator.name} {self.get_action_display()} {timezone.localtime(self.changed_at):%Y-%m-%d %H:%M}"
+
+    # Keys of ``changes`` that are not fields of the coordinator.
+    EXTRA_LABELS = {"reason": _("原因"), "on": _("日期")}
+
+    def change_lines(self) -> list[tuple[str, str, str]]:
+        """(label, before, after) per changed item, in the words of the form, for people to read."""
+        lines = []
+        for key, (before, after) in self.changes.items():
+            try:
+                field = Coordinator._meta.get_field(key)
+            except models.FieldDoesNotExist:
+                label = self.EXTRA_LABELS.get(key, key)
+                lines.append((str(label), _shown(before), _shown(after)))
+                continue
+            if field.choices:
+                choices = dict(field.flatchoices)
+                before, after = choices.get(before, before), choices.get(after, after)
+            lines.append((str(field.verbose_name), _shown(before), _shown(after)))
+        return lines
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return ""
+    if value is True:
+        return str(_("是"))
+    if value is False:
+        return str(_("否"))
+    return str(value)
 
 
 class Notice(models.Model):

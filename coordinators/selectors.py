@@ -8,12 +8,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from coordinators.models import Coordinator
 from enrollment.identity import normalize
 from enrollment.models import (
     Channel,
+    CollectionRoute,
     Enrollment,
     EnrollmentStatus,
     Hotline,
@@ -22,11 +25,13 @@ from enrollment.models import (
     Roster,
     RosterState,
     School,
+    SchoolAccount,
     Student,
     StudentStatus,
 )
 from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, school_data_stamp, suspected_graduates
 from enrollment.services.common import current_insurance_year
+from enrollment.todos import Todo, school_todos
 
 
 @dataclass
@@ -42,7 +47,8 @@ class HomeSummary:
     amount_due: Decimal = Decimal("0.00")
     roster_state: str = RosterState.OPEN
     coordinator_registered: bool = False
-    todos: list[str] = field(default_factory=list)
+    coordinator_deadline: datetime.date | None = None
+    todos: list[Todo] = field(default_factory=list)
 
 
 def year_for(school: School) -> InsuranceYear | None:
@@ -73,6 +79,10 @@ def home_summary(*, school: School, today: datetime.date | None = None) -> HomeS
         summary.amount_due = counts["amount"] or Decimal("0.00")
         roster = Roster.objects.filter(school=school, insurance_year=year).first()
         summary.roster_state = roster.state if roster else RosterState.OPEN
+        summary.coordinator_deadline = year.coordinator_deadline
+        if year.collection_route == CollectionRoute.BANK_DEBIT and not SchoolAccount.objects.filter(school=school, active=True).exists():
+            summary.todos.append(Todo(_("学校尚无有效的扣费账户，银行无法扣款：请向经办机构提交开户银行和账号。"), reverse("portal:contacts")))
+    summary.todos.extend(school_todos(school=school, year=year, today=today))
     return summary
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
+from django.utils.cache import patch_cache_control
 
 LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
@@ -78,3 +79,30 @@ class InterfaceLanguageMiddleware(LocaleMiddleware):
         if not request.path_info.startswith("/api/"):
             request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
         super().process_request(request)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: private, no-store`` on every answer to a signed-in user and on every API answer.
+
+    Pages and API answers carry names and identity numbers: a shared office
+    computer's browser cache or a proxy must not keep them. Static files,
+    served before authentication runs, stay cacheable. Place it right after
+    SecurityMiddleware, so it sees every response the views and the other
+    middleware produce.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path_info.startswith("/api/") or (user is not None and user.is_authenticated):
+            patch_cache_control(response, private=True, no_store=True)
+            # Stale freshness directives would contradict no-store to a cache that ignores it.
+            cache_control = [
+                part.strip() for part in response["Cache-Control"].split(",")
+                if not part.strip().startswith(("max-age", "s-maxage", "public"))
+            ]
+            response["Cache-Control"] = ", ".join(cache_control)
+        return response

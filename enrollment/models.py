@@ -34,12 +34,16 @@ def money_field(verbose_name, **kwargs):
 # --- Reference data (R1) ----------------------------------------------------
 
 
-class CityManager(models.Manager):
+class CityManager(models.Manager.from_queryset(ScopedQuerySet)):
     def get_by_natural_key(self, code):
         return self.get(code=code)
 
 
 class City(models.Model):
+    """A pooling area (统筹地区): it owns its rules (insurance years, exemption categories, banks) and its people."""
+
+    scope_city = "pk"
+
     code = models.CharField(_("代码"), max_length=20, unique=True)
     name = models.CharField(_("名称"), max_length=50)
 
@@ -137,15 +141,26 @@ class Bank(models.Model):
         return (self.code,)
 
 
-class ExemptionCategoryManager(models.Manager):
-    def get_by_natural_key(self, code):
-        return self.get(code=code)
+class ExemptionCategoryManager(models.Manager.from_queryset(ScopedQuerySet)):
+    def get_by_natural_key(self, city_code, code):
+        return self.get(city__code=city_code, code=code)
 
 
 class ExemptionCategory(models.Model):
-    """An exempt category of R7 (低保, 特困供养, 孤儿...): the fee is paid by public finance."""
+    """An exempt category of R7 (低保, 特困供养, 孤儿...): the fee is paid by public finance.
 
-    code = models.CharField(_("代码"), max_length=40, unique=True)
+    Categories belong to the city whose notice names them: an insurance year
+    applies only its own city's categories, so a city whose notice exempts no
+    one at school (Guangzhou 2014) simply has none.
+    """
+
+    scope_city = "city"
+
+    city = models.ForeignKey(
+        City, on_delete=models.PROTECT, related_name="exemption_categories", verbose_name=_("城市"),
+        help_text=_("规定该免缴类别的统筹地区；参保年度只适用本市的免缴类别"),
+    )
+    code = models.CharField(_("代码"), max_length=40)
     name = models.CharField(_("名称"), max_length=50)
     local_hukou_only = models.BooleanField(
         _("仅限本市户籍"), default=True, help_text=_("非本市户籍低保大学生一类为否")
@@ -159,13 +174,16 @@ class ExemptionCategory(models.Model):
     class Meta:
         verbose_name = _("免缴类别")
         verbose_name_plural = _("免缴类别")
-        ordering = ["code"]
+        ordering = ["city", "code"]
+        constraints = [models.UniqueConstraint(fields=["city", "code"], name="exemption_category_unique_code")]
 
     def __str__(self):
         return self.name
 
     def natural_key(self):
-        return (self.code,)
+        return (self.city.code, self.code)
+
+    natural_key.dependencies = ["enrollment.city"]
 
 
 # --- Insurance years (R2, R6, R12) -----------------------------------------
@@ -188,12 +206,14 @@ class Channel(models.TextChoices):
     OUTSIDE_SCHEME = "outside_scheme", _("不属于居民医保学校代办范围")
 
 
-class InsuranceYearManager(models.Manager):
+class InsuranceYearManager(models.Manager.from_queryset(ScopedQuerySet)):
     def get_by_natural_key(self, city_code, label):
         return self.get(city__code=city_code, label=label)
 
 
 class InsuranceYear(models.Model):
+    scope_city = "city"
+
     city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="insurance_years", verbose_name=_("城市"))
     label = models.CharField(_("参保年度"), max_length=20)
     coverage_start = models.DateField(_("待遇开始日期"))
@@ -504,7 +524,12 @@ class ExemptionSource(models.TextChoices):
 
 
 class Exemption(models.Model):
-    """A row of the exemption register: keyed by identity number because lists arrive before registration."""
+    """A row of the exemption register: keyed by identity number because lists arrive before registration.
+
+    The register belongs to the city of its category: its staff read and keep it, no other city's.
+    """
+
+    scope_city = "category__city"
 
     identity_number = models.CharField(_("身份证号码"), max_length=18, db_index=True)
     name = models.CharField(_("姓名"), max_length=50, blank=True)
@@ -518,6 +543,8 @@ class Exemption(models.Model):
     )
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("免缴人员")
@@ -795,6 +822,7 @@ class Job(models.Model):
         STUDENT_IMPORT = "student_import", _("学生导入")
         EXEMPTION_IMPORT = "exemption_import", _("免缴名单导入")
         BATCH_GENERATION = "batch_generation", _("生成扣款批次")
+        DECLARATION_GENERATION = "declaration_generation", _("生成税务申报")
         RESULT_IMPORT = "result_import", _("导入扣款结果")
         RECEIPT_IMPORT = "receipt_import", _("导入电子票据")
         GRADUATE_RUN = "graduate_run", _("毕业生停保")
@@ -827,6 +855,13 @@ class Job(models.Model):
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     expires_at = models.DateTimeField(_("文件过期时间"), null=True, blank=True)
+    # The lifecycle (enrollment.services.jobs): the row is the source of truth, a
+    # broker message only wakes a worker up (transactional outbox).
+    task_name = models.CharField(_("任务"), max_length=100, blank=True)
+    enqueued_at = models.DateTimeField(_("最近发送时间"), null=True, blank=True)
+    worker = models.CharField(_("处理进程"), max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("运行次数"), default=0)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -834,6 +869,7 @@ class Job(models.Model):
         verbose_name = _("后台任务")
         verbose_name_plural = _("后台任务")
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="job_state_heartbeat")]
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"

@@ -1,9 +1,13 @@
 """Access scoping in one place.
 
 Every scoped model names the path to its school in ``scope_school`` ("pk" for
-School itself, None for Office). ``visible_to(user)`` narrows a queryset to
-what the user's Membership allows, so portal lists, API lists and details,
-admin changelists, autocomplete, counts and exports all share the same rule.
+School itself, None for Office). Rules and registers that belong to a city as a
+whole (insurance years, exemption categories and the exemption register) name
+the path to their city in ``scope_city`` instead: everyone of that city (its
+coordinators, district and city staff) sees them, nobody of another city.
+``visible_to(user)`` narrows a queryset to what the user's Membership allows,
+so portal lists, API lists and details, admin changelists, autocomplete,
+counts and exports all share the same rule.
 """
 
 from django.db import models
@@ -29,6 +33,19 @@ def membership_of(user):
         return None
 
 
+def membership_city_id(membership) -> int | None:
+    """The city a membership belongs to, whatever its role (None for a system account without a city)."""
+    if membership is None:
+        return None
+    if membership.city_id:
+        return membership.city_id
+    if membership.office_id:
+        return membership.office.city_id
+    if membership.school_id:
+        return membership.school.office.city_id
+    return None
+
+
 class ScopedQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user is not None and user.is_authenticated and user.is_superuser:
@@ -36,6 +53,12 @@ class ScopedQuerySet(models.QuerySet):
         membership = membership_of(user)
         if membership is None:
             return self.none()
+        city_only = getattr(self.model, "scope_city", None)
+        if city_only is not None:
+            if membership.role == "system" and membership.system_scope != "read_all":
+                return self.none()
+            city_id = membership_city_id(membership)
+            return self.none() if city_id is None else self.filter(**{city_only: city_id})
         school_path, office_path, city_path = scope_paths(self.model)
         role = membership.role
         if role == "coordinator":

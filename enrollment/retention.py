@@ -14,17 +14,18 @@ what identifies them:
   character). Region code ``000000`` and birth date ``00000000`` do not exist,
   so identity validation rejects it: it cannot be mistaken for, or collide
   with, a real number;
-- the same fields on the exemption register and graduate-feed rows of that
-  person, the values recorded in the audit trail for that student, and the
-  citizen-card photo are cleared as well.
+- the same fields on the exemption register of that person, the values
+  recorded in the audit trail for that student, and the citizen-card photo
+  are cleared as well.
 
 Each pseudonymisation is recorded in the audit trail (source: job) without
-the old values.
+the old values. These are the core's rows only: the retention job
+(``bureau.retention``) passes the numbers this returns on to the apps that
+keep copies of them.
 """
 
 import datetime
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
@@ -74,12 +75,18 @@ def eligible_students(*, today: datetime.date | None = None):
 
 
 @transaction.atomic
-def pseudonymise_batch(*, today: datetime.date | None = None, batch_size: int = BATCH_SIZE, actor: Actor | None = None) -> int:
-    """Pseudonymise up to ``batch_size`` eligible students; return how many were done."""
+def students_pseudonymise(
+    *, today: datetime.date | None = None, batch_size: int = BATCH_SIZE, actor: Actor | None = None
+) -> dict[int, str]:
+    """Pseudonymise up to ``batch_size`` eligible students; return their ids and former identity numbers.
+
+    The caller's transaction, if any, holds the students' locks until it ends,
+    so other apps' copies can be cleared in the same transaction.
+    """
     actor = actor or Actor.job("retention")
     ids = list(eligible_students(today=today).order_by("pk").values_list("pk", flat=True)[:batch_size])
     if not ids:
-        return 0
+        return {}
     # Two runs at once (a second worker, a manual run during the scheduled one)
     # skip the rows the other holds instead of processing them twice.
     students = list(
@@ -87,7 +94,7 @@ def pseudonymise_batch(*, today: datetime.date | None = None, batch_size: int = 
         .exclude(identity_number__startswith=PSEUDONYM_REGION)
     )
     if not students:
-        return 0
+        return {}
     old_numbers = {s.pk: s.identity_number for s in students}
     now = timezone.now()
     for student in students:
@@ -100,11 +107,6 @@ def pseudonymise_batch(*, today: datetime.date | None = None, batch_size: int = 
     for student_id, number in old_numbers.items():
         pseudonym = pseudonym_identity_number(student_id)
         Exemption.objects.filter(identity_number=number).update(identity_number=pseudonym, name=ERASED_NAME)
-        if apps.is_installed("graduates"):
-            GraduateRecord = apps.get_model("graduates", "GraduateRecord")
-            GraduateRecord.objects.filter(Q(student_id=student_id) | Q(identity_number=number)).update(
-                identity_number=pseudonym, name=ERASED_NAME, class_name=""
-            )
 
     _scrub_audit_trail(student_ids=list(old_numbers))
     _delete_card_photos(student_ids=list(old_numbers))
@@ -117,7 +119,7 @@ def pseudonymise_batch(*, today: datetime.date | None = None, batch_size: int = 
         ))
         for student in students
     )
-    return len(students)
+    return old_numbers
 
 
 def _scrub_audit_trail(*, student_ids: list[int]) -> None:
@@ -179,16 +181,3 @@ def pseudonymise_lapsed_exemptions(*, today: datetime.date | None = None) -> int
         row.name = ERASED_NAME
     Exemption.objects.bulk_update(rows, ["identity_number", "name"], batch_size=1000)
     return len(rows)
-
-
-def apply_retention(*, today: datetime.date | None = None, batch_size: int = BATCH_SIZE, actor: Actor | None = None) -> int:
-    """Pseudonymise every eligible student, one short transaction per batch, then lapsed
-    exemption rows of people never registered; return how many students were done."""
-    total = 0
-    while True:
-        done = pseudonymise_batch(today=today, batch_size=batch_size, actor=actor)
-        total += done
-        if done < batch_size:
-            break
-    pseudonymise_lapsed_exemptions(today=today)
-    return total

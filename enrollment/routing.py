@@ -93,8 +93,9 @@ def exemption_validity_q(insurance_year: InsuranceYear, today: datetime.date | N
 
 def exemptions_by_identity(identity_numbers, *, insurance_year: InsuranceYear, today=None) -> dict[str, list[Exemption]]:
     """Valid register rows keyed by identity number; ``identity_numbers`` may be a list or a subquery."""
+    # Only the year's own city's categories apply: a Suzhou list exempts no one in a Guangzhou year.
     rows = (
-        Exemption.objects.filter(identity_number__in=identity_numbers)
+        Exemption.objects.filter(identity_number__in=identity_numbers, category__city_id=insurance_year.city_id)
         .filter(exemption_validity_q(insurance_year, today))
         .select_related("category")
         .order_by("identity_number", "category__code", "pk")

@@ -5,31 +5,39 @@ roster or the identity number they are given.
 """
 
 import datetime
+import functools
 import hashlib
+import operator
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment.models import (
+    Bank,
     Channel,
+    ConfirmationLine,
     Enrollment,
     EnrollmentStatus,
     InsuranceYear,
+    Office,
     PaymentStatus,
     Roster,
+    RosterConfirmation,
     RosterState,
     School,
+    SchoolAccount,
     SchoolDataStamp,
     SchoolKind,
     Student,
 )
+from enrollment.rowset import RowSet
 
 # Ages beyond which a student of this school kind is most likely a graduate the feed missed.
 AGE_LIMITS = {
@@ -72,12 +80,17 @@ class RosterPreview:
         return self.paying_count + self.exempt_count
 
 
-def _graduate_record_model():
-    """The graduates app's record model when installed; the core does not import other apps."""
-    try:
-        return apps.get_model("graduates", "GraduateRecord")
-    except LookupError:
-        return None
+# Lists of students reported as leaving, kept by apps built on the core (the
+# graduate feeds). Each is a function ``(*, school_id) -> QuerySet`` of rows with
+# a ``student_id``; the app registers it when it starts, so the core asks for
+# them without knowing who keeps them.
+_leaver_listings: list[Callable[..., QuerySet]] = []
+
+
+def leaver_listing_register(listing: Callable[..., QuerySet]) -> None:
+    """Add a list of leaving students that ``suspected_graduates`` marks as ``in_feed``."""
+    if listing not in _leaver_listings:
+        _leaver_listings.append(listing)
 
 
 def _age_on(birth: datetime.date, day: datetime.date) -> int:
@@ -87,12 +100,9 @@ def _age_on(birth: datetime.date, day: datetime.date) -> int:
 def school_data_stamp(*, school_id: int) -> str | None:
     """The token of the school's students and graduate records (``SchoolDataStamp``).
 
-    None where no trigger keeps it (not PostgreSQL): nothing may be cached
-    under it there. A school none of whose rows were ever written has no
-    stamp row yet: its first write creates one, so "0" is safe until then.
+    A school none of whose rows were ever written has no stamp row yet: its
+    first write creates one, so "0" is safe until then.
     """
-    if connection.vendor != "postgresql":
-        return None
     # Read on every cached page view: plain SQL costs a third of the ORM's query building.
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT token FROM "{SchoolDataStamp._meta.db_table}" WHERE school_id = %s', [school_id])
@@ -177,11 +187,13 @@ def suspected_graduates(*, roster: Roster, today: datetime.date | None = None):
     _limit, born_before = _age_limit_birth(school, today)
     suspects_q = Q(student__grade__gte=school.final_grade) | Q(student__birth_date__lt=born_before)
     qs = Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id).filter(ON_ROSTER)
-    record_model = _graduate_record_model()
-    if record_model is not None:
-        # Through the school: the records' (school, outcome) index finds this school's few
-        # records instead of reading every graduate record of the city.
-        qs = qs.annotate(in_feed=Exists(record_model.objects.filter(school_id=roster.school_id, student_id=OuterRef("student_id"))))
+    if _leaver_listings:
+        # Per school: a listing reads this school's few rows, not every row of the city.
+        in_feed = functools.reduce(operator.or_, (
+            Exists(listing(school_id=roster.school_id).filter(student_id=OuterRef("student_id")))
+            for listing in _leaver_listings
+        ))
+        qs = qs.annotate(in_feed=in_feed)
         suspects_q |= Q(in_feed=True)
     else:
         qs = qs.annotate(in_feed=Value(False))
@@ -313,3 +325,51 @@ def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> C
         return answer(False, "unpaid", _("免缴人员，所在学校名单尚未确认"), enrollment.channel)
     return answer(False, "unpaid", _("未缴费"), enrollment.channel)
 
+
+
+# --- What billing charges, as rows to join (set-based) ------------------------
+
+
+def confirmation_charges(*, insurance_year_id: int) -> RowSet:
+    """The live confirmation of every confirmed roster of the year, with what it charges.
+
+    Columns: confirmation_id, roster_id, insurance_year_id, school_id,
+    head_count and amount of the lines with a fee (exempt lines, fee 0, are not
+    charged). A roster already billed or reopened is not there.
+    """
+    confirmation, roster, line = (
+        RosterConfirmation._meta.db_table, Roster._meta.db_table, ConfirmationLine._meta.db_table
+    )
+    return RowSet(
+        f"""
+        SELECT c.id AS confirmation_id, r.id AS roster_id, r.insurance_year_id, r.school_id,
+               agg.n AS head_count, agg.amount
+          FROM {confirmation} c
+          JOIN {roster} r ON r.id = c.roster_id
+          JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
+                  FROM {line} l
+                  JOIN {confirmation} lc ON lc.id = l.confirmation_id
+                  JOIN {roster} lr ON lr.id = lc.roster_id
+                 WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND lr.state = %s AND l.fee > 0
+                 GROUP BY l.confirmation_id) agg ON agg.confirmation_id = c.id
+         WHERE r.insurance_year_id = %s AND r.state = %s AND c.reopened_at IS NULL
+        """,
+        (insurance_year_id, RosterState.CONFIRMED.value, insurance_year_id, RosterState.CONFIRMED.value),
+    )
+
+
+def school_debit_accounts() -> RowSet:
+    """The accounts fees may be debited from: active, agreement signed, at a bank allowed in the school's city.
+
+    Columns: school_id, account_id, bank_id.
+    """
+    return RowSet(
+        f"""
+        SELECT a.school_id, a.id AS account_id, a.bank_id
+          FROM {SchoolAccount._meta.db_table} a
+          JOIN {School._meta.db_table} s ON s.id = a.school_id
+          JOIN {Office._meta.db_table} o ON o.id = s.office_id
+          JOIN {Bank.allowed_in.through._meta.db_table} ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
+         WHERE a.active AND a.agreement_signed_on IS NOT NULL
+        """
+    )

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from enrollment.admin.scoping import ScopedModelAdmin
-from enrollment.querysets import membership_of
+from enrollment.models import School
+from enrollment.querysets import membership_city_id, membership_of
 from graduates import services, tasks
 from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, GraduateRecord
 from graduates.parsing import FeedRefused
@@ -55,6 +56,18 @@ class BureauOnlyMixin:
         return False
 
 
+def uploader_shown_to(request, user) -> bool:
+    """Who uploaded a feed is shown to superusers and to city staff of the uploader's own city only."""
+    if user is None:
+        return True
+    if request.user.is_superuser:
+        return True
+    membership = membership_of(request.user)
+    if membership is None or membership.role != "city_staff":
+        return False
+    return membership_city_id(membership_of(user)) == membership.city_id
+
+
 class FeedUploadForm(forms.Form):
     source = forms.ChoiceField(label=gettext_lazy("数据来源"), choices=FeedSource.choices)
     upload = forms.FileField(label=gettext_lazy("文件（.xlsx或.csv）"))
@@ -68,6 +81,21 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
     fields = list_display[1:] + ["checksum", "received_by", "claimed_at"]
     readonly_fields = fields
     actions = ["run_now"]
+
+    def get_fields(self, request, obj=None):
+        # The uploader is personal data of another tenant's staff: a per-request column decides what is shown.
+        def uploader(feed):
+            if not uploader_shown_to(request, feed.received_by):
+                return "—"
+            return feed.received_by.get_username() if feed.received_by else "—"
+
+        uploader.short_description = GraduateFeed._meta.get_field("received_by").verbose_name
+        if not hasattr(request, "_feed_fields"):  # the same callables for fields and readonly fields
+            request._feed_fields = [uploader if name == "received_by" else name for name in self.fields]
+        return request._feed_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
     change_list_template = "admin/graduates/graduatefeed/change_list.html"
 
     def get_urls(self):
@@ -117,7 +145,7 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return redirect("admin:graduates_graduatefeed_changelist")
-        tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
+        tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
         self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
         return redirect("admin:graduates_graduatefeed_changelist")
 
@@ -125,7 +153,7 @@ class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
     def run_now(self, request, queryset):
         if not can_feed(request):
             raise PermissionDenied
-        tasks.deregistration_on_demand.delay_on_commit(request.user.pk)
+        tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
         self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
 
     def changelist_view(self, request, extra_context=None):
@@ -167,6 +195,23 @@ class DeregistrationRunAdmin(BureauOnlyMixin, admin.ModelAdmin):
     fields = list_display[1:] + ["finished_at", "exceptions_per_school", "error"]
     readonly_fields = fields
     actions = ["mark_failed"]
+
+    def get_fields(self, request, obj=None):
+        # A run covers the whole city; each viewer sees the per-school counts of the schools in their scope only.
+        def exceptions_per_school(run):
+            counts = run.exceptions_per_school or {}
+            if not request.user.is_superuser:
+                visible = set(School.objects.visible_to(request.user).filter(code__in=list(counts)).values_list("code", flat=True))
+                counts = {code: n for code, n in counts.items() if code in visible}
+            return "；".join(f"{code}: {n}" for code, n in sorted(counts.items())) or "—"
+
+        exceptions_per_school.short_description = DeregistrationRun._meta.get_field("exceptions_per_school").verbose_name
+        if not hasattr(request, "_run_fields"):  # the same callables for fields and readonly fields
+            request._run_fields = [exceptions_per_school if name == "exceptions_per_school" else name for name in self.fields]
+        return request._run_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     @admin.action(description=gettext_lazy("标记为失败（其未完成的数据交由下次处理）"))
     def mark_failed(self, request, queryset):

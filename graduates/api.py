@@ -6,7 +6,8 @@ from rest_framework import parsers, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enrollment.api.base import ErrorSerializer
+from enrollment.api.base import ErrorSerializer, error_response
+from enrollment.api.strict import StrictJSONParser
 from enrollment.querysets import membership_of
 from graduates.models import GraduateFeed
 from graduates.parsing import FeedRefused
@@ -65,13 +66,17 @@ class GraduateFeedCreate(APIView):
     """POST a feed: a multipart ``file`` (.xlsx/.csv) or JSON ``{"source": ..., "records": [...]}``."""
 
     permission_classes = [IsGraduateFeedSystem]
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+    parser_classes = [StrictJSONParser, parsers.MultiPartParser]
 
     @extend_schema(
         request={"application/json": FeedRecordsRequestSerializer, "multipart/form-data": FeedFileRequestSerializer},
         responses={201: FeedReceiptSerializer, 200: FeedReceiptSerializer, 400: ErrorSerializer},
     )
     def post(self, request):
+        if not isinstance(request.data, dict):
+            return error_response(
+                code="invalid_body", message=_("请求内容必须是 JSON 对象：{\"source\": ..., \"records\": [...]}。")
+            )
         source = request.data.get("source", "")
         upload = request.FILES.get("file")
         try:

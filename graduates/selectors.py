@@ -1,8 +1,11 @@
 """Reads of the graduates app: what the school must look at, what staff must decide."""
 
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from enrollment.models import School
+from enrollment.todos import Todo
 from graduates.models import DeregistrationRun, GraduateRecord
 
 
@@ -43,3 +46,20 @@ def confirmed_roster_cases(*, user) -> QuerySet[GraduateRecord]:
 
 def latest_run() -> DeregistrationRun | None:
     return DeregistrationRun.objects.order_by("-started_at").first()
+
+
+def feed_records_of_school(*, school_id: int) -> QuerySet[GraduateRecord]:
+    """The school's graduate records, which the roster review marks as suspected graduates.
+
+    Through the school: the records' (school, outcome) index finds this school's
+    few records instead of reading every graduate record of the city.
+    """
+    return GraduateRecord.objects.filter(school_id=school_id)
+
+
+def school_todos(*, school: School, year, today) -> list:
+    """Graduates the nightly run could not stop, for the portal's to-do list."""
+    count = exceptions_for_school(school=school).count()
+    if not count:
+        return []
+    return [Todo(_("%(count)d名毕业生未能自动停保，请逐一处理。") % {"count": count}, reverse("graduates:my-exceptions"))]

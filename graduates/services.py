@@ -21,7 +21,21 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enrollment.models import AuditEvent
+from enrollment.models import (
+    ChargeCorrection,
+    City,
+    Enrollment,
+    EnrollmentStatus,
+    InsuranceYear,
+    Office,
+    Roster,
+    RosterState,
+    School,
+    Student,
+    StudentStatus,
+)
+from enrollment.services import bulk
+from enrollment.services.common import Actor
 from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, GraduateRecord
 from graduates.parsing import (
     FeedError,
@@ -265,46 +279,33 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
         # The next insurance year per city and graduation date: the year whose coverage starts after it.
         cursor.execute("DROP TABLE IF EXISTS grad_year; DROP TABLE IF EXISTS grad_out")
         cursor.execute(
-            """
+            f"""
             CREATE TEMP TABLE grad_year ON COMMIT DROP AS
             SELECT c.id AS city_id, d.graduation_date,
-                   (SELECT y.id FROM enrollment_insuranceyear y
+                   (SELECT y.id FROM {InsuranceYear._meta.db_table} y
                      WHERE y.city_id = c.id AND y.coverage_start > d.graduation_date
                      ORDER BY y.coverage_start, y.id LIMIT 1) AS year_id
-              FROM enrollment_city c
+              FROM {City._meta.db_table} c
              CROSS JOIN (SELECT DISTINCT graduation_date FROM graduates_graduaterecord
                           WHERE feed_id = %s AND outcome = 'pending') d
             """,
             [feed_id],
         )
-        # Lock first, in id order (no deadlock between runs), the rosters a record can touch: the
-        # roster of the student's school and of the school holding their enrollment in the next
-        # year. Roster edits, enrollment refreshes and confirmation take the same lock, so a school
-        # confirming, or a coordinator registering this student right now, either commits before
-        # the decisions below (which then see it) or waits until this feed has committed.
-        cursor.execute(
-            """
-            WITH matched AS MATERIALIZED (
-                SELECT s.id AS student_id, s.school_id, gy.year_id
-                  FROM graduates_graduaterecord r
-                  JOIN enrollment_student s ON s.identity_number = r.identity_number
-                  JOIN enrollment_school ss ON ss.id = s.school_id
-                  JOIN enrollment_office so ON so.id = ss.office_id
-                  JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
-                 WHERE r.feed_id = %s AND r.outcome = 'pending'
-            )
-            SELECT ro.id FROM enrollment_roster ro
-             WHERE (ro.school_id, ro.insurance_year_id) IN (
-                   SELECT school_id, year_id FROM matched
-                    UNION
-                   SELECT e.school_id, e.insurance_year_id
-                     FROM matched m
-                     JOIN enrollment_enrollment e ON e.student_id = m.student_id AND e.insurance_year_id = m.year_id)
-             ORDER BY ro.id
-               FOR UPDATE OF ro
+        # Lock first the rosters a record can touch (the core's roster lock, in id order). School
+        # confirmations, roster edits and a coordinator registering this student right now either
+        # commit before the decisions below (which then see them) or wait until this feed has committed.
+        bulk.rosters_lock(students=bulk.RowSet(
+            f"""
+            SELECT s.id AS student_id, s.school_id, gy.year_id AS insurance_year_id
+              FROM graduates_graduaterecord r
+              JOIN {Student._meta.db_table} s ON s.identity_number = r.identity_number
+              JOIN {School._meta.db_table} ss ON ss.id = s.school_id
+              JOIN {Office._meta.db_table} so ON so.id = ss.office_id
+              JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
+             WHERE r.feed_id = %s AND r.outcome = 'pending'
             """,
-            [feed_id],
-        )
+            (feed_id,),
+        ))
         # Who each record is and what happens to it, decided from the rows as they are after the
         # locks (this statement's fresh snapshot): the student, their school, their enrollment in
         # the next year and its roster.
@@ -326,24 +327,25 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
                        CASE
                          WHEN s.id IS NULL THEN 'unknown_identity'
                          WHEN NOT (s.name = r.name OR {name_student} = {name_record}) THEN 'name_mismatch'
-                         WHEN s.status = 'left' THEN 'already_left'
+                         WHEN s.status = %(left)s THEN 'already_left'
                          WHEN rs.id IS DISTINCT FROM s.school_id THEN 'other_school'
-                         WHEN e.id IS NULL THEN CASE WHEN s.status = 'graduated' THEN 'already_stopped' ELSE 'not_enrolled' END
-                         WHEN e.status <> 'registered' THEN 'already_stopped'
-                         WHEN ro.state IN ('billed', 'settled') THEN 'refund'
-                         WHEN ro.state = 'confirmed' THEN 'confirmed_roster'
+                         WHEN e.id IS NULL THEN CASE WHEN s.status = %(graduated)s THEN 'already_stopped' ELSE 'not_enrolled' END
+                         WHEN e.status <> %(registered)s THEN 'already_stopped'
+                         WHEN ro.state IN %(charged)s THEN 'refund'
+                         WHEN ro.state = %(confirmed)s THEN 'confirmed_roster'
                          WHEN NOT (y.window_start <= %(today)s AND %(today)s <= y.window_end) THEN 'window_closed'
                          ELSE 'stopped'
                        END AS outcome
                   FROM graduates_graduaterecord r
-                  LEFT JOIN enrollment_student s ON s.identity_number = r.identity_number
-                  LEFT JOIN enrollment_school rs ON rs.code = r.school_code
-                  LEFT JOIN enrollment_school ss ON ss.id = s.school_id
-                  LEFT JOIN enrollment_office so ON so.id = ss.office_id
+                  LEFT JOIN {Student._meta.db_table} s ON s.identity_number = r.identity_number
+                  LEFT JOIN {School._meta.db_table} rs ON rs.code = r.school_code
+                  LEFT JOIN {School._meta.db_table} ss ON ss.id = s.school_id
+                  LEFT JOIN {Office._meta.db_table} so ON so.id = ss.office_id
                   LEFT JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
-                  LEFT JOIN enrollment_enrollment e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
-                  LEFT JOIN enrollment_roster ro ON ro.school_id = e.school_id AND ro.insurance_year_id = e.insurance_year_id
-                  LEFT JOIN enrollment_insuranceyear y ON y.id = gy.year_id
+                  LEFT JOIN {Enrollment._meta.db_table} e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
+                  LEFT JOIN {Roster._meta.db_table} ro
+                         ON ro.school_id = e.school_id AND ro.insurance_year_id = e.insurance_year_id
+                  LEFT JOIN {InsuranceYear._meta.db_table} y ON y.id = gy.year_id
                  WHERE r.feed_id = %(feed)s AND r.outcome = 'pending'
             ), updated AS (
                 UPDATE graduates_graduaterecord r
@@ -357,83 +359,54 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
             )
             INSERT INTO grad_out SELECT * FROM updated
             """,
-            {"today": today, "run": run_id, "feed": feed_id},
+            {
+                "today": today, "run": run_id, "feed": feed_id,
+                "left": StudentStatus.LEFT.value, "graduated": StudentStatus.GRADUATED.value,
+                "registered": EnrollmentStatus.REGISTERED.value, "confirmed": RosterState.CONFIRMED.value,
+                "charged": (RosterState.BILLED.value, RosterState.SETTLED.value),
+            },
         )
         now = timezone.now()
-        marks = ("stopped", "refund", "window_closed", "not_enrolled", "already_stopped", "confirmed_roster")
-        # The student is graduated from the graduation date on: the roster of the next year leaves them out.
-        cursor.execute(
-            """
-            WITH changed AS (
-                UPDATE enrollment_student s
-                   SET status = 'graduated', status_changed_on = o.graduation_date, updated_at = %(now)s
-                  FROM grad_out o
-                 WHERE s.id = o.student_id AND o.outcome IN %(marks)s AND s.status <> 'graduated'
-             RETURNING s.id, s.school_id, o.outcome, o.enrollment_id
-            )
-            INSERT INTO enrollment_auditevent
-                   (at, actor_id, actor_label, source, action, model, object_id, school_id, student_id, roster_id, changes, note)
-            SELECT %(now)s, NULL, %(label)s, %(source)s, 'student_graduated', 'student', c.id, c.school_id, c.id, NULL,
-                   '{"status": ["in_school", "graduated"]}'::jsonb, %(note)s
-              FROM changed c
-             WHERE c.outcome NOT IN ('stopped', 'refund')
-            """,
-            {
-                "now": now, "marks": marks, "label": label, "source": AuditEvent.Source.JOB,
-                "note": _("学籍系统报毕业，标记为已毕业"),
-            },
+        actor = Actor.job(label)
+        # The student is graduated from the graduation date on: the roster of the next year leaves them
+        # out. Those whose enrollment is deregistered below are recorded there.
+        bulk.students_graduate(
+            rows=bulk.RowSet(
+                "SELECT student_id, graduation_date, outcome NOT IN ('stopped', 'refund') AS audited FROM grad_out"
+                " WHERE outcome IN ('stopped', 'refund', 'window_closed', 'not_enrolled', 'already_stopped',"
+                " 'confirmed_roster')"
+            ),
+            actor=actor, note=_("学籍系统报毕业，标记为已毕业"), at=now,
         )
         # Deregister the next year's enrollment where it may change (open roster in the window) or was
         # already charged (refund follows); a confirmed roster waits for bureau staff.
-        cursor.execute(
-            """
-            WITH changed AS (
-                UPDATE enrollment_enrollment e
-                   SET status = 'deregistered',
-                       status_reason = left(%(prefix)s || to_char(o.graduation_date, 'YYYY-MM-DD') || %(suffix)s, 200),
-                       updated_at = %(now)s
-                  FROM grad_out o
-                 WHERE e.id = o.enrollment_id AND o.outcome IN ('stopped', 'refund') AND e.status = 'registered'
-             RETURNING e.id, e.school_id, e.student_id, o.roster_id, o.outcome
-            )
-            INSERT INTO enrollment_auditevent
-                   (at, actor_id, actor_label, source, action, model, object_id, school_id, student_id, roster_id, changes, note)
-            SELECT %(now)s, NULL, %(label)s, %(source)s, 'graduate_deregistered', 'enrollment', c.id, c.school_id,
-                   c.student_id, c.roster_id,
-                   '{"status": ["registered", "deregistered"]}'::jsonb,
-                   CASE WHEN c.outcome = 'refund' THEN %(note_refund)s ELSE %(note)s END
-              FROM changed c
-            """,
-            {
-                "now": now, "label": label, "source": AuditEvent.Source.JOB,
-                "prefix": reason_prefix, "suffix": reason_suffix,
-                "note": _("毕业生停保减员，已从待确认名单中移除"),
-                "note_refund": _("毕业生停保减员，名单已扣费，已提出退费"),
-            },
+        bulk.enrollments_deregister(
+            rows=bulk.RowSet(
+                """
+                SELECT enrollment_id, roster_id,
+                       %s || to_char(graduation_date, 'YYYY-MM-DD') || %s AS status_reason,
+                       CASE WHEN outcome = 'refund' THEN %s ELSE %s END AS note
+                  FROM grad_out
+                 WHERE outcome IN ('stopped', 'refund')
+                """,
+                (
+                    reason_prefix, reason_suffix,
+                    _("毕业生停保减员，名单已扣费，已提出退费"), _("毕业生停保减员，已从待确认名单中移除"),
+                ),
+            ),
+            actor=actor, action="graduate_deregistered", at=now,
         )
-        # The school's open roster changed: bump its version so a confirmation of the old list is refused.
-        cursor.execute(
-            """
-            UPDATE enrollment_roster SET version = version + 1, updated_at = %s
-             WHERE id IN (SELECT DISTINCT roster_id FROM grad_out WHERE outcome = 'stopped' AND roster_id IS NOT NULL)
-            """,
-            [now],
-        )
-        # Already charged: a refund for billing; the partial unique constraint keeps it single.
-        cursor.execute(
-            """
-            INSERT INTO enrollment_chargecorrection (enrollment_id, amount, reason, detail, state, created_at)
-            SELECT o.enrollment_id, -o.fee_due, 'graduate', %s, 'pending', %s
-              FROM grad_out o
-             WHERE o.outcome = 'refund' AND o.fee_due > 0
-            ON CONFLICT DO NOTHING
-            """,
-            [label, now],
+        # The school's open roster changed: its version moves so a confirmation of the old list is refused.
+        bulk.rosters_bump(rows=bulk.RowSet("SELECT roster_id FROM grad_out WHERE outcome = 'stopped'"), at=now)
+        # Already charged: a refund for billing; the core keeps it single per enrollment.
+        bulk.charge_corrections_raise(
+            rows=bulk.RowSet("SELECT enrollment_id, -fee_due AS amount FROM grad_out WHERE outcome = 'refund' AND fee_due > 0"),
+            reason=ChargeCorrection.Reason.GRADUATE, detail=label, at=now,
         )
         cursor.execute(
-            """
+            f"""
             SELECT o.outcome, sc.code, count(*)
-              FROM grad_out o LEFT JOIN enrollment_school sc ON sc.id = o.school_id
+              FROM grad_out o LEFT JOIN {School._meta.db_table} sc ON sc.id = o.school_id
              GROUP BY o.outcome, sc.code
             """
         )

@@ -1,10 +1,39 @@
-"""Test-run defaults: the machine's PostgreSQL and Redis, tasks in-process unless a test starts a worker."""
+"""Test-run defaults: the machine's PostgreSQL and Redis, tasks in-process unless a test starts a worker.
+
+On a machine without those servers (nothing listening on their usual ports) the
+embedded ones of config/embedded.py take their place, so `make test` needs
+nothing but Python. DATABASE_URL / REDIS_URL, when set, win over both.
+"""
 
 import os
+import socket
+from pathlib import Path
+
+from config import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _default(name: str, local_url: str, port: int, start) -> None:
+    if os.environ.get(name):
+        return
+    if _listening(port):
+        os.environ[name] = local_url
+    else:
+        os.environ[name] = start(Path(os.environ.get("EMBEDDED_DIR") or ROOT / "var"))
+
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+_default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance", 5432, embedded.postgres_url)
+_default("REDIS_URL", "redis://127.0.0.1:6379/0", 6379, embedded.redis_url)
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")

@@ -5,7 +5,7 @@ once the year's deadline has passed); the annex 2 list per office as Excel;
 and a student import for bureau staff. All scoped with ``visible_to``.
 """
 
-import io
+from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,7 +17,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook
 
 from coordinators import selectors
 from coordinators.models import Coordinator, CoordinatorChange
@@ -28,12 +27,34 @@ from coordinators.services.registry import (
     coordinator_update,
 )
 from enrollment.admin.scoping import ScopedModelAdmin
-from enrollment.exports import safe
+from enrollment.exports import XlsxWriter, register_export
 from enrollment.models import AuditEvent, Job, Office, School
 from enrollment.services.common import Actor, current_insurance_year
 from enrollment.services.students import MODE_PARTIAL, MODE_STRICT, student_import_start
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def annex2_workbook(offices) -> bytes:
+    """Annex 2: per office (name, coordinators) a sheet listing its schools' active coordinators."""
+    writer = XlsxWriter()
+    header = [_("序号"), _("学校名称"), _("姓名"), _("性别"), _("工作部门"), _("职务"), _("工作电话"), _("手机号码")]
+    for office_name, coordinators in offices:
+        sheet = writer.sheet(office_name)
+        sheet.row([_("%(office)s学校协管员名单（附件2）") % {"office": office_name}])
+        sheet.header(header)
+        for number, c in enumerate(coordinators, start=1):
+            sheet.row([number, c.school.name, c.name, c.get_gender_display(), c.department, c.post, c.work_phone, c.mobile],
+                      text=(6, 7))
+    if not offices:
+        writer.sheet(_("协管员名单"))
+    return writer.save()
+
+
+register_export("coordinator_annex2", kind="xlsx", probe=lambda text: annex2_workbook([(text, [SimpleNamespace(
+    school=SimpleNamespace(name=text), name=text, get_gender_display=lambda: text, department=text, post=text,
+    work_phone=text, mobile=text,
+)])]))
 
 
 def admin_actor(request) -> Actor:
@@ -149,19 +170,8 @@ class CoordinatorAdmin(ScopedModelAdmin):
         by_office: dict[int, list] = {}
         for coordinator in coordinators:
             by_office.setdefault(coordinator.school.office_id, []).append(coordinator)
-        workbook = Workbook(write_only=True)
-        header = [_("序号"), _("学校名称"), _("姓名"), _("性别"), _("工作部门"), _("职务"), _("工作电话"), _("手机号码")]
-        for office in offices:
-            sheet = workbook.create_sheet(office.name[:31])
-            sheet.append([safe(_("%(office)s学校协管员名单（附件2）") % {"office": office.name})])
-            sheet.append(header)
-            for number, c in enumerate(by_office.get(office.pk, []), start=1):
-                sheet.append([number] + [safe(v) for v in (c.school.name, c.name, c.get_gender_display(), c.department, c.post, c.work_phone, c.mobile)])
-        if not workbook.worksheets:
-            workbook.create_sheet(_("协管员名单"))
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+        content = annex2_workbook([(office.name, by_office.get(office.pk, [])) for office in offices])
+        response = HttpResponse(content, content_type=XLSX)
         response["Content-Disposition"] = 'attachment; filename="coordinators-annex2.xlsx"'
         return response
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from coordinators.selectors_documents import record_enrollments
 from enrollment.models import InsuranceYear, Job, School, Student
 from enrollment.services.common import Actor, audit_record
+from enrollment.services.jobs import job_create
 
 # A file nobody downloads is not kept for ever; a downloaded one goes soon after.
 KEEP_UNTIL_DOWNLOADED = datetime.timedelta(days=7)
@@ -51,19 +52,14 @@ def request_rights_records(
     if not total:
         raise ValidationError(_("所选范围内没有%(year)s参保年度已登记的学生。") % {"year": insurance_year.label},
                               code="nothing_to_print")
-    job = Job.objects.create(
-        kind=Job.Kind.DOCUMENTS,
-        created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
-        school=school,
-        insurance_year=insurance_year,
-        params=params,
-        total=total,
+    from coordinators.tasks.documents import render_rights_records_job
+
+    job = job_create(
+        kind=Job.Kind.DOCUMENTS, task=render_rights_records_job, created_by=actor.user, school=school,
+        insurance_year=insurance_year, params=params, total=total,
     )
     audit_record(actor=actor, action="documents_requested", obj=job, school_id=school.pk,
                  changes={"scope": scope, "class_name": class_name, "count": total})
-    from coordinators.tasks.documents import render_rights_records_job
-
-    transaction.on_commit(lambda: render_rights_records_job.delay(job.pk))
     return job
 
 

@@ -43,7 +43,7 @@ def coordinator_register(*, actor: Actor, school: School, data: dict, user=None)
     values = _clean(data)
     coordinator = Coordinator.objects.create(school=school, user=user, **values)
     CoordinatorChange.objects.create(
-        coordinator=coordinator, changed_by=_user(actor), action="register", changes={k: [None, v] for k, v in values.items()}
+        coordinator=coordinator, changed_by=_user(actor), action=CoordinatorChange.Action.REGISTER, changes={k: [None, v] for k, v in values.items()}
     )
     audit_record(actor=actor, action="coordinator_register", obj=coordinator, school_id=school.pk)
     return coordinator
@@ -59,7 +59,7 @@ def coordinator_update(*, actor: Actor, coordinator: Coordinator, data: dict) ->
     for key, value in values.items():
         setattr(coordinator, key, value)
     coordinator.save()
-    CoordinatorChange.objects.create(coordinator=coordinator, changed_by=_user(actor), action="update", changes=changes)
+    CoordinatorChange.objects.create(coordinator=coordinator, changed_by=_user(actor), action=CoordinatorChange.Action.UPDATE, changes=changes)
     audit_record(actor=actor, action="coordinator_update", obj=coordinator, changes=changes, school_id=coordinator.school_id)
     return coordinator
 
@@ -72,7 +72,7 @@ def coordinator_deactivate(*, actor: Actor, coordinator: Coordinator, reason: st
     coordinator.active = False
     coordinator.save(update_fields=["active", "updated_at"])
     CoordinatorChange.objects.create(
-        coordinator=coordinator, changed_by=_user(actor), action="deactivate",
+        coordinator=coordinator, changed_by=_user(actor), action=CoordinatorChange.Action.DEACTIVATE,
         changes={"active": [True, False], "reason": [None, reason[:200]], "on": [None, timezone.localdate().isoformat()]},
     )
     audit_record(actor=actor, action="coordinator_deactivate", obj=coordinator, school_id=coordinator.school_id, note=reason)

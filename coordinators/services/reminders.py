@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coordinators.models import Coordinator, Notice, ReminderSent
+from enrollment.coverage import SchoolCoverage, lagging_schools
 from enrollment.models import InsuranceYear, RosterState
-from enrollment.reports import SchoolCoverage, lagging_schools
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from coordinators.models import Notice
-from coordinators.selectors_notices import is_read, notices_for, unread_for
+from coordinators.selectors_notices import notices_for, unread_for
 from coordinators.services import notices as service
 from coordinators.views.access import coordinator_required
 
@@ -24,7 +24,9 @@ def notice_list(request):
 def notice_detail(request, pk):
     # Only notices addressed to the coordinator's school: anything else is a 404.
     notice = get_object_or_404(notices_for(request.user), pk=pk)
-    return render(request, "portal/notices/detail.html", {"notice": notice, "read": is_read(notice, request.user)})
+    # Opening a notice is reading it; the button stays for marking without opening (the list).
+    service.mark_read(user=request.user, notice=notice)
+    return render(request, "portal/notices/detail.html", {"notice": notice, "read": True})
 
 
 @coordinator_required

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from enrollment import identity
-from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q, people_of_office_q
 from enrollment.models import (
     AuditEvent,
     Bank,
@@ -26,6 +26,8 @@ from enrollment.models import (
     Membership,
     Office,
     PersonalDataAccess,
+    Roster,
+    RosterState,
     School,
     SchoolAccount,
     Student,
@@ -260,9 +262,19 @@ class MembershipAdmin(ScopedModelAdmin):
         if not request.user.is_superuser:
             membership = membership_of(request.user)
             if db_field.name == "user":
-                # Staff never attach a scope to a superuser's account or widen their own.
-                kwargs["queryset"] = db_field.related_model._default_manager.filter(is_superuser=False).exclude(
-                    pk=request.user.pk
+                # Staff never attach a scope to a superuser's account or widen their own, and see only the
+                # accounts of their own city (district staff: their district's); a new account is given its
+                # first scope by a superuser.
+                if membership is not None and membership.role == "district_staff":
+                    people = people_of_office_q(membership.office_id)
+                elif membership is not None and membership.role == "city_staff":
+                    people = people_of_city_q(membership.city_id)
+                else:
+                    people = Q(pk__in=[])
+                kwargs["queryset"] = (
+                    db_field.related_model._default_manager.filter(people, is_superuser=False)
+                    .exclude(pk=request.user.pk)
+                    .distinct()
                 )
             elif db_field.name == "city":
                 kwargs["queryset"] = City.objects.filter(pk=getattr(membership, "city_id", None))
@@ -309,9 +321,19 @@ class StudentAdminForm(forms.ModelForm):
                 self.add_error("grade", _("年级应为1至%(max)d之间的数字。") % {"max": school.final_grade})
             try:
                 # The same window and roster rules as the portal: the service enforces them again on save.
-                check_window_open(insurance_year=school_year(school))
+                year = school_year(school)
+                check_window_open(insurance_year=year)
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from exc
+            roster = Roster.objects.filter(school=school, insurance_year=year).first()
+            if roster is not None and roster.state != RosterState.OPEN:
+                # A confirmed roster is frozen: say why instead of failing on save (the service raises RosterLocked).
+                raise ValidationError(
+                    _("%(school)s的%(year)s参保名单已确认（状态：%(state)s），不能再修改学生信息；"
+                      "如需修改请先在“参保名单”中退回该名单。")
+                    % {"school": school.name, "year": year.label, "state": roster.get_state_display()},
+                    code="roster_locked",
+                )
         return data
 
 

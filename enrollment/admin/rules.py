@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from enrollment import identity
-from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q, people_of_office_q
 from enrollment.models import (
     AuditEvent,
     ChargeCorrection,
+    City,
     ConfirmationLine,
     Enrollment,
     Exemption,
@@ -93,7 +94,27 @@ class ReadOnlyMixin:
 # --- Exemption register (R7) -------------------------------------------------
 
 
-class ExemptionImportForm(forms.Form):
+class CityChoiceForm(forms.Form):
+    """The register belongs to a city: staff keep their own city's, a superuser picks one."""
+
+    city = forms.ModelChoiceField(queryset=City.objects.none(), label=gettext_lazy("城市"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        cities = list(City.objects.visible_to(user))
+        self.fields["city"].queryset = City.objects.filter(pk__in=[c.pk for c in cities])
+        self._only_city = cities[0] if len(cities) == 1 else None
+        if self._only_city is not None:
+            # Staff keep their own city's register: nothing to choose.
+            self.fields["city"].required = False
+            self.fields["city"].initial = self._only_city.pk
+            self.fields["city"].widget = forms.HiddenInput()
+
+    def clean_city(self):
+        return self.cleaned_data.get("city") or self._only_city
+
+
+class ExemptionImportForm(CityChoiceForm):
     source = forms.ChoiceField(
         label=gettext_lazy("数据来源"),
         choices=[(k, v) for k, v in ExemptionSource.choices if k != ExemptionSource.CONFIRMATION_LETTER],
@@ -101,7 +122,7 @@ class ExemptionImportForm(forms.Form):
     upload = forms.FileField(label=gettext_lazy("名单文件（.xlsx或.csv）"))
 
 
-class ExemptionLetterForm(forms.Form):
+class ExemptionLetterForm(CityChoiceForm):
     identity_number = forms.CharField(label=gettext_lazy("身份证号码"), max_length=30)
     name = forms.CharField(label=gettext_lazy("姓名"), max_length=50)
     valid_from = forms.DateField(label=gettext_lazy("有效期起"), help_text=gettext_lazy("格式：2019-09-01"))
@@ -112,7 +133,7 @@ class ExemptionLetterForm(forms.Form):
 @admin.register(Exemption)
 class ExemptionAdmin(ReadOnlyMixin, ScopedModelAdmin):
     list_display = ["masked_identity", "name", "category", "source", "valid_from", "valid_to", "entered_by", "updated_at"]
-    list_filter = ["category", "source"]
+    list_filter = [("category", admin.RelatedOnlyFieldListFilter), "source"]
     search_fields = ["=identity_number", "name"]
     search_help_text = gettext_lazy("按姓名或完整的身份证号码查找")
     list_select_related = ["category", "entered_by"]
@@ -151,12 +172,13 @@ class ExemptionAdmin(ReadOnlyMixin, ScopedModelAdmin):
     def import_view(self, request):
         if not self.has_import_permission(request):
             raise PermissionDenied
-        form = ExemptionImportForm(request.POST or None, request.FILES or None)
+        form = ExemptionImportForm(request.POST or None, request.FILES or None, user=request.user)
         report = []
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["upload"]
             result = exemptions_import(
-                actor=admin_actor(request), source=form.cleaned_data["source"], rows=upload, file_name=upload.name
+                actor=admin_actor(request), source=form.cleaned_data["source"], rows=upload, file_name=upload.name,
+                city_id=form.cleaned_data["city"].pk,
             )
             if result.ok:
                 self.message_user(request, _(
@@ -179,13 +201,14 @@ class ExemptionAdmin(ReadOnlyMixin, ScopedModelAdmin):
     def letter_view(self, request):
         if not self.has_import_permission(request):
             raise PermissionDenied
-        form = ExemptionLetterForm(request.POST or None, request.FILES or None)
+        form = ExemptionLetterForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 exemption_letter_register(
                     actor=admin_actor(request), identity_number=data["identity_number"], name=data["name"],
                     valid_from=data["valid_from"], valid_to=data["valid_to"], letter=data["letter"],
+                    city_id=data["city"].pk,
                 )
             except ValidationError as exc:
                 for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
@@ -413,6 +436,18 @@ class PersonalDataAccessAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
+
+    def get_queryset(self, request):
+        # The log has no school: it is scoped by the city of the account that looked (PIPL: a city audits its own).
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        membership = membership_of(request.user)
+        if membership is None or membership.role not in (Role.CITY_STAFF, Role.DISTRICT_STAFF):
+            return qs.none()
+        if membership.role == Role.DISTRICT_STAFF:
+            return qs.filter(people_of_office_q(membership.office_id, "user__"))
+        return qs.filter(people_of_city_q(membership.city_id, "user__"))
 
 
 # --- Final fee standard (R2) ------------------------------------------------

@@ -6,6 +6,7 @@ all obey the same rule.
 """
 
 from django.contrib import admin
+from django.db.models import Q
 
 from enrollment.querysets import ScopedQuerySet
 
@@ -27,3 +28,16 @@ class ScopedAdminMixin:
 
 class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     pass
+
+
+def people_of_city_q(city_id, prefix: str = "") -> Q:
+    """Accounts whose membership lies in the city, whatever their role."""
+    return (
+        Q(**{f"{prefix}membership__city_id": city_id})
+        | Q(**{f"{prefix}membership__office__city_id": city_id})
+        | Q(**{f"{prefix}membership__school__office__city_id": city_id})
+    )
+
+
+def people_of_office_q(office_id, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}membership__office_id": office_id}) | Q(**{f"{prefix}membership__school__office_id": office_id})

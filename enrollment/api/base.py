@@ -1,6 +1,7 @@
 """Shared API behaviour: errors as JSON with a code, a message in the request's language and the field at fault."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
@@ -30,6 +31,10 @@ def exception_handler(exc, context):
         # Rule violations (window closed, roster locked) are conflicts with the resource's state.
         if getattr(exc, "detail", None) and any(code in {"window_closed", "roster_locked"} for _f, code, _m in _flatten(exc.detail)):
             exc.status_code = status.HTTP_409_CONFLICT
+    elif isinstance(exc, RequestDataTooBig):
+        from enrollment.api.strict import payload_too_large
+
+        exc = payload_too_large()
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -77,6 +77,9 @@ class StudentImportView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             return error_response(code="required", message=_("请上传学生名单文件（字段名 file）。"), field="file")
+        if not upload.size:
+            # Refused here rather than as a failed job: there is nothing to import.
+            return error_response(code="empty", message=_("上传的文件是空的。"), field="file")
         mode = request.data.get("mode") or MODE_STRICT
         if mode not in MODES:
             return error_response(code="invalid", message=_("mode 只能是 strict 或 partial。"), field="mode")

@@ -43,7 +43,6 @@ from enrollment.models import (
     Enrollment,
     Exemption,
     InsuranceYear,
-    Office,
     PersonalDataAccess,
     Role,
     Roster,
@@ -163,8 +162,7 @@ class InsuranceYearViewSet(ScopedReadOnlyViewSet):
     ordering = ["city_id", "-window_start"]
 
     def get_queryset(self):
-        cities = Office.objects.visible_to(self.request.user).values("city_id")
-        return InsuranceYear.objects.filter(city_id__in=cities).select_related("city")
+        return InsuranceYear.objects.visible_to(self.request.user).select_related("city")
 
 
 class RosterViewSet(ScopedReadOnlyViewSet):
@@ -241,7 +239,8 @@ class ExemptionViewSet(FullIdentityMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if not is_bureau_staff(self.request.user):
             return Exemption.objects.none()
-        return Exemption.objects.select_related("category")
+        # The register belongs to the city of its categories: another city's rows are not found.
+        return Exemption.objects.visible_to(self.request.user).select_related("category")
 
 
 @extend_schema_view(list=extend_schema(parameters=[FULL_PARAMETER]), retrieve=extend_schema(parameters=[FULL_PARAMETER]))

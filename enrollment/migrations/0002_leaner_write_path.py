@@ -8,13 +8,11 @@ from django.db import migrations, models
 def enrollment_fillfactor(apps, schema_editor):
     # Room on each page for the row's next version: a status change then stays a
     # HOT update (no index entries written), as no index holds the status.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE enrollment_enrollment SET (fillfactor = 85)")
+    schema_editor.execute("ALTER TABLE enrollment_enrollment SET (fillfactor = 85)")
 
 
 def enrollment_fillfactor_reset(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE enrollment_enrollment RESET (fillfactor)")
+    schema_editor.execute("ALTER TABLE enrollment_enrollment RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

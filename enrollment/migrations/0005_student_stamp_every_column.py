@@ -43,13 +43,11 @@ END $$;
 
 
 def widen(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(WIDER)
+    schema_editor.execute(WIDER)
 
 
 def narrow(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(NARROWER)
+    schema_editor.execute(NARROWER)
 
 
 class Migration(migrations.Migration):

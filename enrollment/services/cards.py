@@ -10,6 +10,7 @@ import datetime
 import io
 import zipfile
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from enrollment import identity
+from enrollment.exports import XlsxWriter, register_export
 from enrollment.models import (
     CitizenCard,
     Enrollment,
@@ -31,6 +33,7 @@ from enrollment.models import (
     StudentStatus,
 )
 from enrollment.services.common import Actor, audit_fields, audit_record
+from enrollment.services.jobs import job_create, job_execute, job_succeed_with_file
 
 # The card office's photo format: a 358x441 portrait; a little tolerance on the ratio for scans.
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
@@ -237,35 +240,44 @@ def cards_export_request(*, actor: Actor) -> Job:
     """Start the bureau's photo package for every submitted photo the user can see; built by a task."""
     from enrollment.tasks.cards import cards_export_package_task
 
-    job = Job.objects.create(kind=Job.Kind.PHOTO_EXPORT, created_by=actor.user, params={})
-    transaction.on_commit(lambda: cards_export_package_task.delay(job.pk))
-    return job
+    return job_create(kind=Job.Kind.PHOTO_EXPORT, task=cards_export_package_task, created_by=actor.user)
 
 
 def cards_export_package(*, job_id: int) -> Job:
-    """Build the package of a PHOTO_EXPORT job: an Excel list and ``<identity number>.jpg`` files, zipped.
+    """Build the package of a PHOTO_EXPORT job now (what the task does).
 
     Safe to run twice: the job is claimed with a conditional UPDATE, so a
     redelivered task finds it no longer pending and does nothing.
     """
-    claimed = Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(
-        state=Job.State.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        return Job.objects.get(pk=job_id)
-    job = Job.objects.select_related("created_by").get(pk=job_id)
-    try:
-        _build_package(job)
-    except Exception as exc:
-        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(exc)[:1000], finished_at=timezone.now())
-        raise
-    return Job.objects.get(pk=job.pk)
+    return job_execute(job_id=job_id, body=cards_export_build) or Job.objects.get(pk=job_id)
+
+
+def cards_export_build(job: Job) -> None:
+    """The body of a PHOTO_EXPORT job: an Excel list and ``<identity number>.jpg`` files, zipped."""
+    _build_package(job)
+
+
+def card_list_workbook(students) -> bytes:
+    """The card maker's list: one row per student, the photo named after the identity number."""
+    writer = XlsxWriter()
+    sheet = writer.sheet(_("制卡名单"))
+    sheet.header([_("序号"), _("姓名"), _("性别"), _("身份证号码"), _("出生日期"), _("学校代码"), _("学校名称"), _("班级"), _("照片文件名")])
+    for number, student in enumerate(students, start=1):
+        sheet.row([
+            number, student.name, student.get_sex_display(), student.identity_number, student.birth_date.isoformat(),
+            student.school.code, student.school.name, student.class_name, f"{student.identity_number}.jpg",
+        ], text=(1, 3, 5, 6, 7, 8))
+    return writer.save()
+
+
+register_export("card_maker_list", kind="xlsx", probe=lambda text: card_list_workbook([SimpleNamespace(
+    name=text, identity_number=text, get_sex_display=lambda: text, birth_date=datetime.date(2010, 3, 15),
+    school=SimpleNamespace(code=text, name=text), class_name=text,
+)]))
 
 
 @transaction.atomic
 def _build_package(job: Job) -> None:
-    from openpyxl import Workbook
-
     user = job.created_by
     # Row locks: a card being re-photographed in the portal waits until the package is written.
     cards = list(
@@ -275,32 +287,21 @@ def _build_package(job: Job) -> None:
         .select_related("student__school")
         .order_by("student__school__code", "student__grade", "student__class_name", "student__name")
     )
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("制卡名单"))
-    sheet.append([_("序号"), _("姓名"), _("性别"), _("身份证号码"), _("出生日期"), _("学校代码"), _("学校名称"), _("班级"), _("照片文件名")])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, card in enumerate(cards, start=1):
-            student = card.student
-            photo_name = f"{student.identity_number}.jpg"
-            sheet.append([
-                number, student.name, student.get_sex_display(), student.identity_number, student.birth_date.isoformat(),
-                student.school.code, student.school.name, student.class_name, photo_name,
-            ])
+        for card in cards:
+            photo_name = f"{card.student.identity_number}.jpg"
             with card.photo.open("rb") as photo:
                 archive.writestr(f"photos/{photo_name}", photo.read())
-        sheet_buffer = io.BytesIO()
-        workbook.save(sheet_buffer)
-        archive.writestr("list.xlsx", sheet_buffer.getvalue())
+        archive.writestr("list.xlsx", card_list_workbook([card.student for card in cards]))
     now = timezone.now()
     CitizenCard.objects.filter(pk__in=[c.pk for c in cards]).update(state=CitizenCard.State.SENT, sent_at=now)
-    job.output_file.save(f"card-photos-{now:%Y%m%d-%H%M%S}.zip", ContentFile(buffer.getvalue()), save=False)
-    job.state = Job.State.SUCCEEDED
-    job.progress = job.total = len(cards)
-    job.result = {"cards": len(cards)}
-    job.finished_at = now
-    job.expires_at = now + datetime.timedelta(days=7)
-    job.save()
+    # Ended in the same transaction as the cards it sends: both commit, or neither; the
+    # package is moved into place only after that commit.
+    job_succeed_with_file(
+        job=job, file_name=f"card-photos-{now:%Y%m%d-%H%M%S}.zip", content=ContentFile(buffer.getvalue()),
+        result={"cards": len(cards)}, progress=len(cards), total=len(cards), expires_at=now + datetime.timedelta(days=7),
+    )
     if cards and user is not None:
         PersonalDataAccess.objects.create(user=user, action="card_photo_export", target=f"job {job.pk}", record_count=len(cards))
     actor = Actor.job("cards_export_package")

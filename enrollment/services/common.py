@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -88,8 +88,13 @@ def roster_lock_for_change(*, school: School, insurance_year: InsuranceYear, tod
     return roster
 
 
+def rosters_version_bump(*, rosters: QuerySet[Roster], at: datetime.datetime | None = None) -> int:
+    """Every change to a roster's list bumps its version: a confirmation of the list as seen before is refused."""
+    return rosters.update(version=F("version") + 1, updated_at=at or timezone.now())
+
+
 def roster_touch(*, roster: Roster) -> None:
-    Roster.objects.filter(pk=roster.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    rosters_version_bump(rosters=Roster.objects.filter(pk=roster.pk))
 
 
 def audit_record(
@@ -111,11 +116,8 @@ def audit_record(
 
 def audit_fields(*, actor: Actor, action: str, obj, changes=None, school_id=None, student_id=None, roster_id=None, note="") -> dict:
     """Field values of an audit row, for services that write many at once with bulk_create."""
-    user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
     return {
-        "actor": user,
-        "actor_label": actor.label or (user.get_username() if user else ""),
-        "source": actor.source,
+        **audit_actor_fields(actor),
         "action": action,
         "model": obj._meta.model_name,
         "object_id": obj.pk,
@@ -124,6 +126,16 @@ def audit_fields(*, actor: Actor, action: str, obj, changes=None, school_id=None
         "roster_id": roster_id,
         "changes": _jsonable(changes or {}),
         "note": note[:300],
+    }
+
+
+def audit_actor_fields(actor: Actor) -> dict:
+    """Who the audit trail names for ``actor``: the user when signed in, else the label of the job or command."""
+    user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
+    return {
+        "actor": user,
+        "actor_label": actor.label or (user.get_username() if user else ""),
+        "source": actor.source,
     }
 
 

@@ -164,31 +164,15 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
 
     Returns how many enrollments were created or changed. One audit row per
-    changed enrollment, written by COPY on PostgreSQL.
+    changed enrollment, written by COPY.
     """
     year = roster.insurance_year
     school = roster.school
     students_qs = Student.objects.filter(school=school)
-    if connection.vendor == "postgresql":
-        students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
-    else:
-        if student_ids is not None:
-            students_qs = students_qs.filter(pk__in=list(student_ids))
-        existing_qs = Enrollment.objects.filter(insurance_year=year, student__in=students_qs.values("pk"))
-        other_schools = set(existing_qs.exclude(school=school).values_list("school_id", flat=True).distinct())
-        rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
-        # Plain rows, not model instances: the decision reads six attributes of tens of thousands of students.
-        students = [SimpleNamespace(**row) for row in students_qs.values(
-            "pk", "identity_number", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status",
-            "document_type",
-        )]
-        existing = {
-            row["student_id"]: SimpleNamespace(**row)
-            for row in existing_qs.select_for_update().values("pk", "student_id", *TRACKED)
-        }
+    students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
     rules = routing.rules_for(year)
-    # On PostgreSQL the register is read for the whole school, not the id list: a few
-    # rows too many cost nothing, an IN list of ten thousand ids costs a lot to build.
+    # The register is read for the whole school, not the id list: a few rows
+    # too many cost nothing, an IN list of ten thousand ids costs a lot to build.
     exemptions = routing.exemptions_by_identity(students_qs.values("identity_number"), insurance_year=year)
 
     now = timezone.now()
@@ -210,10 +194,7 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
             to_update.append((current.pk, student.pk, new, changes))
         touched.update({new["school_id"], old.get("school_id")} - {None})
 
-    if connection.vendor == "postgresql":
-        _write_pg(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
-    else:
-        _write_orm(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
+    _write_pg(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
     for school_id in touched:
         roster_touch(roster=rosters[school_id])
     return len(to_create) + len(to_update)
@@ -326,37 +307,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
         ))
 
 
-def _write_orm(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, to_update, now) -> None:
-    """The same writes through the ORM, for databases other than PostgreSQL (the SQLite demo)."""
-    school_id = roster.school_id
-    created = Enrollment.objects.bulk_create(
-        [Enrollment(student_id=student_id, insurance_year_id=year.pk, created_at=now, updated_at=now, **new)
-         for student_id, new, _c in to_create],
-        batch_size=500,
-    )
-    updated = []
-    for pk, _s, new, _c in to_update:
-        enrollment = Enrollment(pk=pk, updated_at=now, **new)
-        updated.append(enrollment)
-    Enrollment.objects.bulk_update(updated, [*TRACKED, "updated_at"], batch_size=500)
-
-    audit_rows = [
-        AuditEvent(**audit_fields(
-            actor=actor, action="enrollment_create", obj=enrollment, changes=changes,
-            school_id=school_id, student_id=student_id, roster_id=roster.pk,
-        ), at=now)
-        for enrollment, (student_id, _n, changes) in zip(created, to_create, strict=True)
-    ] + [
-        AuditEvent(**audit_fields(
-            actor=actor, action="enrollment_update", obj=Enrollment(pk=pk), changes=changes,
-            school_id=school_id, student_id=student_id, roster_id=roster.pk,
-        ), at=now)
-        for pk, student_id, _n, changes in to_update
-    ]
-    AuditEvent.objects.bulk_create(audit_rows, batch_size=500)
-
-
-# On PostgreSQL the refresh of a 50,000-student school writes by COPY (see _write_pg):
+# The refresh of a 50,000-student school writes by COPY (see _write_pg):
 # model instances and bulk_create cost more than the database work itself.
 
 

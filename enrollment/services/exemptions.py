@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -37,6 +37,7 @@ from enrollment.models import (
     RosterState,
     Student,
 )
+from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor, audit_fields
 
 COLUMNS = {
@@ -163,16 +164,17 @@ def _parse_date(value) -> datetime.date | None:
     raise ValueError(text)
 
 
-def _categories() -> dict[str, ExemptionCategory]:
+def _categories(city_id: int) -> dict[str, ExemptionCategory]:
+    """The city's own categories by code and name: a list never names another city's category."""
     found = {}
-    for category in ExemptionCategory.objects.all():
+    for category in ExemptionCategory.objects.filter(city_id=city_id):
         found[category.code.lower()] = category
         found[category.name] = category
     return found
 
 
-def _validate(rows: list[dict | None], *, source: str, offset: int) -> tuple[list[dict], list[RowError]]:
-    categories = _categories()
+def _validate(rows: list[dict | None], *, source: str, offset: int, city_id: int) -> tuple[list[dict], list[RowError]]:
+    categories = _categories(city_id)
     clean, errors, seen = [], [], {}
     for index, row in enumerate(rows):
         number = index + offset
@@ -189,7 +191,7 @@ def _validate(rows: list[dict | None], *, source: str, offset: int) -> tuple[lis
         if category is None:
             row_errors.append(RowError(
                 number, COLUMN_LABELS["category"],
-                _("免缴类别“%(value)s”不存在，请填写类别名称或代码。") % {"value": raw_category} if raw_category else _("免缴类别不能为空。"),
+                _("免缴类别“%(value)s”不是本市的免缴类别，请填写类别名称或代码。") % {"value": raw_category} if raw_category else _("免缴类别不能为空。"),
             ))
         elif category.requires_letter:
             row_errors.append(RowError(
@@ -232,9 +234,26 @@ def _validate(rows: list[dict | None], *, source: str, offset: int) -> tuple[lis
 # --- Import ------------------------------------------------------------------
 
 
-def exemptions_import(*, actor: Actor, source: str, rows: Iterable[dict] | object, file_name: str) -> ImportResult:
-    """Validate every row, then upsert the register in one transaction and apply it to rosters."""
+def actor_city_id(actor: Actor, city_id: int | None = None) -> int | None:
+    """The city whose register the actor keeps: their own; a superuser names it."""
+    membership = membership_of(actor.user)
+    own = membership_city_id(membership)
+    if membership is not None:
+        if own is None or (city_id is not None and city_id != own):
+            raise PermissionDenied(_("只能维护本市的免缴人员数据库。"))
+        return own
+    return city_id
+
+
+def exemptions_import(
+    *, actor: Actor, source: str, rows: Iterable[dict] | object, file_name: str, city_id: int | None = None
+) -> ImportResult:
+    """Validate every row against the city's categories, then upsert the register in one transaction and apply it."""
     result = ImportResult(file_name=file_name)
+    city_id = actor_city_id(actor, city_id)
+    if city_id is None:
+        result.errors.append(RowError(0, _("城市"), _("请选择名单所属的城市。")))
+        return result
     if source not in LIST_SOURCES:
         result.errors.append(RowError(0, _("数据来源"), _("数据来源“%(value)s”无效。") % {"value": source}))
         return result
@@ -249,7 +268,7 @@ def exemptions_import(*, actor: Actor, source: str, rows: Iterable[dict] | objec
             result.errors.append(RowError(1, _("文件"), " ".join(exc.messages)))
             return result
         offset = 2  # the header is row 1 of the file
-    clean, errors = _validate(parsed, source=source, offset=offset)
+    clean, errors = _validate(parsed, source=source, offset=offset, city_id=city_id)
     result.total = len(clean) + len({e.row for e in errors})
     if errors:
         result.errors = errors
@@ -314,17 +333,20 @@ def _letter_kind(head: bytes) -> str | None:
 
 
 @transaction.atomic
-def exemption_letter_register(*, actor: Actor, identity_number, name, valid_from, valid_to, letter) -> Exemption:
+def exemption_letter_register(
+    *, actor: Actor, identity_number, name, valid_from, valid_to, letter, city_id: int | None = None
+) -> Exemption:
     """Enter a stamped confirmation letter for a non-local low-income university student."""
+    city_id = actor_city_id(actor, city_id)
     errors = {}
     try:
         number = identity.validate(identity_number)
     except ValidationError as exc:
         errors["identity_number"] = exc.messages
         number = None
-    category = ExemptionCategory.objects.filter(requires_letter=True).order_by("code").first()
+    category = ExemptionCategory.objects.filter(requires_letter=True, city_id=city_id).order_by("code").first()
     if category is None:
-        errors["category"] = [_("未设置需确认函的免缴类别，请先维护免缴类别。")]
+        errors["category"] = [_("本市没有需确认函的免缴类别，不能录入确认函。")]
     if not valid_from:
         errors["valid_from"] = [_("有效期起不能为空。")]
     elif valid_to and valid_to < valid_from:

@@ -47,6 +47,7 @@ from enrollment.services.common import (
     diff,
     roster_lock_for_change,
 )
+from enrollment.services.jobs import JobLost, JobOutcome, job_create, job_execute, job_fail, job_progress
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ MODE_STRICT = "strict"  # import nothing if any row is wrong
 MODE_PARTIAL = "partial"  # import the valid rows, report the others
 MODES = (MODE_STRICT, MODE_PARTIAL)
 EDITABLE = ["name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
-UPSERT_BATCH = 2000
 REFRESH_CHUNK = 25000
 
 
@@ -227,41 +227,45 @@ def student_import_start(*, actor: Actor, school: School, upload, name: str = ""
     year = school_year(school)
     check_window_open(insurance_year=year)
     user = actor.user if getattr(actor.user, "is_authenticated", False) else None
-    with transaction.atomic():
-        job = Job(
-            kind=Job.Kind.STUDENT_IMPORT, school=school, insurance_year=year, created_by=user,
-            params={"mode": mode, "source": actor.source, "label": actor.label}, input_name=name[:255],
-            expires_at=timezone.now() + datetime.timedelta(days=30),
-        )
-        # Stored under a neutral name: the original one may carry a class or a person's name.
-        job.input_file.save(f"students{os.path.splitext(name)[1].lower()[:6]}", File(upload), save=False)
-        job.save()
-        if not run_now:
-            from enrollment.tasks.students import import_students
+    from enrollment.tasks.students import import_students
 
-            transaction.on_commit(lambda: import_students.delay(job.pk))
+    with transaction.atomic():
+        # Stored under a neutral name: the original one may carry a class or a person's name.
+        stored = Job(kind=Job.Kind.STUDENT_IMPORT)
+        stored.input_file.save(f"students{os.path.splitext(name)[1].lower()[:6]}", File(upload), save=False)
+        create = job_create if not run_now else _job_create_unsent
+        job = create(
+            kind=Job.Kind.STUDENT_IMPORT, task=import_students, school=school, insurance_year=year, created_by=user,
+            params={"mode": mode, "source": actor.source, "label": actor.label}, input_name=name[:255],
+            input_file=stored.input_file.name, expires_at=timezone.now() + datetime.timedelta(days=30),
+        )
     if run_now:
         student_import_run(job_id=job.pk)
         job.refresh_from_db()
     return job
 
 
-def _progress(job_id: int):
+def _job_create_unsent(*, task, created_by=None, **fields) -> Job:
+    """The command line runs the import itself: a Job row with no message to send."""
+    return Job.objects.create(task_name=task.name, created_by=created_by, **fields)
+
+
+def _progress(job: Job):
     def report(done: int, total: int) -> None:
-        Job.objects.filter(pk=job_id).update(progress=done, total=max(total, done))
+        job_progress(job=job, progress=done, total=max(total, done))
 
     return report
 
 
 def student_import_run(*, job_id: int) -> Job | None:
-    """Run an import Job. Safe to call twice: only the call that moves it out of "pending" works."""
-    # Conditional UPDATE as the claim: two deliveries of the same task (a retry, a
-    # redelivered message after a worker restart) cannot both import the file.
-    claimed = Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(state=Job.State.RUNNING, started_at=timezone.now())
-    if not claimed:
-        return None
-    job = Job.objects.select_related("school__office", "insurance_year", "created_by").get(pk=job_id)
+    """Run an import Job now. Safe to call twice: only the call that claims it (pending to running) works."""
+    return job_execute(job_id=job_id, body=student_import_body)
+
+
+def student_import_body(job: Job) -> JobOutcome:
+    """The body of a STUDENT_IMPORT job: a refused file ends it failed with the reasons, the report kept."""
     actor = Actor(user=job.created_by, source=AuditEvent.Source.IMPORT, label=job.params.get("label", ""))
+    job.school = School.objects.select_related("office").get(pk=job.school_id)
     # The import allocates hundreds of thousands of small containers that never form
     # cycles; left on, the cyclic collector rescans all of them again and again and
     # costs a large share of the run. Collected once at the end instead.
@@ -271,18 +275,19 @@ def student_import_run(*, job_id: int) -> Job | None:
         result, error = _run(job, actor)
     except ValidationError as exc:
         result, error = {"errors": [], "created": 0, "updated": 0, "unchanged": 0}, " ".join(exc.messages)
+    except JobLost:
+        raise
     except Exception:
-        logger.exception("student import job %s crashed", job_id)
+        logger.exception("student import job %s crashed", job.pk)
         result, error = {"errors": []}, _("导入时发生系统错误，未导入任何数据；请稍后重试或联系经办机构。")
     finally:
         if collecting:
             gc.enable()
-    job.result = result
-    job.error = error
-    job.state = Job.State.FAILED if error else Job.State.SUCCEEDED
-    job.finished_at = timezone.now()
-    job.save(update_fields=["result", "error", "state", "finished_at", "output_file", "progress", "total"])
-    return job
+    extra = {"output_file": job.output_file.name or ""}
+    if error:
+        job_fail(job=job, message=error, result=result, progress=job.progress, total=job.total, **extra)
+        return None
+    return JobOutcome(result=result, progress=job.progress, total=job.total, extra=extra)
 
 
 def _run(job: Job, actor: Actor) -> tuple[dict, str]:
@@ -293,7 +298,7 @@ def _run(job: Job, actor: Actor) -> tuple[dict, str]:
     started = time.perf_counter()
     kind = sniff(path, job.input_name)
     table = read_table(path, kind, job.input_name)
-    parsed = parse(table, final_grade=school.final_grade, progress=_progress(job.pk))
+    parsed = parse(table, final_grade=school.final_grade, progress=_progress(job))
     timings = {"read_validate": round(time.perf_counter() - started, 3)}
     job.total = parsed.total
     job.progress = parsed.total
@@ -329,19 +334,10 @@ def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], 
     On PostgreSQL the rows are COPied as plain tuples into a scratch table and
     written with one ``INSERT .. SELECT .. ON CONFLICT (identity_number) DO UPDATE
     .. RETURNING id``: the ORM's per-field preparation of bulk_create costs more
-    than the statement itself on large imports. Elsewhere (the SQLite demo)
-    bulk_create with update_conflicts does the same, in chunks.
+    than the statement itself on large imports.
     """
     if not rows:
         return []
-    if connection.vendor != "postgresql":
-        ids = []
-        for start in range(0, len(rows), UPSERT_BATCH):
-            chunk = [Student(identity_number=n, school=school, created_at=now, updated_at=now, **{k: v[k] for k in fields})
-                     for n, v in rows[start:start + UPSERT_BATCH]]
-            Student.objects.bulk_create(chunk, update_conflicts=True, unique_fields=["identity_number"], update_fields=fields + ["updated_at"])
-            ids += list(Student.objects.filter(school=school, identity_number__in=[s.identity_number for s in chunk]).values_list("pk", flat=True))
-        return ids
     from enrollment.imports.pgcopy import copy_lines, copy_value, temp_table_like
 
     columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
@@ -375,23 +371,18 @@ def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], 
 def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
     """Registered students among ``numbers``, by identity number, with the fields the file carries."""
     existing: dict[str, dict] = {}
-    if connection.vendor == "postgresql":
-        # One array parameter: tens of thousands of IN placeholders cost more to build than the query to run.
-        columns = ["id", "identity_number", "school_id", *(Student._meta.get_field(f).column for f in fields)]
-        keys = ["pk", "identity_number", "school_id", *fields]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" '
-                f"WHERE identity_number = ANY(%s::varchar[])",
-                # One array literal (validated numbers are digits and X, nothing to quote): see pgcopy.int_array.
-                ["{" + ",".join(numbers) + "}"],
-            )
-            for r in cursor.fetchall():
-                existing[r[1]] = dict(zip(keys, r, strict=True))
-        return existing
-    for start in range(0, len(numbers), 10000):
-        for row in Student.objects.filter(identity_number__in=numbers[start:start + 10000]).values("pk", "identity_number", "school_id", *fields):
-            existing[row["identity_number"]] = row
+    # One array parameter: tens of thousands of IN placeholders cost more to build than the query to run.
+    columns = ["id", "identity_number", "school_id", *(Student._meta.get_field(f).column for f in fields)]
+    keys = ["pk", "identity_number", "school_id", *fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" '
+            f"WHERE identity_number = ANY(%s::varchar[])",
+            # One array literal (validated numbers are digits and X, nothing to quote): see pgcopy.int_array.
+            ["{" + ",".join(numbers) + "}"],
+        )
+        for r in cursor.fetchall():
+            existing[r[1]] = dict(zip(keys, r, strict=True))
     return existing
 
 
@@ -399,19 +390,12 @@ def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school
     """One audit row per updated student with the old and new values."""
     if not updated_rows:
         return
-    if connection.vendor == "postgresql":
-        from enrollment.imports.pgcopy import copy_audit
+    from enrollment.imports.pgcopy import copy_audit
 
-        with connection.cursor() as cursor:
-            copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
-                actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
-            ))
-        return
-    AuditEvent.objects.bulk_create([
-        AuditEvent(**audit_fields(actor=actor, action="student_update", obj=Student(pk=pk), changes=changes, school_id=school.pk,
-                                  student_id=pk, roster_id=roster_id, note=note), at=now)
-        for pk, changes in updated_rows
-    ], batch_size=2000)
+    with connection.cursor() as cursor:
+        copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
+            actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
+        ))
 
 
 class _NothingWritten(Exception):

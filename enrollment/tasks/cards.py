@@ -1,10 +1,10 @@
 """Citizen-card tasks: the bureau's photo package."""
 
-from celery import shared_task
+from enrollment.tasks.base import job_task
 
 
-@shared_task(name="enrollment.cards_export_package", acks_late=True)
-def cards_export_package_task(job_id: int) -> int:
-    from enrollment.services.cards import cards_export_package
+@job_task(name="enrollment.cards_export_package")
+def cards_export_package_task(job):
+    from enrollment.services.cards import cards_export_build
 
-    return cards_export_package(job_id=job_id).pk
+    return cards_export_build(job=job)

@@ -1,11 +1,11 @@
 """Background work of the student register."""
 
-from celery import shared_task
+from enrollment.tasks.base import job_task
 
 
-@shared_task(acks_late=True)
-def import_students(job_id: int) -> None:
-    """Run a student import Job; takes only the Job's id and is safe to deliver twice."""
-    from enrollment.services.students import student_import_run
+@job_task(name="enrollment.tasks.students.import_students")
+def import_students(job):
+    """Run a student import Job; takes only the Job's id and is safe to deliver twice (the claim)."""
+    from enrollment.services.students import student_import_body
 
-    student_import_run(job_id=job_id)
+    return student_import_body(job)

@@ -8,7 +8,7 @@ from tests.factories import identity_number
 
 @pytest.fixture
 def exemption(world):
-    category, _ = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保"})
+    category, _ = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保"})
     return Exemption.objects.create(
         identity_number=identity_number(), name="张三", category=category, source=ExemptionSource.CIVIL_AFFAIRS,
         valid_from=datetime.date(2026, 1, 1),

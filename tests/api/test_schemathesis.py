@@ -40,7 +40,7 @@ def city_token(world):
     school_with_students(world.other_school, world.year, paid=1)
     CitizenCard.objects.create(student=students[0])
     enroll(StudentFactory(school=world.school), world.year, payment_status=PaymentStatus.FUNDED)
-    category, _ = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保"})
+    category, _ = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保"})
     Exemption.objects.create(
         identity_number=identity_number(), category=category, source=ExemptionSource.CIVIL_AFFAIRS,
         valid_from=datetime.date(2026, 1, 1),

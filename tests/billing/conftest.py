@@ -28,7 +28,7 @@ def confirm_roster(school, year, user, *, paying=3, exempt=0, fee=None):
     fee = year.fee_standard if fee is None else fee
     category = None
     if exempt:
-        category, _ = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保"})
+        category, _ = ExemptionCategory.objects.get_or_create(city=school.office.city, code="dibao", defaults={"name": "低保"})
     for index in range(paying + exempt):
         student = StudentFactory(school=school)
         is_exempt = index >= paying

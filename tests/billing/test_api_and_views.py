@@ -67,6 +67,8 @@ def test_coordinator_sees_own_declaration_only(tax_world):
     assert api(tax_world.other_coordinator).get("/api/v1/declarations/").json()["count"] == 0
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_batch_file_download_is_for_city_staff_and_logged(generated, client):
     url = reverse("billing:batch-file", args=[generated.batch.pk])
     login(client, generated.coordinator)
@@ -80,6 +82,8 @@ def test_batch_file_download_is_for_city_staff_and_logged(generated, client):
     assert (log.user, log.batch) == (generated.city_staff, generated.batch)
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_declaration_file_download_is_scoped_and_logged(tax_world, client):
     services.declarations_generate(insurance_year=tax_world.year, actor=ACTOR)
     url = reverse("billing:declaration-file", args=[Declaration.objects.get().pk])
@@ -173,11 +177,13 @@ def test_nightly_schedule_is_installed_once_however_often_the_migration_runs():
     assert task.enabled and task.crontab.hour == "2"
 
 
-def test_nightly_run_bills_open_years(debit_world):
+def test_nightly_run_bills_open_years(debit_world, django_capture_on_commit_callbacks):
     from billing.tasks import nightly_billing
 
-    nightly_billing.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        nightly_billing.delay()
     assert DebitBatch.objects.filter(state=DebitBatch.State.READY).count() == 1
+    assert Job.objects.get().state == Job.State.SUCCEEDED  # the nightly run is a Job like the others
 
 
 def test_city_staff_import_a_result_file_from_the_admin(generated, client):

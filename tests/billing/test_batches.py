@@ -9,6 +9,7 @@ from billing import services
 from billing.formats import get_format
 from billing.models import DebitBatch, DebitInstruction
 from billing.selectors import school_billing_status, unbillable_confirmations
+from billing.tasks import generate_debit_batches
 from enrollment.models import Enrollment, Job, PaymentStatus, Roster, RosterState
 from enrollment.services.common import Actor
 from tests.billing.conftest import confirm_roster, extra_school, make_account, make_bank
@@ -31,6 +32,8 @@ def test_each_confirmed_roster_gets_one_instruction_of_count_times_fee(debit_wor
     assert DebitInstruction.objects.count() == 2
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_one_batch_per_bank_with_control_totals_and_checksum(debit_world):
     summary = generate(debit_world.year)
     assert len(summary.batches) == 1
@@ -52,6 +55,8 @@ def test_generating_again_creates_no_second_batch_or_debit(debit_world):
     assert DebitBatch.objects.count() == 1 and DebitInstruction.objects.count() == 2
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_each_bank_gets_its_own_batch_in_its_own_format(debit_world):
     icbc = make_bank(debit_world.city, code="ICBC2", name="工商银行", file_format="icbc_fixed")
     school, _confirmation = extra_school(debit_world, "GZ-YX-009", icbc, paying=4)
@@ -109,8 +114,9 @@ def test_totals_mismatch_stops_the_batch_with_a_clear_error(debit_world):
     # A snapshot whose totals disagree with its own lines must never reach the bank.
     type(debit_world.confirmation).objects.filter(pk=debit_world.confirmation.pk).update(total_amount=Decimal("599.00"))
     job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=debit_world.year)
-    summary = services.batches_generate(insurance_year=debit_world.year, actor=ACTOR, job=job)
-    assert summary.batches == [] and "金额不一致" in summary.errors[0]
+    generate_debit_batches(job.pk)
+    job.refresh_from_db()
+    assert job.result["batches"] == [] and "金额不一致" in job.error
     failed = DebitBatch.objects.get()
     assert failed.state == DebitBatch.State.FAILED and "999.00" in failed.error
     assert set(DebitInstruction.objects.values_list("state", flat=True)) == {DebitInstruction.State.OPEN}
@@ -123,7 +129,7 @@ def test_job_shows_progress_per_bank(debit_world):
     make_bank(debit_world.city, code="BOC")
     school, _ = extra_school(debit_world, "GZ-YX-010", make_bank(debit_world.city, code="CCB"))
     job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=debit_world.year)
-    services.batches_generate(insurance_year=debit_world.year, actor=ACTOR, job=job)
+    generate_debit_batches(job.pk)
     job.refresh_from_db()
     assert (job.state, job.progress, job.total, job.percent) == (Job.State.SUCCEEDED, 2, 2, 100)
     assert len(job.result["batches"]) == 2

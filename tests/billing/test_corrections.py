@@ -38,6 +38,8 @@ def test_raised_fee_standard_becomes_adjustment_instructions_in_the_next_batch(d
     assert services.batches_generate(insurance_year=debit_world.year, actor=ACTOR).batches == []
 
 
+# Files are moved into place when their rows commit: this test lets them commit.
+@pytest.mark.django_db(transaction=True)
 def test_lowered_fee_standard_becomes_refunds_exported_per_school_and_settled(debit_world):
     settle_first_batch(debit_world)
     fee_standard_publish(actor=ACTOR, insurance_year=debit_world.year, fee_standard=Decimal("180.00"))

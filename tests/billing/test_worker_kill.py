@@ -37,8 +37,8 @@ def _worker_env():
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         REDIS_URL=BROKER, CELERY_BROKER_URL=BROKER, CELERY_TASK_ALWAYS_EAGER="0",
-        # Slow enough to be killed while writing a file, fast enough for the suite.
-        BILLING_LINE_DELAY_SECONDS="0.02", DB_CONN_MAX_AGE="0",
+        # Slow enough to be killed while writing a file, fast enough for the suite (tests.billing.slow_worker).
+        TEST_LINE_DELAY_SECONDS="0.02", DB_CONN_MAX_AGE="0",
     )
     return env
 
@@ -47,7 +47,7 @@ def _start_worker(log):
     # prefork with one child: the child runs the task, the parent forks a fresh
     # child when it dies. Its own session lets the test kill the whole worker.
     return subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--pool=prefork", "--concurrency=1", "-Q", QUEUE,
+        [str(ROOT / ".venv/bin/celery"), "-A", "tests.billing.slow_worker", "worker", "--pool=prefork", "--concurrency=1", "-Q", QUEUE,
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"billing-kill-{os.getpid()}@%h", "-l", "WARNING"],
         cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -95,7 +95,7 @@ def test_killed_workers_never_bill_a_roster_twice_or_lose_one(world, tmp_path):
     kills = rounds = 0
 
     def send(job):
-        producer.send_task("billing.tasks.generate_debit_batches", args=[world.year.pk, None, job.pk], queue=QUEUE)
+        producer.send_task("billing.tasks.generate_debit_batches", args=[job.pk], queue=QUEUE)
 
     def started_at(job):
         return Job.objects.values_list("started_at", flat=True).get(pk=job.pk)
@@ -119,14 +119,15 @@ def test_killed_workers_never_bill_a_roster_twice_or_lose_one(world, tmp_path):
             if rounds in (3, 7):
                 # The whole worker dies (parent and child), then is started again; its
                 # unacknowledged message only comes back after the visibility timeout,
-                # so the run is sent again, as the nightly schedule or staff would.
+                # so the run is sent again, as the job sweeper would (test_job_sweeper).
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
                 worker = _start_worker(log)
                 send(job)
             else:
                 # The process running the task dies; the parent forks a new one and,
-                # with acks_late + reject_on_worker_lost, the run is delivered again.
+                # with acks_late + reject_on_worker_lost, the run is delivered again and
+                # takes the job over (its dead owner's lock went with its connection).
                 pid = _task_process(worker)
                 if pid:
                     os.kill(pid, signal.SIGKILL)
@@ -135,7 +136,7 @@ def test_killed_workers_never_bill_a_roster_twice_or_lose_one(world, tmp_path):
 
         # A final, uninterrupted run picks up whatever the killed runs left open.
         job = Job.objects.create(kind=Job.Kind.BATCH_GENERATION, insurance_year=world.year)
-        producer.send_task("billing.tasks.generate_debit_batches", args=[world.year.pk, None, job.pk], queue=QUEUE)
+        producer.send_task("billing.tasks.generate_debit_batches", args=[job.pk], queue=QUEUE)
         assert _wait(lambda: _job_state(job.pk) == Job.State.SUCCEEDED, 60), (tmp_path / "worker.log").read_text()
     finally:
         if worker.poll() is None:

@@ -162,3 +162,13 @@ def test_admin_lists_unread_coordinators_and_district_staff_publish_only_to_thei
     }).status_code == 403
     notice.refresh_from_db()
     assert notice.title == "全市培训"
+
+
+def test_opening_a_notice_marks_it_read(world, client):
+    notice = publish_notice(actor=admin(world.district_staff), title="协管员培训报名", body="请于9月1日前报名", office=world.office)
+    login(client, world.coordinator)
+
+    client.get(reverse("portal:notice_detail", args=[notice.pk]))
+
+    assert not unread_for(world.coordinator).exists()
+    assert "协管员培训报名" not in client.get(reverse("portal:home")).content.decode()

@@ -113,3 +113,20 @@ def test_staff_import_students_for_a_school_of_their_office(client, world, djang
         "school": world.other_school.pk, "mode": "strict", "file": SimpleUploadedFile("s.xlsx", files.xlsx(files.rows(1, start=9))),
     })
     assert refused.status_code == 200 and Job.objects.count() == 1
+
+
+def test_the_portal_change_log_speaks_in_the_forms_words(client, world):
+    client.force_login(world.coordinator, backend=BACKEND)
+    client.post(reverse("portal:profile"), DATA)
+    client.post(reverse("portal:profile"), {**DATA, "mobile": "13900139000", "email": "chen@example.cn"})
+
+    html = client.get(reverse("portal:profile")).content.decode()
+
+    assert "手机号码：13800138000 → 13900139000" in html and "电子邮箱： → chen@example.cn" in html
+    assert "<td>修改</td>" in html and "<td>登记</td>" in html
+    assert "mobile" not in html.split("变更记录")[1] and "<td>update</td>" not in html
+
+
+def test_a_change_names_the_coordinator_and_what_was_done(world):
+    coordinator = coordinator_register(actor=_actor(world.coordinator), school=world.school, data=DATA, user=world.coordinator)
+    assert str(coordinator.changes.get()).startswith("陈老师 登记 ")

@@ -107,7 +107,7 @@ def test_the_rule_pages_open_for_city_staff_and_show_numbers_masked(world, clien
     from enrollment.models import ChargeCorrection, Exemption, ExemptionCategory, RosterConfirmation
 
     student = StudentFactory(school=world.school)
-    category = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})[0]
+    category = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员"})[0]
     exemption = Exemption.objects.create(
         identity_number=student.identity_number, category=category, source="civil_affairs", valid_from=datetime.date(2000, 1, 1)
     )

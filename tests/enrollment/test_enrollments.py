@@ -27,14 +27,14 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture
-def dibao(db):
-    return ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员", "local_hukou_only": True})[0]
+def dibao(world):
+    return ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员", "local_hukou_only": True})[0]
 
 
 @pytest.fixture
-def non_local_poor(db):
+def non_local_poor(world):
     return ExemptionCategory.objects.get_or_create(
-        code="nonlocal_dibao_student",
+        city=world.city, code="nonlocal_dibao_student",
         defaults={"name": "非本市户籍低保大学生", "local_hukou_only": False, "requires_letter": True},
     )[0]
 

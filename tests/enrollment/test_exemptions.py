@@ -36,11 +36,11 @@ def fast_password_hashing(settings, tmp_path):
 
 
 @pytest.fixture
-def categories(db):
-    dibao = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})[0]
-    orphan = ExemptionCategory.objects.get_or_create(code="orphan", defaults={"name": "孤儿"})[0]
+def categories(world):
+    dibao = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员"})[0]
+    orphan = ExemptionCategory.objects.get_or_create(city=world.city, code="orphan", defaults={"name": "孤儿"})[0]
     letter = ExemptionCategory.objects.get_or_create(
-        code="nonlocal_dibao_student",
+        city=world.city, code="nonlocal_dibao_student",
         defaults={"name": "非本市户籍低保大学生", "local_hukou_only": False, "requires_letter": True},
     )[0]
     return dibao, orphan, letter

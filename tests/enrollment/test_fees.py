@@ -94,7 +94,7 @@ def test_exempt_students_stay_at_zero(world):
     from enrollment.models import Exemption, ExemptionCategory
 
     student = StudentFactory(school=world.school)
-    dibao = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})[0]
+    dibao = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员"})[0]
     Exemption.objects.create(identity_number=student.identity_number, category=dibao, source="civil_affairs", valid_from=datetime.date(2000, 1, 1))
     roster = roster_get_or_create(school=world.school, insurance_year=world.year)
     enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)

@@ -40,7 +40,7 @@ def test_an_exempt_enrollment_cannot_carry_a_fee(world):
 
     from enrollment.models import ExemptionCategory
 
-    category = ExemptionCategory.objects.create(code="orphan-test", name="孤儿")
+    category = ExemptionCategory.objects.create(city=world.city, code="orphan-test", name="孤儿")
     student = StudentFactory(school=world.school)
     with pytest.raises(IntegrityError), transaction.atomic():
         Enrollment.objects.create(

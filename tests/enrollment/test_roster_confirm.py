@@ -29,7 +29,7 @@ def fast_password_hashing(settings):
 @pytest.fixture
 def roster(world):
     students = StudentFactory.create_batch(6, school=world.school)
-    dibao = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})[0]
+    dibao = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员"})[0]
     Exemption.objects.create(
         identity_number=students[0].identity_number, category=dibao, source=ExemptionSource.CIVIL_AFFAIRS,
         valid_from=datetime.date(2000, 1, 1),

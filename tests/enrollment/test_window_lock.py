@@ -89,7 +89,7 @@ def test_fee_publication_and_its_task_are_refused_outside_the_window(world, clos
 def test_an_exemption_list_after_the_window_updates_the_register_but_not_the_roster(world, closed):
     from enrollment.models import ExemptionCategory
 
-    ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})
+    ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员"})
     result = exemptions_import(
         actor=Actor(world.city_staff, "admin"), source="civil_affairs",
         rows=[{"identity_number": closed.student.identity_number, "category": "dibao", "valid_from": "2019-01-01"}],
@@ -141,7 +141,7 @@ def test_the_background_exemption_import_outside_the_window_leaves_rosters_alone
     from enrollment.models import ExemptionCategory, Job
     from enrollment.tasks.exemptions import exemptions_import_task
 
-    ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保人员"})
+    ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保人员"})
     job = Job.objects.create(kind=Job.Kind.EXEMPTION_IMPORT, created_by=world.city_staff, params={"source": "civil_affairs"})
     job.input_file.save("x.csv", ContentFile(f"身份证号码,免缴类别,有效期起\n{closed.student.identity_number},dibao,2019-01-01\n".encode()))
     exemptions_import_task(job.pk)

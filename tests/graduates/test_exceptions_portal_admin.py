@@ -139,7 +139,7 @@ def test_nightly_job_is_scheduled_at_half_past_two_shanghai_time(db):
     assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == ("30", "2", "Asia/Shanghai")
 
 
-def test_nightly_task_reads_the_inbox_and_processes_it(world, next_year, settings):
+def test_nightly_task_reads_the_inbox_and_processes_it(world, next_year, settings, django_capture_on_commit_callbacks):
     from graduates.tasks import nightly_deregistration
 
     student, enrollment = enrolled_student(world.school, next_year)
@@ -148,6 +148,8 @@ def test_nightly_task_reads_the_inbox_and_processes_it(world, next_year, setting
     (inbox / "school_roll_0701.csv").write_bytes(
         csv_bytes([(student.identity_number, student.name, world.school.code, record(student)["graduation_date"], "")])
     )
-    run = DeregistrationRun.objects.get(pk=nightly_deregistration.delay().get())
+    with django_capture_on_commit_callbacks(execute=True):
+        nightly_deregistration.delay()
+    run = DeregistrationRun.objects.get()
     assert (run.triggered_by, run.stopped) == ("nightly", 1)
     assert (inbox / "done" / "school_roll_0701.csv").exists()

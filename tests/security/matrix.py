@@ -8,6 +8,9 @@ School A (越秀, Yuexiu) owns every object the URLs point at. The personas:
 - ``D``  district staff of Yuexiu (school A's district)
 - ``DB`` district staff of Haizhu
 - ``Y``  city staff of Guangzhou
+- ``Z``  city staff of Suzhou, the other city: on a page of one of school A's objects (or of Guangzhou's
+         insurance year, exemption register, categories) Z is refused; on pages without an object Z gets
+         what Y gets, for Suzhou's own data, and must not see school A's (checked like CB, DB and S)
 - ``S``  system account with the ``graduate_feeds`` grant (token)
 
 Outcomes (what the persona notices):
@@ -27,8 +30,8 @@ hole names the file and view at fault.
 
 from dataclasses import dataclass, field
 
-A, C, CB, D, DB, Y, S = "A", "C", "CB", "D", "DB", "Y", "S"
-PERSONAS = (A, C, CB, D, DB, Y, S)
+A, C, CB, D, DB, Y, Z, S = "A", "C", "CB", "D", "DB", "Y", "Z", "S"
+PERSONAS = (A, C, CB, D, DB, Y, Z, S)
 
 OUTCOMES = {
     "ok": {"ok"},
@@ -55,8 +58,25 @@ class Rule:
     fresh_client: bool = False  # the request ends the session (log-out): use a copy of the client
 
 
+# Targets that are Guangzhou's (school A's objects, its city's year and register): the other city never reaches them.
+CITY_A_TARGETS = {
+    "student", "student_card", "import_job", "documents_job", "report_job", "enrollment", "card", "notice", "school",
+    "school_code", "identity_number", "year", "roster", "exemption", "registry_entry", "declaration", "batch",
+    "instruction", "refund_export",
+}
+
+
+def other_city(target, expect: dict) -> str:
+    """What the other city's staff get: refused on Guangzhou's objects, else what Guangzhou's city staff get."""
+    if target in CITY_A_TARGETS and expect[Y] not in ("login", "anon"):
+        return "hidden|denied"
+    return expect[Y]
+
+
 def rule(name, target, base, *, method="GET", note="", holes=None, fresh_client=False, **overrides):
-    return Rule(name, target, {**base, **overrides}, method, note, holes or {}, fresh_client)
+    expect = {**base, **overrides}
+    expect.setdefault(Z, other_city(target, expect))
+    return Rule(name, target, expect, method, note, holes or {}, fresh_client)
 
 
 # --- Presets ---------------------------------------------------------------
@@ -236,31 +256,33 @@ RULES = [
 # --- Admin: the generated pages of every registered model --------------------
 # Rights of each role's group per model ("v"iew, "a"dd, "c"hange, "d"elete) as the admin grants them, and
 # the scoping: True, district staff of Haizhu do not find school A's object; "city", only city staff find
-# it (bank batches cover the whole city); "unbillable", school A's confirmation is billable and so not on
-# the unbillable list for anyone. Rights drawn from the role groups but narrowed where the admin
+# it (bank batches cover the whole city); "tenant", the object belongs to Guangzhou as a whole (its insurance
+# year, exemption categories and register): all Guangzhou staff find it, Suzhou's staff do not; "unbillable",
+# school A's confirmation is billable and so not on the unbillable list for anyone. Suzhou's city staff (Z)
+# have Guangzhou's city staff's rights and find only objects of unscoped models (False). Rights drawn from the role groups but narrowed where the admin
 # creates objects through its own pages (exemption imports, feed uploads, batch generation). Models
 # absent here are superuser-only.
 
 ADMIN_RIGHTS = {
     # model label: (district staff, city staff, scoped)
-    "enrollment.city": ("v", "vc", False),
+    "enrollment.city": ("v", "vc", "tenant"),
     "enrollment.office": ("v", "vac", True),
     "enrollment.bank": ("v", "vac", False),
-    "enrollment.exemptioncategory": ("v", "vac", False),
-    "enrollment.insuranceyear": ("v", "vac", False),
+    "enrollment.exemptioncategory": ("v", "vac", "tenant"),
+    "enrollment.insuranceyear": ("v", "vac", "tenant"),
     "enrollment.school": ("vac", "vac", True),
     "enrollment.schoolaccount": ("vac", "vac", True),
     "enrollment.membership": ("v", "vac", True),
     "enrollment.student": ("vc", "vc", True),
     "enrollment.citizencard": ("vc", "vc", True),
     "enrollment.job": ("v", "v", True),
-    "enrollment.exemption": ("vc", "vc", False),
+    "enrollment.exemption": ("vc", "vc", "tenant"),
     "enrollment.enrollment": ("vc", "vc", True),
     "enrollment.roster": ("vc", "vc", True),
     "enrollment.rosterconfirmation": ("v", "vc", True),
     "enrollment.chargecorrection": ("v", "vc", True),
     "enrollment.auditevent": ("v", "v", True),
-    "enrollment.personaldataaccess": ("", "v", False),
+    "enrollment.personaldataaccess": ("", "v", True),
     "coordinators.notice": ("vac", "vacd", True),
     "coordinators.handout": ("v", "v", True),
     "coordinators.coordinator": ("vc", "vc", True),
@@ -270,8 +292,8 @@ ADMIN_RIGHTS = {
     "billing.refund": ("v", "vc", True),
     "billing.refundexport": ("v", "v", True),
     "billing.declaration": ("v", "vc", True),
-    "billing.receiptimport": ("v", "v", False),
-    "billing.billingfiledownload": ("", "v", False),
+    "billing.receiptimport": ("v", "v", "tenant"),
+    "billing.billingfiledownload": ("", "v", "tenant"),
     "graduates.graduatefeed": ("v", "vc", False),
     "graduates.graduaterecord": ("vc", "vc", True),
     "graduates.deregistrationrun": ("v", "v", False),
@@ -288,11 +310,13 @@ def admin_expect(label: str, kind: str) -> dict:
     """What each persona gets on a generated admin page of ``label`` for school A's object."""
     district, city, scoped = ADMIN_RIGHTS.get(label, ("", "", False))
     expect = {A: "login", C: "login", CB: "login", S: "login"}
-    for persona, rights, outsider in ((D, district, False), (DB, district, True), (Y, city, False)):
+    for persona, rights, outsider in ((D, district, False), (DB, district, True), (Y, city, False), (Z, city, True)):
         viewable = bool(set(rights) & {"v", "c"})
         finds = not (outsider and scoped is True)
         if scoped == "city":
             finds = persona == Y
+        elif scoped == "tenant" or (persona == Z and scoped is not False):
+            finds = persona != Z
         elif scoped == "unbillable":
             finds = False
         outsider = not finds

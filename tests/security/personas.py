@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.factories import make_user
+from tests.factories import CityFactory, InsuranceYearFactory, OfficeFactory, SchoolFactory, make_user
 
 ANONYMOUS = "anonymous"
 COORDINATOR = "coordinator"
@@ -19,6 +19,7 @@ OTHER_SCHOOL_COORDINATOR = "other_school_coordinator"
 DISTRICT_STAFF = "district_staff"
 OTHER_DISTRICT_STAFF = "other_district_staff"
 CITY_STAFF = "city_staff"
+OTHER_CITY_STAFF = "other_city_staff"
 SYSTEM_READ_ALL = "system_read_all"
 SYSTEM_GRADUATE_FEEDS = "system_graduate_feeds"
 
@@ -48,8 +49,14 @@ def _token_client(user) -> tuple[Client, str]:
 
 
 def personas(world) -> dict[str, Persona]:
-    """Every persona of the ``world`` fixture plus two system accounts of its city."""
+    """Every persona of the ``world`` fixture, the other city's staff and two system accounts of the world's city."""
     read_all = make_user("system-read-all", role="system", city=world.city, system_scope="read_all")
+    # The other city's staff: Suzhou's social-security centre, with a university of its own.
+    suzhou = CityFactory(code="suzhou", name="苏州市")
+    centre = OfficeFactory(code="sz-centre", city=suzhou, name="苏州市社保中心", district="姑苏区")
+    SchoolFactory(code="SZ-U-001", name="苏州大学", office=centre, kind="university")
+    InsuranceYearFactory(city=suzhou, label=world.year.label, fee_standard="140.00", collection_route="tax_declaration")
+    other_city = make_user("staff-suzhou", role="city_staff", city=suzhou, staff=True)
     feeds = make_user("system-graduate-feeds", role="system", city=world.city, system_scope="graduate_feeds")
     result = {ANONYMOUS: Persona(ANONYMOUS, None, Client())}
     for name, user in (
@@ -58,6 +65,7 @@ def personas(world) -> dict[str, Persona]:
         (DISTRICT_STAFF, world.district_staff),
         (OTHER_DISTRICT_STAFF, world.other_district_staff),
         (CITY_STAFF, world.city_staff),
+        (OTHER_CITY_STAFF, other_city),
     ):
         result[name] = Persona(name, user, _session_client(user))
     for name, user in ((SYSTEM_READ_ALL, read_all), (SYSTEM_GRADUATE_FEEDS, feeds)):

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run(env: dict, *args: str) -> subprocess.CompletedProcess:
     # A clean environment: the test run's own variables (secure cookies off...) must not leak in.
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LOG_JSON": "0"}
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LOG_JSON": "0",
+            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"]}
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
     )
@@ -34,7 +35,7 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "SECRET_KEY is not set" in result.stderr
 
 
-def test_development_mode_runs_on_sqlite_with_nothing_else_set():
+def test_development_mode_sends_tasks_to_a_worker_and_serves_no_media_url():
     code = (
         "import django, json; django.setup(); from django.conf import settings; "
         "from django.core.management import call_command; call_command('check'); "
@@ -44,9 +45,9 @@ def test_development_mode_runs_on_sqlite_with_nothing_else_set():
     result = _run({"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings"}, "-c", code)
     assert result.returncode == 0, result.stderr
     engine, eager, debug, media_url = json.loads(result.stdout.strip().splitlines()[-1])
-    assert engine == "django.db.backends.sqlite3"
+    assert engine == "django.db.backends.postgresql"
     assert media_url is None  # uploads are never served by URL
-    assert eager is True and debug is True
+    assert eager is False and debug is True
 
 
 def test_any_command_without_a_secret_key_says_so_instead_of_a_traceback():

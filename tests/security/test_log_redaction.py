@@ -85,7 +85,8 @@ def test_the_configured_log_output_is_json_and_masked():
         f"logging.getLogger('django.request').error('boom', exc_info=ValueError('{number}'))"
     )
     env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
-           "SECRET_KEY": "x" * 60, "LOG_JSON": "1"}
+           "SECRET_KEY": "x" * 60, "LOG_JSON": "1", "DATABASE_URL": os.environ["DATABASE_URL"],
+           "REDIS_URL": os.environ["REDIS_URL"]}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]

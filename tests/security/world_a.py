@@ -119,7 +119,7 @@ def build(world) -> SimpleNamespace:
     handout = Handout.objects.create(school=school, insurance_year=year, class_name="5班",
                                      handed_out_on=timezone.localdate(), recorded_by=world.coordinator)
 
-    category, _created = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保"})
+    category, _created = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保"})
     # Keyed by identity number, not by school: every staff member of the city reads the register.
     exemption = Exemption.objects.create(identity_number=identity_number(), name="豁免登记人", category=category,
                                          source="civil_affairs", valid_from=datetime.date(2020, 1, 1))

@@ -13,9 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from enrollment import reports
+from bureau import reports
+from coordinators.models import Coordinator
+from enrollment import coverage
 from enrollment.api.permissions import is_bureau_staff
 from enrollment.models import (
     CitizenCard,
@@ -96,8 +99,8 @@ def dashboard(request):
     context = {"years": visible_years(request.user), "year": year, "threshold": reports_threshold()}
     if year is not None:
         schools = School.objects.visible_to(request.user)
-        rows = reports.school_coverage(insurance_year=year, schools=schools)
-        districts = reports.district_coverage(rows)
+        rows = coverage.school_coverage(insurance_year=year, schools=schools)
+        districts = coverage.district_coverage(rows)
         lagging = [r for r in rows if r.expected > 0 and (not r.confirmed or r.rate < reports_threshold())]
         context.update(
             rows=rows,
@@ -107,9 +110,9 @@ def dashboard(request):
             lagging=lagging,
             confirmed_rosters=sum(1 for r in rows if r.confirmed),
             totals=_total(rows),
-            exemptions=reports.exemptions_by_category(insurance_year=year, schools=schools),
+            exemptions=coverage.exemptions_by_category(insurance_year=year, schools=schools),
             billing=reports.billing_figures(insurance_year=year, schools=schools),
-            collected=reports.amount_collected(insurance_year=year, schools=schools),
+            collected=coverage.amount_collected(insurance_year=year, schools=schools),
             refunds=reports.refunds(insurance_year=year, schools=schools),
             cards_waiting=CitizenCard.objects.visible_to(request.user).filter(state=CitizenCard.State.PHOTO_SUBMITTED).count(),
             jobs=Job.objects.filter(created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])[:5],
@@ -118,7 +121,7 @@ def dashboard(request):
 
 
 def _total(rows):
-    total = reports.SchoolCoverage(school_id=0, code="", name="", office_id=0, district=_("合计"))
+    total = coverage.SchoolCoverage(school_id=0, code="", name="", office_id=0, district=_("合计"))
     for row in rows:
         total.in_school += row.in_school
         total.other_channel += row.other_channel
@@ -134,7 +137,7 @@ def school_detail(request, pk):
     year = selected_year(request)
     if year is None or year.city_id != school.office.city_id:
         raise Http404
-    row = reports.school_coverage(insurance_year=year, schools=School.objects.filter(pk=school.pk))[0]
+    row = coverage.school_coverage(insurance_year=year, schools=School.objects.filter(pk=school.pk))[0]
     roster = Roster.objects.filter(school=school, insurance_year=year).first()
     enrollments = Enrollment.objects.filter(insurance_year=year, school=school)
     context = {
@@ -145,7 +148,7 @@ def school_detail(request, pk):
         "confirmation": roster.live_confirmation if roster and roster.state != RosterState.OPEN else None,
         "unpaid": enrollments.filter(status="registered", channel="school", payment_status__in=["unpaid", "billed"])
         .select_related("student").order_by("student__grade", "student__class_name", "student__name")[:200],
-        "exemptions": reports.exemptions_by_category(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
+        "exemptions": coverage.exemptions_by_category(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
         "coordinators": _coordinators(school),
         "billing": reports.billing_figures(insurance_year=year, schools=School.objects.filter(pk=school.pk)),
     }
@@ -158,13 +161,7 @@ def school_detail(request, pk):
 
 
 def _coordinators(school):
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("coordinators", "Coordinator")
-    except LookupError:
-        return []
-    return list(model.objects.filter(school=school, active=True).order_by("name"))
+    return list(Coordinator.objects.filter(school=school, active=True).order_by("name"))
 
 
 @staff_required
@@ -186,15 +183,49 @@ def cards_export(request):
     return redirect("bureau:job", pk=job.pk)
 
 
+# Where the outcome of a finished job is looked at, by kind: the page the clerk goes on to.
+JOB_RESULT_PAGES = {
+    "batch_generation": ("admin:billing_debitbatch_changelist", _lazy("查看扣款批次")),
+    "declaration_generation": ("admin:billing_declaration_changelist", _lazy("查看税务申报")),
+    "result_import": ("admin:billing_debitbatch_changelist", _lazy("查看扣款批次")),
+    "receipt_import": ("admin:billing_declaration_changelist", _lazy("查看税务申报")),
+    "graduate_run": ("admin:graduates_deregistrationrun_changelist", _lazy("查看停保运行记录")),
+    "exemption_import": ("admin:enrollment_exemption_changelist", _lazy("查看免缴人员")),
+}
+# Jobs whose output file the starter downloads from this page.
+DOWNLOADABLE = (Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT)
+
+
 def _own_job(request, pk):
-    # Report and photo-package jobs have no school: they belong to the staff member who started them.
-    return get_object_or_404(Job, pk=pk, created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])
+    # Staff jobs mostly have no school: a job belongs to the staff member who started it.
+    return get_object_or_404(Job, pk=pk, created_by=request.user)
 
 
 @staff_required
 def job_detail(request, pk):
     job = _own_job(request, pk)
-    return render(request, "bureau/job.html", {"job": job, "expired": _expired(job)})
+    page = JOB_RESULT_PAGES.get(job.kind)
+    result_link = None
+    if page is not None and job.state == Job.State.SUCCEEDED:
+        result_link = {"url": reverse(page[0]), "label": page[1]}
+    counts = []
+    for key, value in (job.result or {}).items():
+        if isinstance(value, list):
+            value = len(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts.append((key, value))
+    return render(request, "bureau/job.html", {
+        "job": job, "expired": _expired(job), "downloadable": job.kind in DOWNLOADABLE, "result_link": result_link,
+        "counts": [(JOB_COUNT_LABELS.get(key, key), value) for key, value in counts],
+    })
+
+
+# Names of the counts jobs leave in their result, as the clerk reads them.
+JOB_COUNT_LABELS = {
+    "batches": _lazy("批次数"), "declarations": _lazy("申报数"), "instructions_created": _lazy("新建扣款指令"), "instructions": _lazy("扣款指令"),
+    "cards": _lazy("照片数"), "created": _lazy("新增"), "updated": _lazy("更新"), "rows": _lazy("行数"),
+    "matched": _lazy("匹配"), "stopped": _lazy("已停保"), "exceptions": _lazy("待处理"),
+}
 
 
 def _expired(job) -> bool:
@@ -204,7 +235,7 @@ def _expired(job) -> bool:
 @staff_required
 def job_download(request, pk):
     job = _own_job(request, pk)
-    if job.state != Job.State.SUCCEEDED or not job.output_file or _expired(job):
+    if job.kind not in DOWNLOADABLE or job.state != Job.State.SUCCEEDED or not job.output_file or _expired(job):
         raise Http404
     name = job.output_file.name.rsplit("/", 1)[-1]
     return FileResponse(job.output_file.open("rb"), as_attachment=True, filename=name)

@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from bureau.management.commands.seed_demo import DEFAULT_PASSWORD
 from coordinators.models import Coordinator
 from enrollment import identity
-from enrollment.management.commands.seed_demo import DEFAULT_PASSWORD
 from enrollment.models import Exemption, InsuranceYear, Membership, School, SchoolAccount, Student
 
 

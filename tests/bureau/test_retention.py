@@ -8,10 +8,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from bureau.retention import apply_retention
+from bureau.tasks import apply_retention_task
 from enrollment import identity
 from enrollment.models import AuditEvent, Enrollment, Exemption, ExemptionCategory, Student, StudentStatus
-from enrollment.retention import ERASED_NAME, apply_retention, pseudonym_identity_number
-from enrollment.tasks.retention import apply_retention_task
+from enrollment.retention import ERASED_NAME, pseudonym_identity_number
 from graduates.models import GraduateFeed, GraduateRecord
 from tests.factories import InsuranceYearFactory, StudentFactory
 
@@ -87,7 +88,7 @@ def test_pseudonymisation_is_audited_without_the_old_values(world, years):
 def test_copies_of_the_name_and_number_elsewhere_are_cleared_too(world, years):
     student = _student(world, years["old"], name="王五")
     number = student.identity_number
-    category = ExemptionCategory.objects.create(code="dibao-test", name="低保")
+    category = ExemptionCategory.objects.create(city=world.city, code="dibao-test", name="低保")
     Exemption.objects.create(identity_number=number, name="王五", category=category, source="civil_affairs",
                              valid_from=datetime.date(2021, 1, 1))
     feed = GraduateFeed.objects.create(source="school_roll", received_via="api", checksum="a" * 64)
@@ -143,7 +144,7 @@ def test_the_retention_schedule_is_created_once_however_often_the_command_runs(d
 
 
 def test_lapsed_exemption_entries_of_people_never_registered_are_pseudonymised(world):
-    category = ExemptionCategory.objects.create(code="orphan-test", name="孤儿")
+    category = ExemptionCategory.objects.create(city=world.city, code="orphan-test", name="孤儿")
     lapsed = Exemption.objects.create(identity_number="440104200501010011", name="赵六", category=category,
                                       source="civil_affairs", valid_from=datetime.date(2020, 1, 1),
                                       valid_to=datetime.date(2022, 12, 31))

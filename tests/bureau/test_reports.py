@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 from openpyxl import load_workbook
 
+from bureau.reports import year_end_report_start, year_end_workbook
+from enrollment.coverage import school_coverage
 from enrollment.models import Channel, Enrollment, ExemptionCategory, Job, PaymentStatus, School
-from enrollment.reports import school_coverage, year_end_report_start, year_end_workbook
 from enrollment.services.common import Actor
 from tests.api.data import enroll, school_with_students
 from tests.factories import StudentFactory
@@ -21,8 +22,8 @@ def fast_password_hashing(settings):
 def figures(world):
     school_with_students(world.school, world.year, paid=5, unpaid=2, not_enrolled=1)
     school_with_students(world.other_school, world.year, paid=1, unpaid=3)
-    dibao, _ = ExemptionCategory.objects.get_or_create(code="dibao", defaults={"name": "低保"})
-    orphan, _ = ExemptionCategory.objects.get_or_create(code="orphan", defaults={"name": "孤儿"})
+    dibao, _ = ExemptionCategory.objects.get_or_create(city=world.city, code="dibao", defaults={"name": "低保"})
+    orphan, _ = ExemptionCategory.objects.get_or_create(city=world.city, code="orphan", defaults={"name": "孤儿"})
     for category in (dibao, dibao, orphan):
         enroll(StudentFactory(school=world.school), world.year, payment_status=PaymentStatus.FUNDED, exemption_category=category)
     enroll(StudentFactory(school=world.school), world.year, channel=Channel.VILLAGE_COMMITTEE, payment_status=PaymentStatus.NOT_CHARGED)

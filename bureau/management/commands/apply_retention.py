@@ -2,7 +2,8 @@ import datetime
 
 from django.core.management.base import BaseCommand
 
-from enrollment.retention import apply_retention, eligible_students, retention_cutoff
+from bureau.retention import apply_retention
+from enrollment.retention import eligible_students, retention_cutoff
 from enrollment.services.common import Actor
 
 

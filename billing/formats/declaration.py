@@ -1,0 +1,41 @@
+"""The tax declaration workbook's sheet (see README.md): one row per student charged, then the total."""
+
+from decimal import Decimal
+from types import SimpleNamespace
+
+from enrollment.exports import XlsxWriter, register_export
+
+ZERO = Decimal("0.00")
+DECLARATION_SHEET = "申报明细"
+DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "缴费金额"]
+
+
+def declaration_workbook(*, school, year_label: str, lines) -> tuple[XlsxWriter, int, Decimal]:
+    """The workbook from (name, identity number, fee) lines, not yet saved; with the count and total written.
+
+    Names, codes and identity numbers are text cells through the shared
+    writer: a name beginning with = must not become a formula in the tax
+    department's system.
+    """
+    writer = XlsxWriter()
+    sheet = writer.sheet(DECLARATION_SHEET)
+    sheet.header(DECLARATION_COLUMNS)
+    count, total = 0, ZERO
+    for name, number, fee in lines:
+        count += 1
+        total += fee
+        # The identity number as text: Excel must not turn 18 digits into 4.4E+17.
+        sheet.row([count, school.code, school.name, name, "居民身份证", number, "城乡居民基本医疗保险", year_label, float(fee)],
+                  text=(1, 2, 3, 5))
+    sheet.row(["合计", "", "", f"{count}人", "", "", "", "", float(total)])
+    return writer, count, total
+
+
+def _probe(text: str) -> bytes:
+    writer, _count, _total = declaration_workbook(
+        school=SimpleNamespace(code=text, name=text), year_label=text, lines=[(text, text, Decimal("400.00"))]
+    )
+    return writer.save()
+
+
+register_export("tax_declaration", kind="xlsx", probe=_probe)

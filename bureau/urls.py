@@ -1,0 +1,13 @@
+from django.urls import path
+
+from bureau import views
+
+app_name = "bureau"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("schools/<int:pk>/", views.school_detail, name="school"),
+    path("reports/year-end/", views.report_start, name="report_start"),
+    path("cards/export/", views.cards_export, name="cards_export"),
+    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<int:pk>/download/", views.job_download, name="job_download"),
+]
