@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0005_student_stamp_every_column'),
+        ('enrollment', '0007_job_lifecycle'),
     ]
 
     operations = [
