@@ -14,7 +14,7 @@ BIRTH = datetime.date(2012, 4, 1)
 
 
 def _create(world, number, **extra):
-    data = {"identity_number": number, "name": "测试学生", "grade": 5, "birth_date": BIRTH, **extra}
+    data = {"identity_number": number, "name": "测试学生", "grade": 5, "birth_date": BIRTH, "sex": identity.sex(number), **extra}
     return student_create(actor=Actor(user=world.coordinator, source="portal"), school=world.school, data=data)
 
 
@@ -34,7 +34,7 @@ def test_a_permanent_residence_card_of_either_format_is_stored_with_its_type(wor
 
 
 def test_a_passport_holder_is_routed_out_of_the_school_roster_with_a_reason(world):
-    student = _create(world, "G12345678", document_type="passport", sex="M")
+    student = _create(world, "G12345678", document_type="passport", sex="男")
     assert student.document_type == "passport"
     enrollment = Enrollment.objects.get(student=student)
     assert enrollment.channel == Channel.OUTSIDE_SCHEME
