@@ -252,13 +252,13 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
         rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
         # Read under the roster locks: a student moved to another school meanwhile drops out, as with the ORM path.
         cursor.execute(
-            f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status '
+            f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status, document_type '
             f'FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])',
             [school.pk, int_array(ids)],
         )
         students = [
             SimpleNamespace(pk=r[0], identity_number=r[1], hukou_local=r[2], hukou_rural=r[3], medical_assistance=r[4],
-                            public_funded_care=r[5], status=r[6])
+                            public_funded_care=r[5], status=r[6], document_type=r[7])
             for r in cursor.fetchall()
         ]
         cursor.execute(
