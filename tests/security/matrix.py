@@ -120,7 +120,9 @@ RULES = [
     rule("portal:login", None, SAME, note="the login form; logged-in users are sent on"),
     rule("portal:logout", None, {p: "any" for p in PERSONAS}, method="POST", fresh_client=True,
          note="ends the session, whoever asks"),
-    rule("portal:home", None, PORTAL),
+    # The site's front page ("/", before the portal's own route): staff are sent on to the bureau dashboard.
+    rule("home", None, PORTAL, D="ok", DB="ok", Y="ok"),
+    rule("portal:home", None, PORTAL, D="ok", DB="ok", Y="ok", note="the same URL as home"),
     rule("portal:contacts", None, PORTAL),
     rule("portal:students", None, PORTAL),
     rule("portal:student_add", None, PORTAL, method="POST"),
