@@ -170,6 +170,7 @@ LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -234,7 +235,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # acks_late=True itself, so a worker that dies mid-way has its task delivered again.
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A message taken by a worker that then died whole (no process left to reject it)
+# goes back to the queue after this many seconds. Short on purpose: a job task
+# delivered twice is harmless (the Job row is claimed once, and a running job's
+# advisory lock tells a live worker from a dead one), while a long timeout left a
+# killed run waiting an hour. The job sweeper (enrollment.sweep_jobs, every two
+# minutes) re-sends anything the broker lost altogether.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -23,5 +23,6 @@ urlpatterns = [
     path("roster/", roster.roster, name="roster"),
     path("roster/confirm/", roster.roster_confirm, name="roster_confirm"),
     path("roster/remove/<int:pk>/", roster.roster_remove, name="roster_remove"),
+    path("roster/restore/<int:pk>/", roster.roster_restore, name="roster_restore"),
     path("profile/", registry.profile, name="profile"),
 ]

@@ -26,7 +26,7 @@ from coordinators.services.registry import (
     coordinator_register,
     coordinator_update,
 )
-from enrollment.admin.scoping import ScopedModelAdmin
+from enrollment.admin.scoping import ScopedModelAdmin, people_visible_to
 from enrollment.exports import XlsxWriter, register_export
 from enrollment.lockout import login_unlock
 from enrollment.models import AuditEvent, Job, Office, School
@@ -107,6 +107,12 @@ class CoordinatorAdmin(ScopedModelAdmin):
     @admin.display(description=gettext_lazy("经办机构"), ordering="school__office__code")
     def office(self, obj):
         return obj.school.office
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            # Only accounts of the staff's own district or city: another city's account is not a valid choice.
+            kwargs["queryset"] = people_visible_to(request.user, db_field.related_model._default_manager.all())
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         data = {key: form.cleaned_data.get(key, getattr(obj, key)) for key in FIELDS}

@@ -87,7 +87,7 @@ def test_the_command_can_revoke_the_accounts_other_tokens(world, capsys):
 
 
 def test_the_upgrade_deletes_the_plain_text_tokens(world, capsys):
-    migration = importlib.import_module("enrollment.migrations.0008_plain_api_tokens_removed")
+    migration = importlib.import_module("enrollment.migrations.0010_plain_api_tokens_removed")
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamptz, user_id integer)")
         cursor.execute("INSERT INTO authtoken_token VALUES ('0123456789abcdef0123456789abcdef01234567', now(), %s)",

@@ -186,10 +186,14 @@ def seed_exemptions(students: list[Student], *, year: InsuranceYear) -> int:
         ("disabled_hardship", ExemptionSource.DISABLED_FEDERATION),
     ]
     count = 0
+    # Only the year's own city's categories exist for it (Guangzhou's notice exempts no one at school).
+    categories = {c.code: c for c in ExemptionCategory.objects.filter(city_id=year.city_id)}
     for (category_code, source), student in zip(picks, plain[3::17], strict=False):
+        if category_code not in categories:
+            continue
         Exemption.objects.update_or_create(
             identity_number=student.identity_number,
-            category=ExemptionCategory.objects.get(code=category_code),
+            category=categories[category_code],
             source=source,
             defaults={"name": student.name, "valid_from": year.window_start - datetime.timedelta(days=180),
                       "valid_to": year.coverage_end},

@@ -26,7 +26,7 @@ def drop_plain_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("enrollment", "0007_job_lifecycle"),
+        ("enrollment", "0009_job_sweeper_schedule"),
         ("knox", "0009_extend_authtoken_field"),
     ]
 
