@@ -12,6 +12,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.core.files.base import ContentFile
+from django.test import TestCase
 from django.utils import timezone
 from PIL import Image
 
@@ -75,7 +76,9 @@ def build(world) -> SimpleNamespace:
     bank.allowed_in.add(world.city)
     SchoolAccountFactory(school=school, bank=bank)
     confirmation = roster_confirm(actor=portal, roster=roster, checked=True)
-    billing_services.batches_generate(insurance_year=year, actor=staff)
+    # The batch file is moved into place when its row commits: let the callbacks run inside the test's transaction.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        billing_services.batches_generate(insurance_year=year, actor=staff)
     batch = DebitBatch.objects.get(insurance_year=year)
     instruction = DebitInstruction.objects.get(school=school)
     declaration = Declaration.objects.create(
