@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from enrollment import identity
-from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q, people_of_office_q
+from enrollment import identity, rules
+from enrollment.admin.scoping import ScopedModelAdmin, people_visible_to
+from enrollment.identity import DocumentType
 from enrollment.models import (
     AuditEvent,
     Bank,
@@ -23,6 +24,7 @@ from enrollment.models import (
     Hotline,
     InsuranceYear,
     Job,
+    MedicalAssistance,
     Membership,
     Office,
     PersonalDataAccess,
@@ -30,9 +32,10 @@ from enrollment.models import (
     RosterState,
     School,
     SchoolAccount,
+    Sex,
     Student,
 )
-from enrollment.querysets import membership_of
+from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor, check_window_open
 
 
@@ -51,14 +54,14 @@ class HotlineInline(admin.TabularInline):
 
 @admin.register(City)
 class CityAdmin(ScopedModelAdmin):
-    list_display = ["name", "code"]
+    list_display = ["name", "code", "banks_restricted"]
     search_fields = ["name", "code"]
     inlines = [HotlineInline]
 
 
 @admin.register(Office)
 class OfficeAdmin(ScopedModelAdmin):
-    list_display = ["name", "district", "city", "address", "liaison", "phone"]
+    list_display = ["name", "district", "city", "urban_district", "address", "liaison", "phone"]
     list_filter = ["city"]
     search_fields = ["name", "district", "code", "liaison"]
 
@@ -72,6 +75,26 @@ class BankAdmin(ScopedModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("allowed_in")
+
+    def has_change_permission(self, request, obj=None):
+        # A bank is shared reference data: staff change only a bank no other city relies on.
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        own = membership_city_id(membership_of(request.user))
+        return not obj.allowed_in.exclude(pk=own).exists()
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "allowed_in":
+            kwargs["queryset"] = City.objects.visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # The form offers only the staff's own city: other cities' places on the list are kept as they were.
+        others = list(form.instance.allowed_in.exclude(pk__in=City.objects.visible_to(request.user).values("pk")))
+        super().save_related(request, form, formsets, change)
+        form.instance.allowed_in.add(*others)
 
     @admin.display(description=_("允许划扣的城市"))
     def allowed_cities(self, obj):
@@ -96,7 +119,7 @@ class InsuranceYearAdminForm(forms.ModelForm):
         model = InsuranceYear
         fields = [
             "city", "label", "collection_route", "fee_standard", "fee_provisional", "window_start", "window_end",
-            "coverage_start", "coverage_end", "coordinator_deadline",
+            "coverage_start", "coverage_end", "coordinator_deadline", "locked_after_window", "urban_districts_only",
         ]
 
     @property
@@ -112,11 +135,7 @@ class InsuranceYearAdminForm(forms.ModelForm):
                     "fee_provisional",
                     _("已设立的参保年度修改缴费标准即为公布正式标准，请取消“暂定标准”后保存。"),
                 )
-            else:
-                try:
-                    check_window_open(insurance_year=self.instance)
-                except ValidationError as exc:
-                    self.add_error("fee_standard", exc.messages)
+        # Publishing is a bureau act allowed at any time, after the window too (GZ 2(3)).
         return data
 
 
@@ -135,6 +154,7 @@ class InsuranceYearAdmin(ScopedModelAdmin):
         (None, {"fields": ["city", "label", "collection_route"]}),
         (_("缴费标准"), {"fields": ["fee_standard", "fee_provisional"]}),
         (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
+        (_("本市规则"), {"fields": ["locked_after_window", "urban_districts_only"]}),
         (_("协管员"), {"fields": ["coordinator_deadline"]}),
     ]
 
@@ -171,16 +191,23 @@ class SchoolAccountForm(forms.ModelForm):
         data = super().clean()
         bank = data.get("bank")
         school = data.get("school") or getattr(self.instance, "school", None)
-        city_id = getattr(getattr(school, "office", None), "city_id", None)
-        if bank is not None and city_id is not None and not bank.allowed_in.filter(pk=city_id).exists():
-            # Only banks on the city's published list may debit (GZ 1(4)).
+        city = getattr(getattr(school, "office", None), "city", None)
+        if bank is not None and city is not None and city.banks_restricted and not bank.allowed_in.filter(pk=city.pk).exists():
+            # Where the city publishes a list, only its banks may debit (GZ 1(4)); Suzhou names none (SZ 4(5)).
             self.add_error("bank", _("%(bank)s不在本市允许划扣医保费的银行名单内。") % {"bank": bank.name})
         return data
 
 
 def allowed_banks_field(admin_obj, db_field, request, **kwargs):
+    """The staff's city's allowed banks where it restricts them, every bank where it does not."""
     if db_field.name == "bank":
-        kwargs["queryset"] = Bank.objects.filter(allowed_in__isnull=False).distinct()
+        city = City.objects.filter(pk=membership_city_id(membership_of(request.user))).first()
+        if city is not None and not city.banks_restricted:
+            kwargs["queryset"] = Bank.objects.all()
+        elif city is not None:
+            kwargs["queryset"] = Bank.objects.filter(allowed_in=city)
+        else:
+            kwargs["queryset"] = Bank.objects.all()  # superusers: the form checks the school's city
     return kwargs
 
 
@@ -265,16 +292,8 @@ class MembershipAdmin(ScopedModelAdmin):
                 # Staff never attach a scope to a superuser's account or widen their own, and see only the
                 # accounts of their own city (district staff: their district's); a new account is given its
                 # first scope by a superuser.
-                if membership is not None and membership.role == "district_staff":
-                    people = people_of_office_q(membership.office_id)
-                elif membership is not None and membership.role == "city_staff":
-                    people = people_of_city_q(membership.city_id)
-                else:
-                    people = Q(pk__in=[])
-                kwargs["queryset"] = (
-                    db_field.related_model._default_manager.filter(people, is_superuser=False)
-                    .exclude(pk=request.user.pk)
-                    .distinct()
+                kwargs["queryset"] = people_visible_to(
+                    request.user, db_field.related_model._default_manager.exclude(pk=request.user.pk)
                 )
             elif db_field.name == "city":
                 kwargs["queryset"] = City.objects.filter(pk=getattr(membership, "city_id", None))
@@ -285,40 +304,45 @@ class MembershipAdmin(ScopedModelAdmin):
 
 
 STUDENT_FIELDS = [
-    "identity_number", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural",
+    "document_type", "identity_number", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural",
     "medical_assistance", "public_funded_care", "has_citizen_card",
 ]
 
 
 class StudentAdminForm(forms.ModelForm):
-    """Checks what the student services check, so a refusal shows on the form instead of as an error page."""
+    """Checks what the student services check, so a refusal shows on the form instead of as an error page.
+
+    The typed fields only collect text: ``enrollment.rules`` decides, as for the portal, the API and the import.
+    """
+
+    # Select widgets on plain text fields: a value outside the list gets the rules' message, not the form's.
+    document_type = forms.CharField(
+        label=_("证件类型"), required=False, widget=forms.Select(choices=[("", _("按号码自动识别")), *DocumentType.choices]),
+    )
+    identity_number = forms.CharField(label=_("证件号码"), required=False)
+    name = forms.CharField(label=_("姓名"), required=False, strip=False)
+    sex = forms.CharField(label=_("性别"), required=False, widget=forms.Select(choices=[("", "---------"), *Sex.choices]))
+    birth_date = forms.CharField(label=_("出生日期"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    grade = forms.CharField(label=_("年级"), required=False)
+    class_name = forms.CharField(label=_("班级"), required=False)
+    medical_assistance = forms.CharField(label=_("医疗救助"), required=False, widget=forms.Select(choices=MedicalAssistance.choices))
 
     class Meta:
         model = Student
         fields = [*STUDENT_FIELDS, "school"]
 
-    def clean_identity_number(self):
-        try:
-            return identity.validate(self.cleaned_data.get("identity_number"))
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
-
     def clean(self):
         from enrollment.services.students import school_year
 
         data = super().clean()
-        number = data.get("identity_number")
-        if number and data.get("birth_date") and data.get("sex"):
-            try:
-                identity.check_consistency(number, birth=data["birth_date"], sex_code=data["sex"])
-            except ValidationError as exc:
-                for field, messages in exc.message_dict.items():
-                    self.add_error(field, messages)
         school = data.get("school") or getattr(self.instance, "school", None)
         if school is not None:
-            grade = data.get("grade")
-            if grade and grade > school.final_grade:
-                self.add_error("grade", _("年级应为1至%(max)d之间的数字。") % {"max": school.final_grade})
+            values, errors = rules.check_student(data, final_grade=school.final_grade)
+            for field, message in errors.items():
+                self.add_error(field if field in self.fields else None, message)
+            data.update({k: v for k, v in values.items() if k not in errors})
+        school = data.get("school") or getattr(self.instance, "school", None)
+        if school is not None:
             try:
                 # The same window and roster rules as the portal: the service enforces them again on save.
                 year = school_year(school)
@@ -350,7 +374,7 @@ class StudentAdmin(ScopedModelAdmin):
     list_select_related = ["school"]
     autocomplete_fields = ["school"]
     fieldsets = [
-        (None, {"fields": ["identity_number", "name", "sex", "birth_date"]}),
+        (None, {"fields": ["document_type", "identity_number", "name", "sex", "birth_date"]}),
         (_("户籍与身份"), {"fields": ["hukou_local", "hukou_rural", "medical_assistance", "public_funded_care"]}),
         (_("在校情况"), {"fields": ["school", "grade", "class_name", "status", "status_changed_on", "has_citizen_card"]}),
         (_("记录"), {"fields": ["created_at", "updated_at"]}),

@@ -25,6 +25,7 @@ from billing.models import DebitAttempt, DebitBatch, DebitInstruction
 from enrollment.models import Job, RosterConfirmation
 from tests.billing.conftest import confirm_roster, make_account, make_bank
 from tests.factories import SchoolFactory
+from tests.testenv import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Redis database of this test run (each developer runs with their own REDIS_URL).
@@ -39,7 +40,7 @@ def _worker_env(media=None):
     if media is not None:
         env["PRIVATE_MEDIA_ROOT"] = str(media)
     env.update(
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=database_url(db),
         REDIS_URL=BROKER, CELERY_BROKER_URL=BROKER, CELERY_TASK_ALWAYS_EAGER="0",
         # Slow enough to be killed while writing a file, fast enough for the suite (tests.billing.slow_worker).
         TEST_LINE_DELAY_SECONDS="0.02", DB_CONN_MAX_AGE="0",

@@ -206,7 +206,7 @@ def test_the_sweeper_is_scheduled_every_two_minutes(db):
     from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
-    migration = importlib.import_module("enrollment.migrations.0008_job_sweeper_schedule")
+    migration = importlib.import_module("enrollment.migrations.0009_job_sweeper_schedule")
     migration.create_schedule(apps, None)
     migration.create_schedule(apps, None)
     task = PeriodicTask.objects.get(task="enrollment.sweep_jobs")

@@ -16,6 +16,7 @@ from graduates import services
 from graduates.models import DeregistrationRun, GraduateFeed, GraduateRecord
 from tests.graduates.conftest import enrolled_student, receive, record
 from tests.graduates.feed_commit import before_feed_commit
+from tests.testenv import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +114,7 @@ def test_run_killed_mid_feed_is_detected_and_the_rerun_completes(world, next_yea
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": database_url(db),
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "GRADUATE_FEED_INBOX": str(ROOT / "var" / "no-inbox-for-tests"),
     }

@@ -26,7 +26,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("enrollment", "0007_job_lifecycle"),
+        ("enrollment", "0008_year_lock_scope_banks"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
