@@ -514,23 +514,19 @@ def instruction_retry(*, instruction: DebitInstruction, actor: Actor) -> None:
 
 
 def refunds_export(*, school: School, actor: Actor) -> RefundExport | None:
-    """Gather a school's open refunds into one refund file; None when nothing is open."""
+    """Gather a school's open refunds into one refund file; None when nothing is open.
+
+    First rewrites any of the school's refund files that a crash left missing
+    (the row committed, the file not moved into place), from the refunds in it.
+    """
+    refund_files_repair(school=school)
     return _refunds_export(school=school, actor=actor)
 
 
-@transaction.atomic
-def _refunds_export(*, school, actor):
-    # Claimed with SKIP LOCKED: two exports at once cannot put a refund in two files.
-    refunds = list(
-        Refund.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(school=school, state=Refund.State.OPEN)
-        .select_related("enrollment__student")
-        .order_by("id")
-    )
-    if not refunds:
-        return None
+def _refund_file_content(*, export: RefundExport, refunds: list[Refund]) -> tuple[bytes, str, Decimal]:
+    """The refund file of ``export`` (refunds in id order); returns content, checksum of its lines, total."""
+    school = export.school
     account = SchoolAccount.objects.filter(school=school, active=True).first()
-    export = RefundExport.objects.create(reference=f"RE{school.code}-{_stamp()}"[:40], school=school)
     total = sum((r.amount for r in refunds), ZERO)
     digest = hashlib.sha256()
     body = []
@@ -544,10 +540,49 @@ def _refunds_export(*, school, actor):
     head = "|".join(["H", export.reference, school.code, account.account_number if account else "",
                      (account.holder_name if account else school.name).replace("|", " "), str(len(refunds)), f"{total:.2f}"])
     content = (head + "\n").encode("utf-8") + b"".join(body) + f"T|SHA256|{digest.hexdigest()}\n".encode()
+    return content, digest.hexdigest(), total
+
+
+def refund_files_repair(*, school: School) -> list[str]:
+    """Rewrite every exported refund file of the school whose file is missing, checked against the row's checksum."""
     from django.core.files.base import ContentFile
 
+    errors = []
+    for export in RefundExport.objects.filter(school=school, state=RefundExport.State.EXPORTED).select_related("school"):
+        if not outward_file_missing(export.file.name):
+            continue
+        refunds = list(Refund.objects.filter(export=export).select_related("enrollment__student").order_by("id"))
+        content, checksum, total = _refund_file_content(export=export, refunds=refunds)
+        if (checksum, len(refunds), total) != (export.checksum, export.line_count, export.total_amount):
+            errors.append(_("退费文件%(ref)s与记录的笔数、金额或校验值不符，未重写，请联系系统管理员。") % {"ref": export.reference})
+            logger.error("refund export %s: rows no longer match the file recorded", export.reference)
+            continue
+        with transaction.atomic():
+            name = outward_file_place(instance=export, field_name="file", file_name=f"{export.reference}.txt",
+                                      content=ContentFile(content))
+            RefundExport.objects.filter(pk=export.pk).update(file=name)
+        logger.warning("refund export %s: missing file written again from its rows", export.reference)
+    return errors
+
+
+@transaction.atomic
+def _refunds_export(*, school, actor):
+    from django.core.files.base import ContentFile
+
+    # Claimed with SKIP LOCKED: two exports at once cannot put a refund in two files.
+    refunds = list(
+        Refund.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(school=school, state=Refund.State.OPEN)
+        .select_related("enrollment__student")
+        .order_by("id")
+    )
+    if not refunds:
+        return None
+    export = RefundExport.objects.create(reference=f"RE{school.code}-{_stamp()}"[:40], school=school)
+    content, checksum, total = _refund_file_content(export=export, refunds=refunds)
+    # Staged; moved to its final name once this transaction commits.
     outward_file_place(instance=export, field_name="file", file_name=f"{export.reference}.txt", content=ContentFile(content))
-    export.line_count, export.total_amount, export.checksum = len(refunds), total, digest.hexdigest()
+    export.line_count, export.total_amount, export.checksum = len(refunds), total, checksum
     export.save(update_fields=["file", "line_count", "total_amount", "checksum"])
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
         state=Refund.State.EXPORTED, export=export, export_reference=export.reference
