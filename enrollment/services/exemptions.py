@@ -7,9 +7,7 @@ line: an open roster is refreshed, a confirmed roster's snapshot is corrected
 before billing, and a billed student gets a refund correction.
 """
 
-import csv
 import datetime
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -21,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment import identity, routing
+from enrollment.imports import intake
 from enrollment.models import (
     ZERO,
     AuditEvent,
@@ -90,49 +89,17 @@ class ImportResult:
 
 
 def _read_table(upload, file_name: str) -> list[list]:
-    data = upload.read() if hasattr(upload, "read") else upload
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    name = (file_name or "").lower()
-    if name.endswith((".xlsx", ".xls", ".xlsm")):
-        from python_calamine import CalamineWorkbook
-
-        try:
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one message to the user
-            raise ValidationError(_("文件%(file)s无法读取，请确认是Excel文件。") % {"file": file_name}, code="unreadable") from exc
-    if name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValidationError(_("文件%(file)s编码无法识别，请保存为UTF-8或GBK编码的CSV。") % {"file": file_name}, code="encoding")
-        return list(csv.reader(io.StringIO(text)))
-    raise ValidationError(_("文件%(file)s格式不支持，请上传.xlsx或.csv文件。") % {"file": file_name}, code="format")
+    # The one intake for uploaded lists: real type, size and archive checks, calamine, CSV in UTF-8 or GBK.
+    return intake.read_rows(upload, file_name)
 
 
 def _rows_from_table(table: list[list], file_name: str) -> list[dict]:
     if not table:
         raise ValidationError(_("文件%(file)s是空的。") % {"file": file_name}, code="empty")
-    header = [str(cell or "").strip() for cell in table[0]]
-    positions = {}
-    for key, names in COLUMNS.items():
-        for index, title in enumerate(header):
-            if title in names:
-                positions[key] = index
-                break
-    missing = [COLUMN_LABELS[k] for k in ("identity_number", "category", "valid_from") if k not in positions]
-    if missing:
-        raise ValidationError(
-            _("文件%(file)s第1行缺少列：%(columns)s。") % {"file": file_name, "columns": "、".join(missing)}, code="columns"
-        )
+    positions = intake.map_columns(table[0], COLUMNS, required=("identity_number", "category", "valid_from"), labels=COLUMN_LABELS)
     rows = []
     for values in table[1:]:
-        if not any(str(v or "").strip() for v in values):
+        if not any(str(v if v is not None else "").strip() for v in values):
             rows.append(None)  # keep row numbers true to the file
             continue
         rows.append({key: (values[i] if i < len(values) else None) for key, i in positions.items()})
