@@ -3,7 +3,8 @@
 The portal form, the API serializer, the admin form, the student services and
 the spreadsheet import all call these functions, so a value refused by one is
 refused by all with the same message, and a value accepted is normalised the
-same way (no path cuts a long name or guesses a missing sex).
+same way (no path cuts a long name; every path takes a blank sex or birth date
+from the document number, which carries them).
 
 Each function takes the raw value as typed, pasted or read from a cell and
 returns the normalised value, or raises ``ValidationError`` with a message in
@@ -197,7 +198,8 @@ def check_student(data: dict, *, final_grade: int, today: datetime.date | None =
 
     Fields absent from ``data`` are neither checked nor returned (an import of
     a file without a class column never blanks the class), apart from the
-    required ones: document number, name, sex, birth date and grade.
+    required ones: document number, name, sex, birth date and grade (sex and
+    birth date may be left blank when the number carries them).
     ``hukou`` (a list's text column) may stand for ``hukou_local``/``hukou_rural``.
     """
     today = today or timezone.localdate()
@@ -221,8 +223,13 @@ def check_student(data: dict, *, final_grade: int, today: datetime.date | None =
         values["identity_number"] = document.number
         values["document_type"] = document.type
     values["name"] = run("name", name, data.get("name"))
-    values["sex"] = run("sex", sex, data.get("sex"))
-    values["birth_date"] = run("birth_date", birth_date, data.get("birth_date"), today=today)
+    # A blank sex or birth date is the one the number carries, on every path (a passport carries neither).
+    raw_sex, raw_birth = data.get("sex"), data.get("birth_date")
+    values["sex"] = document.sex if document is not None and document.sex and blank(raw_sex) else run("sex", sex, raw_sex)
+    values["birth_date"] = (
+        document.birth_date if document is not None and document.birth_date and blank(raw_birth)
+        else run("birth_date", birth_date, raw_birth, today=today)
+    )
     if document is not None:
         for field, message in consistency(document, birth=values["birth_date"], sex_code=values["sex"]).items():
             errors.setdefault(field, message)

@@ -38,6 +38,7 @@ from enrollment.models import (
 )
 from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor, audit_fields
+from enrollment.uploads import check_upload
 
 COLUMNS = {
     "identity_number": ("身份证号码", "身份证号", "公民身份号码", "identity_number"),
@@ -48,8 +49,6 @@ COLUMNS = {
 }
 COLUMN_LABELS = {"identity_number": "身份证号码", "name": "姓名", "category": "免缴类别", "valid_from": "有效期起", "valid_to": "有效期止"}
 LIST_SOURCES = {ExemptionSource.CIVIL_AFFAIRS, ExemptionSource.TRADE_UNION, ExemptionSource.DISABLED_FEDERATION}
-PDF_MAGIC = b"%PDF-"
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 @dataclass
@@ -291,14 +290,6 @@ def _write(*, actor: Actor, clean: list[dict], result: ImportResult) -> None:
 # --- Letters -----------------------------------------------------------------
 
 
-def _letter_kind(head: bytes) -> str | None:
-    if head.startswith(PDF_MAGIC):
-        return "pdf"
-    if head.startswith(JPEG_MAGIC):
-        return "jpg"
-    return None
-
-
 @transaction.atomic
 def exemption_letter_register(
     *, actor: Actor, identity_number, name, valid_from, valid_to, letter, city_id: int | None = None
@@ -323,14 +314,11 @@ def exemption_letter_register(
     if letter is None:
         errors["letter"] = [_("请上传盖章确认函（PDF或JPEG）。")]
     else:
-        if letter.size > limit:
-            errors["letter"] = [_("确认函文件过大（%(size)s字节），上限为%(limit)s字节。") % {"size": letter.size, "limit": limit}]
-        else:
-            letter.seek(0)
-            kind = _letter_kind(letter.read(8))
-            letter.seek(0)
-            if kind is None:
-                errors["letter"] = [_("确认函只能是PDF或JPEG文件（按文件内容判断，不按扩展名）。")]
+        # The uploads' one check: size first, then the real type from the bytes, whatever the name says.
+        try:
+            kind = {"pdf": "pdf", "jpeg": "jpg"}[check_upload(letter, kinds={"pdf", "jpeg"}, max_bytes=limit)]
+        except ValidationError as exc:
+            errors["letter"] = exc.messages
     if errors:
         raise ValidationError(errors)
 
