@@ -61,6 +61,7 @@ class ImportForm(forms.Form):
 class ConfirmForm(forms.Form):
     checked = forms.BooleanField(label=_("已核对名单"), required=False)
     version = forms.IntegerField(widget=forms.HiddenInput)
+    suspected_acknowledged = forms.IntegerField(required=False, min_value=0)
 
 
 class RemoveForm(forms.Form):

@@ -46,6 +46,13 @@ class City(models.Model):
 
     code = models.CharField(_("代码"), max_length=20, unique=True)
     name = models.CharField(_("名称"), max_length=50)
+    banks_restricted = models.BooleanField(
+        _("限定划扣银行"), default=True,
+        help_text=_(
+            "是：学校扣费账户只能开在本市公布的允许划扣银行（广州：穗人社函〔2014〕1366号一(四)列明23家银行）；"
+            "否：任何银行均可（苏州：苏社基〔2019〕69号四(五)未限定银行，银行转账或签订协议电子扣款）"
+        ),
+    )
 
     objects = CityManager()
 
@@ -97,6 +104,11 @@ class Office(models.Model):
     address = models.CharField(_("服务地址"), max_length=200)
     liaison = models.CharField(_("联络员"), max_length=50, blank=True)
     phone = models.CharField(_("联系电话"), max_length=50, blank=True)
+
+    urban_district = models.BooleanField(
+        _("属市区"), default=True,
+        help_text=_("所辖区属于统筹地区的市区；仅适用于市区的参保年度（苏州：市区，不含县级市）不适用于其他区的学校"),
+    )
 
     objects = OfficeManager()
 
@@ -226,6 +238,18 @@ class InsuranceYear(models.Model):
     window_end = models.DateField(_("申报缴费期结束"))
     collection_route = models.CharField(_("缴费方式"), max_length=20, choices=CollectionRoute.choices)
     coordinator_deadline = models.DateField(_("协管员名单报送截止日期"), null=True, blank=True)
+    locked_after_window = models.BooleanField(
+        _("申报期结束后锁定"), default=True,
+        help_text=_(
+            "是：申报缴费期结束后不再受理名单调整、补缴（苏州：苏社基〔2019〕69号五(一)）；"
+            "否：申报期结束后学校仍可补充登记和调整（广州：穗人社函〔2014〕1366号未规定锁定，"
+            "并要求正式标准公布后按实际标准缴交）。公布正式缴费标准不受此限制。"
+        ),
+    )
+    urban_districts_only = models.BooleanField(
+        _("仅适用于市区"), default=False,
+        help_text=_("是：只有所属经办机构“属市区”的学校适用本年度（苏州：苏州市区，县级市不在范围内）"),
+    )
 
     objects = InsuranceYearManager()
 
@@ -251,6 +275,17 @@ class InsuranceYear(models.Model):
     def window_is_open(self, on=None) -> bool:
         today = on or timezone.localdate()
         return self.window_start <= today <= self.window_end
+
+    def accepts_changes(self, on=None) -> bool:
+        """Rosters change from the window's opening on; after its end only if the year is not locked (R12)."""
+        today = on or timezone.localdate()
+        if today < self.window_start:
+            return False
+        return today <= self.window_end or not self.locked_after_window
+
+    def applies_to_school(self, school) -> bool:
+        """Suzhou's year covers its urban districts only: the school's office decides."""
+        return not self.urban_districts_only or school.office.urban_district
 
 
 class ChannelRule(models.Model):

@@ -236,3 +236,23 @@ def validate_rows(rows: list[tuple[int, dict]], *, file_name: str = "") -> list[
     if errors:
         raise FeedRefused(errors, file_name=file_name)
     return cleaned
+
+
+def content_hash(cleaned: list[dict]) -> str:
+    """SHA-256 of a feed's graduates, independent of how they were encoded.
+
+    The same graduates arrive as a CSV with or without a byte-order mark, with CRLF
+    or LF line ends, in GBK or UTF-8, as a workbook, or as JSON records: each is
+    read and cleaned into the same records (identity number, name, school code,
+    ISO graduation date, class), which are hashed in identity-number order. Row
+    numbers and the order of rows are left out: they say nothing about who graduated.
+    """
+    import hashlib
+    import json
+
+    canonical = sorted(
+        (r["identity_number"], r["name"], r["school_code"], r["graduation_date"].isoformat(), r["class_name"])
+        for r in cleaned
+    )
+    data = json.dumps(canonical, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(b"graduate-feed-v1\n" + data).hexdigest()

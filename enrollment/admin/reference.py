@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from enrollment import identity, rules
-from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q, people_of_office_q
+from enrollment.admin.scoping import ScopedModelAdmin, people_visible_to
 from enrollment.identity import DocumentType
 from enrollment.models import (
     AuditEvent,
@@ -35,7 +35,7 @@ from enrollment.models import (
     Sex,
     Student,
 )
-from enrollment.querysets import membership_of
+from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor, check_window_open
 
 
@@ -54,14 +54,14 @@ class HotlineInline(admin.TabularInline):
 
 @admin.register(City)
 class CityAdmin(ScopedModelAdmin):
-    list_display = ["name", "code"]
+    list_display = ["name", "code", "banks_restricted"]
     search_fields = ["name", "code"]
     inlines = [HotlineInline]
 
 
 @admin.register(Office)
 class OfficeAdmin(ScopedModelAdmin):
-    list_display = ["name", "district", "city", "address", "liaison", "phone"]
+    list_display = ["name", "district", "city", "urban_district", "address", "liaison", "phone"]
     list_filter = ["city"]
     search_fields = ["name", "district", "code", "liaison"]
 
@@ -75,6 +75,26 @@ class BankAdmin(ScopedModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("allowed_in")
+
+    def has_change_permission(self, request, obj=None):
+        # A bank is shared reference data: staff change only a bank no other city relies on.
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        own = membership_city_id(membership_of(request.user))
+        return not obj.allowed_in.exclude(pk=own).exists()
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "allowed_in":
+            kwargs["queryset"] = City.objects.visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # The form offers only the staff's own city: other cities' places on the list are kept as they were.
+        others = list(form.instance.allowed_in.exclude(pk__in=City.objects.visible_to(request.user).values("pk")))
+        super().save_related(request, form, formsets, change)
+        form.instance.allowed_in.add(*others)
 
     @admin.display(description=_("允许划扣的城市"))
     def allowed_cities(self, obj):
@@ -99,7 +119,7 @@ class InsuranceYearAdminForm(forms.ModelForm):
         model = InsuranceYear
         fields = [
             "city", "label", "collection_route", "fee_standard", "fee_provisional", "window_start", "window_end",
-            "coverage_start", "coverage_end", "coordinator_deadline",
+            "coverage_start", "coverage_end", "coordinator_deadline", "locked_after_window", "urban_districts_only",
         ]
 
     @property
@@ -115,11 +135,7 @@ class InsuranceYearAdminForm(forms.ModelForm):
                     "fee_provisional",
                     _("已设立的参保年度修改缴费标准即为公布正式标准，请取消“暂定标准”后保存。"),
                 )
-            else:
-                try:
-                    check_window_open(insurance_year=self.instance)
-                except ValidationError as exc:
-                    self.add_error("fee_standard", exc.messages)
+        # Publishing is a bureau act allowed at any time, after the window too (GZ 2(3)).
         return data
 
 
@@ -138,6 +154,7 @@ class InsuranceYearAdmin(ScopedModelAdmin):
         (None, {"fields": ["city", "label", "collection_route"]}),
         (_("缴费标准"), {"fields": ["fee_standard", "fee_provisional"]}),
         (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
+        (_("本市规则"), {"fields": ["locked_after_window", "urban_districts_only"]}),
         (_("协管员"), {"fields": ["coordinator_deadline"]}),
     ]
 
@@ -174,16 +191,23 @@ class SchoolAccountForm(forms.ModelForm):
         data = super().clean()
         bank = data.get("bank")
         school = data.get("school") or getattr(self.instance, "school", None)
-        city_id = getattr(getattr(school, "office", None), "city_id", None)
-        if bank is not None and city_id is not None and not bank.allowed_in.filter(pk=city_id).exists():
-            # Only banks on the city's published list may debit (GZ 1(4)).
+        city = getattr(getattr(school, "office", None), "city", None)
+        if bank is not None and city is not None and city.banks_restricted and not bank.allowed_in.filter(pk=city.pk).exists():
+            # Where the city publishes a list, only its banks may debit (GZ 1(4)); Suzhou names none (SZ 4(5)).
             self.add_error("bank", _("%(bank)s不在本市允许划扣医保费的银行名单内。") % {"bank": bank.name})
         return data
 
 
 def allowed_banks_field(admin_obj, db_field, request, **kwargs):
+    """The staff's city's allowed banks where it restricts them, every bank where it does not."""
     if db_field.name == "bank":
-        kwargs["queryset"] = Bank.objects.filter(allowed_in__isnull=False).distinct()
+        city = City.objects.filter(pk=membership_city_id(membership_of(request.user))).first()
+        if city is not None and not city.banks_restricted:
+            kwargs["queryset"] = Bank.objects.all()
+        elif city is not None:
+            kwargs["queryset"] = Bank.objects.filter(allowed_in=city)
+        else:
+            kwargs["queryset"] = Bank.objects.all()  # superusers: the form checks the school's city
     return kwargs
 
 
@@ -268,16 +292,8 @@ class MembershipAdmin(ScopedModelAdmin):
                 # Staff never attach a scope to a superuser's account or widen their own, and see only the
                 # accounts of their own city (district staff: their district's); a new account is given its
                 # first scope by a superuser.
-                if membership is not None and membership.role == "district_staff":
-                    people = people_of_office_q(membership.office_id)
-                elif membership is not None and membership.role == "city_staff":
-                    people = people_of_city_q(membership.city_id)
-                else:
-                    people = Q(pk__in=[])
-                kwargs["queryset"] = (
-                    db_field.related_model._default_manager.filter(people, is_superuser=False)
-                    .exclude(pk=request.user.pk)
-                    .distinct()
+                kwargs["queryset"] = people_visible_to(
+                    request.user, db_field.related_model._default_manager.exclude(pk=request.user.pk)
                 )
             elif db_field.name == "city":
                 kwargs["queryset"] = City.objects.filter(pk=getattr(membership, "city_id", None))
@@ -460,7 +476,8 @@ class CitizenCardAdmin(ScopedModelAdmin):
 
 @admin.register(Job)
 class JobAdmin(ScopedModelAdmin):
-    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total"]
+    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total", "attempts",
+                    "heartbeat_at", "error"]
     list_filter = ["kind", "state"]
     search_fields = ["school__name", "created_by__username", "input_name"]
     list_select_related = ["school", "insurance_year__city", "created_by"]

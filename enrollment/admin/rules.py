@@ -269,7 +269,7 @@ class ReopenForm(forms.Form):
 def reopen_rosters(modeladmin, request, queryset):
     rosters = list(queryset.select_related("school__office", "insurance_year__city"))
     today = timezone.localdate()
-    closed = [r for r in rosters if not r.insurance_year.window_is_open(today)]
+    closed = [r for r in rosters if not r.insurance_year.accepts_changes(today)]
     if closed:
         for roster in closed:
             year = roster.insurance_year

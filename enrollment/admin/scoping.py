@@ -41,3 +41,17 @@ def people_of_city_q(city_id, prefix: str = "") -> Q:
 
 def people_of_office_q(office_id, prefix: str = "") -> Q:
     return Q(**{f"{prefix}membership__office_id": office_id}) | Q(**{f"{prefix}membership__school__office_id": office_id})
+
+
+def people_visible_to(user, queryset):
+    """Accounts a member of staff may pick in a form: their district's or their city's, never a superuser."""
+    from enrollment.querysets import membership_of
+
+    if user.is_superuser:
+        return queryset
+    membership = membership_of(user)
+    if membership is not None and membership.role == "district_staff":
+        return queryset.filter(people_of_office_q(membership.office_id), is_superuser=False).distinct()
+    if membership is not None and membership.role == "city_staff":
+        return queryset.filter(people_of_city_q(membership.city_id), is_superuser=False).distinct()
+    return queryset.none()

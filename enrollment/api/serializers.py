@@ -143,6 +143,10 @@ class RosterConfirmSerializer(serializers.Serializer):
     expected_version = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, help_text="Roster version shown in the preview."
     )
+    suspected_acknowledged = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="How many suspected graduates the coordinator keeps on the paying list; required when there are any.",
+    )
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):

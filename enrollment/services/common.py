@@ -39,7 +39,8 @@ class Actor:
 
 def check_window_open(*, insurance_year: InsuranceYear, today: datetime.date | None = None) -> None:
     today = today or timezone.localdate()
-    if not insurance_year.window_is_open(today):
+    # Before the window nothing changes; after it only where the year locks (SZ 5(1)), not where it does not (GZ).
+    if not insurance_year.accepts_changes(today):
         raise WindowClosed(
             _("%(year)s申报缴费期为%(start)s至%(end)s，当前不在申报缴费期内，不能修改参保名单。")
             % {

@@ -160,6 +160,30 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
 
 
 @transaction.atomic
+def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
+    """Undo a removal by hand while the roster is open: the student is routed and charged as if never removed."""
+    roster = roster_lock_for_change(school=enrollment.school, insurance_year=enrollment.insurance_year)
+    enrollment = Enrollment.objects.select_for_update().select_related("student", "school", "insurance_year").get(pk=enrollment.pk)
+    if enrollment.status != EnrollmentStatus.REMOVED or enrollment.status_reason in auto_removal_reasons().values():
+        raise ValidationError(_("只能恢复在名单中手工剔除的学生。"), code="not_removed_by_hand")
+    student, year = enrollment.student, enrollment.insurance_year
+    old = _snapshot(enrollment)
+    enrollment.status, enrollment.status_reason = EnrollmentStatus.REGISTERED, ""
+    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=year).get(student.identity_number, [])
+    new = _target(student=student, school=enrollment.school, year=year, rules=routing.rules_for(year), exemptions=exemptions,
+                  existing=enrollment)
+    for field, value in new.items():
+        setattr(enrollment, field, value)
+    enrollment.save()
+    roster_touch(roster=roster)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor, action="enrollment_restore", obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
+        school_id=enrollment.school_id, student_id=student.pk, roster_id=roster.pk,
+    ))
+    return enrollment
+
+
+@transaction.atomic
 def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None) -> int:
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
 

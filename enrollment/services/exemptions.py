@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -364,8 +364,9 @@ def exemptions_apply(*, actor: Actor, identity_numbers: list[str]) -> dict:
     for school_id, city_id in pairs:
         by_city.setdefault(city_id, set()).add(school_id)
     for city_id, school_ids in by_city.items():
-        for year in InsuranceYear.objects.filter(city_id=city_id, window_end__gte=today).order_by("pk"):
-            if not year.window_is_open(today):
+        years = InsuranceYear.objects.filter(Q(window_end__gte=today) | Q(locked_after_window=False), city_id=city_id)
+        for year in years.order_by("pk"):
+            if not year.accepts_changes(today):
                 counts["skipped_window_closed"] += 1
                 continue
             for roster in (

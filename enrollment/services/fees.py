@@ -4,6 +4,10 @@ Guangzhou confirms rosters under a provisional 200 yuan standard and debits
 only once the real one is published: unbilled rosters are recomputed in
 place, rosters already billed get a ``ChargeCorrection`` per student that
 billing turns into an extra debit or a refund.
+
+Publishing is a bureau act, not a roster change: it is allowed at any time,
+after the declaration window too (Guangzhou "pays the real standard once it
+is published", GZ 2(3)), whatever the year's lock after the window says.
 """
 
 from decimal import Decimal
@@ -27,7 +31,7 @@ from enrollment.models import (
     RosterState,
 )
 from enrollment.querysets import membership_of
-from enrollment.services.common import Actor, audit_fields, check_window_open, roster_touch
+from enrollment.services.common import Actor, audit_fields, roster_touch
 from enrollment.services.rosters import confirmation_totals_refresh, paying_enrollments
 
 CENT = Decimal("0.01")
@@ -37,14 +41,17 @@ def _money(value) -> Decimal:
     return Decimal(value).quantize(CENT)
 
 
-def _check_may_publish(actor: Actor) -> None:
-    """City staff (or a superuser, or a system job) set the standard; schools and districts do not."""
+def _check_may_publish(actor: Actor, insurance_year: InsuranceYear) -> None:
+    """The year's own city staff (or a superuser, or a system job) set the standard; schools, districts and
+    other cities do not."""
     user = actor.user
     if user is None or not getattr(user, "is_authenticated", False) or user.is_superuser:
         return
     membership = membership_of(user)
     if membership is None or membership.role != Role.CITY_STAFF:
         raise PermissionDenied(_("只有市经办人员可以公布缴费标准。"))
+    if membership.city_id != insurance_year.city_id:
+        raise PermissionDenied(_("只能公布本市参保年度的缴费标准。"))
 
 
 @transaction.atomic
@@ -62,8 +69,7 @@ def fee_standard_publish(
         raise ValidationError({"fee_standard": ValidationError(_("缴费标准必须是金额。"), code="invalid")}) from exc
     if fee_standard < 0:
         raise ValidationError({"fee_standard": ValidationError(_("缴费标准不能为负数。"), code="invalid")})
-    _check_may_publish(actor)
-    check_window_open(insurance_year=insurance_year)
+    _check_may_publish(actor, insurance_year)
 
     year = InsuranceYear.objects.select_for_update().get(pk=insurance_year.pk)
     old = {"fee_standard": year.fee_standard, "fee_provisional": year.fee_provisional}
@@ -89,8 +95,10 @@ def fee_standard_publish(
 
 @transaction.atomic
 def fees_recompute(*, actor: Actor, insurance_year: InsuranceYear) -> dict:
-    """Apply the year's current standard everywhere. Safe to run twice: the second run changes nothing."""
-    check_window_open(insurance_year=insurance_year)
+    """Apply the year's current standard everywhere. Safe to run twice: the second run changes nothing.
+
+    Runs whatever the date: what the bureau publishes after the window still reaches every roster.
+    """
     year = InsuranceYear.objects.get(pk=insurance_year.pk)
     fee = year.fee_standard
     counts = {"rosters": 0, "enrollments": 0, "lines": 0, "corrections": 0}

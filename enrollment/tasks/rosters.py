@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from enrollment.models import InsuranceYear
-from enrollment.services.common import Actor, WindowClosed
+from enrollment.services.common import Actor
 from enrollment.services.fees import fees_recompute
 
 logger = logging.getLogger(__name__)
@@ -21,9 +21,5 @@ def recompute_fees_task(insurance_year_id: int) -> dict:
     year = InsuranceYear.objects.filter(pk=insurance_year_id).first()
     if year is None:
         return {"skipped": "missing"}
-    try:
-        return fees_recompute(actor=Actor.job("recompute_fees"), insurance_year=year)
-    except WindowClosed:
-        # Outside the window nothing may change (R12); retrying would not help.
-        logger.warning("fee recompute refused: window closed", extra={"insurance_year_id": insurance_year_id})
-        return {"skipped": "window_closed"}
+    # Publishing is allowed after the window: the recompute runs whatever the date.
+    return fees_recompute(actor=Actor.job("recompute_fees"), insurance_year=year)

@@ -67,10 +67,16 @@ def test_anonymous_users_are_sent_to_the_login(client, world, name):
     assert response.status_code == 302 and reverse("portal:login") in response["Location"]
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", [page for page in PAGES if page != "portal:home"])
 def test_bureau_staff_get_404_in_the_coordinators_portal(client, world, name):
     client.force_login(world.district_staff, backend=BACKEND)
     assert client.get(reverse(name)).status_code == 404
+
+
+def test_bureau_staff_opening_the_front_page_are_sent_to_the_bureau_dashboard(client, world):
+    client.force_login(world.district_staff, backend=BACKEND)
+    response = client.get(reverse("portal:home"))
+    assert response.status_code == 302 and response["Location"] == reverse("bureau:dashboard")
 
 
 def test_home_shows_year_days_left_counts_amount_and_todos(coordinator_client, world):

@@ -287,7 +287,8 @@ def test_a_debit_account_at_a_bank_not_allowed_in_the_city_is_refused(client, wo
         "holder_name": world.school.name, "agreement_signed_on": "2026-07-01", "active": "on",
     })
     assert response.status_code == 200
-    assert "不在本市允许划扣医保费的银行名单内" in response.content.decode()
+    # The bank is not even offered: only the city's allowed banks are choices (GZ 1(4)).
+    assert "bank" in response.context["adminform"].form.errors
     assert not SchoolAccount.objects.exists()
 
 
@@ -299,3 +300,22 @@ def test_role_groups_are_created_once_however_often_migrate_runs(world):
     after = {g.name: g.permissions.count() for g in Group.objects.all()}
     assert after == before
     assert Group.objects.filter(name__in=["coordinator", "district_staff", "city_staff"]).count() == 3
+
+
+def test_a_student_of_a_confirmed_roster_edited_in_the_admin_gets_a_form_error_saying_why(client, world, students):
+    from enrollment.models import Student
+    from enrollment.services.common import Actor, roster_get_or_create
+    from enrollment.services.enrollments import enrollments_refresh_bulk
+    from enrollment.services.rosters import roster_confirm
+
+    student = students["mine"]
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    roster_confirm(actor=Actor(user=world.coordinator, source="portal"), roster=roster, checked=True)
+    admin_client(client, world.district_staff)
+    url = reverse("admin:enrollment_student_change", args=[student.pk])
+    response = client.post(url, student_form(student, name="改名"))
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert "已确认" in errors and "退回" in errors
+    assert Student.objects.get(pk=student.pk).name == student.name

@@ -69,6 +69,42 @@ def test_publishing_recomputes_open_and_confirmed_rosters_and_corrects_billed_on
     assert counts["corrections"] == 2
 
 
+def test_the_final_standard_published_after_the_window_is_what_the_next_debit_run_charges(world, provisional):
+    import datetime
+
+    from billing.models import DebitInstruction
+    from billing.services import instructions_create
+    from tests.billing.conftest import make_account, make_bank
+
+    # Guangzhou: 200 yuan provisional, the real standard published on 5 Jan, after the window (GZ 2(3)).
+    past = datetime.date.today() - datetime.timedelta(days=5)
+    InsuranceYear.objects.filter(pk=world.year.pk).update(window_start=past - datetime.timedelta(days=120), window_end=past)
+    world.year.refresh_from_db()
+    make_account(world.other_school, make_bank(world.city))
+    assert instructions_create(insurance_year=world.year) == 0  # held while the standard is provisional
+
+    fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("180"))
+
+    world.year.refresh_from_db()
+    assert instructions_create(insurance_year=world.year) == 1
+    instruction = DebitInstruction.objects.get(school=world.other_school)
+    assert instruction.amount == Decimal("360.00")
+    # The roster already billed at 200 gets a refund of the difference per student.
+    billed = ChargeCorrection.objects.filter(enrollment__school=provisional["billed"].school)
+    assert set(billed.values_list("amount", flat=True)) == {Decimal("-20.00")}
+
+
+def test_only_the_years_own_city_staff_publish_its_standard(world, provisional):
+    from django.core.exceptions import PermissionDenied
+
+    from tests.factories import CityFactory, make_user
+
+    suzhou = make_user("staff-suzhou", role="city_staff", city=CityFactory(code="suzhou", name="苏州市"), staff=True)
+    with pytest.raises(PermissionDenied):
+        fee_standard_publish(actor=Actor(suzhou, "admin"), insurance_year=world.year, fee_standard=Decimal("1"))
+    assert InsuranceYear.objects.get(pk=world.year.pk).fee_provisional
+
+
 def test_a_lower_standard_refunds_billed_students(world, provisional):
     fee_standard_publish(actor=staff(world), insurance_year=world.year, fee_standard=Decimal("180"))
     amounts = ChargeCorrection.objects.filter(enrollment__school=provisional["billed"].school).values_list("amount", flat=True)

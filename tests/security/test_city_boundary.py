@@ -133,3 +133,39 @@ def test_suzhou_staff_can_neither_open_nor_save_guangzhous_insurance_year(client
     assert (year.city_id, year.label) == (world.city.pk, world.year.label)
     listing = client.get(reverse("admin:enrollment_insuranceyear_changelist"))
     assert set(listing.context["cl"].result_list) == {suzhou.year}
+
+
+def test_suzhou_staff_cannot_change_a_bank_guangzhou_debits_from(client, world, suzhou):
+    from enrollment.models import Bank
+
+    bank = Bank.objects.create(code="gzb", name="广州银行", file_format="default")
+    bank.allowed_in.add(world.city)
+    login(client, suzhou.staff)
+    response = client.post(reverse("admin:enrollment_bank_change", args=[bank.pk]),
+                           {"code": "gzb", "name": "广州银行", "file_format": "icbc_fixed", "allowed_in": [suzhou.city.pk]})
+    assert response.status_code == 403
+    bank.refresh_from_db()
+    assert (bank.file_format, list(bank.allowed_in.all())) == ("default", [world.city])
+
+
+def test_city_staff_list_a_new_bank_for_their_own_city_only(client, world, suzhou):
+    from enrollment.models import Bank
+
+    login(client, world.city_staff)
+    form = client.get(reverse("admin:enrollment_bank_add")).context["adminform"].form
+    assert list(form.fields["allowed_in"].queryset) == [world.city]
+    client.post(reverse("admin:enrollment_bank_add"), {"code": "abc", "name": "农业银行", "file_format": "default",
+                                                         "allowed_in": [suzhou.city.pk]})
+    assert not Bank.objects.filter(code="abc").exists()
+
+
+def test_a_coordinator_entry_offers_only_accounts_of_the_staffs_own_city(client, world, suzhou):
+    from coordinators.models import Coordinator
+
+    entry = Coordinator.objects.create(school=world.school, user=world.coordinator, name="越秀协管", gender="F",
+                                       department="教务处", post="干事", work_phone="020-83000000", mobile="13800000000")
+    login(client, world.city_staff)
+    form = client.get(reverse("admin:coordinators_coordinator_change", args=[entry.pk])).context["adminform"].form
+    offered = set(form.fields["user"].queryset.values_list("username", flat=True))
+    assert "coord" in offered
+    assert not offered & {"coord-suzhou", "staff-suzhou"}

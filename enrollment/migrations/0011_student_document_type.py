@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0007_job_lifecycle'),
+        ('enrollment', '0010_plain_api_tokens_removed'),
     ]
 
     operations = [
