@@ -705,7 +705,8 @@ def _declaration_rows(declaration: Declaration):
     return (
         ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
         .order_by("enrollment__student__class_name", "enrollment__student__name", "id")
-        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee")
+        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee",
+                     "enrollment__student__document_type")
         .iterator(chunk_size=2000)
     )
 
