@@ -351,6 +351,10 @@ class School(models.Model):
     )
     is_agent = models.BooleanField(_("代办单位"), default=True, help_text=_("学校为本校学生代收代缴"))
     final_grade = models.PositiveSmallIntegerField(_("最高年级"), default=12)
+    graduation_date = models.DateField(
+        _("本学年毕业日期"), null=True, blank=True,
+        help_text=_("最高年级学生本学年的毕业日期。毕业前他们仍是在校学生、照常参保；过了这一天仍在缴费名单上的最高年级学生列为疑似毕业生。"),
+    )
     active = models.BooleanField(_("有效"), default=True)
 
     objects = SchoolManager()

@@ -34,18 +34,9 @@ from enrollment.models import (
     School,
     SchoolAccount,
     SchoolDataStamp,
-    SchoolKind,
     Student,
 )
 from enrollment.rowset import RowSet
-
-# Ages beyond which a student of this school kind is most likely a graduate the feed missed.
-AGE_LIMITS = {
-    SchoolKind.PRIMARY_SECONDARY: 19,
-    SchoolKind.MUNICIPAL_VOCATIONAL: 21,
-    SchoolKind.DISTRICT_VOCATIONAL: 21,
-    SchoolKind.UNIVERSITY: 30,
-}
 
 
 @dataclass
@@ -91,10 +82,6 @@ def leaver_listing_register(listing: Callable[..., QuerySet]) -> None:
     """Add a list of leaving students that ``suspected_graduates`` marks as ``in_feed``."""
     if listing not in _leaver_listings:
         _leaver_listings.append(listing)
-
-
-def _age_on(birth: datetime.date, day: datetime.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def school_data_stamp(*, school_id: int) -> str | None:
@@ -172,20 +159,23 @@ def roster_counts(*, roster: Roster) -> RosterCounts:
     return counts
 
 
-def _age_limit_birth(school, today: datetime.date) -> tuple[int, datetime.date]:
-    age_limit = AGE_LIMITS.get(school.kind, 30)
-    return age_limit, datetime.date(today.year - age_limit - 1, today.month, min(today.day, 28))
+def _final_grade_graduated(school, today: datetime.date) -> bool:
+    """The school's final grade has graduated this school year: its graduation date has passed."""
+    return school.graduation_date is not None and school.graduation_date <= today
 
 
 def suspected_graduates(*, roster: Roster, today: datetime.date | None = None):
-    """Enrollments still on the roster whose student is most likely a graduate, ``in_feed`` annotated.
+    """Enrollments still on the roster whose student the evidence says has graduated, ``in_feed`` annotated.
 
-    Final grade, an age beyond the school kind's usual range, or named in a graduate feed.
+    Only evidence counts: the school's graduation date has passed for its final grade, a grade beyond the
+    school's last, or a graduate feed names the student. Before graduation a final-grade student is a
+    student and must stay insured, so the grade alone flags nobody.
     """
     school = roster.school
     today = today or timezone.localdate()
-    _limit, born_before = _age_limit_birth(school, today)
-    suspects_q = Q(student__grade__gte=school.final_grade) | Q(student__birth_date__lt=born_before)
+    suspects_q = Q(student__grade__gt=school.final_grade)
+    if _final_grade_graduated(school, today):
+        suspects_q |= Q(student__grade__gte=school.final_grade)
     qs = Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id).filter(ON_ROSTER)
     if _leaver_listings:
         # Per school: a listing reads this school's few rows, not every row of the city.
@@ -202,14 +192,14 @@ def suspected_graduates(*, roster: Roster, today: datetime.date | None = None):
 
 def suspect_reasons(enrollment: Enrollment, *, school, today: datetime.date | None = None) -> list[str]:
     today = today or timezone.localdate()
-    age_limit, _born = _age_limit_birth(school, today)
     student = enrollment.student
     reasons = []
-    if student.grade >= school.final_grade:
-        reasons.append(_("最高年级（%(grade)s年级）") % {"grade": student.grade})
-    if _age_on(student.birth_date, today) > age_limit:
-        reasons.append(_("年龄%(age)s岁，超出本类学校常见年龄") % {"age": _age_on(student.birth_date, today)})
-    if enrollment.in_feed:
+    if student.grade > school.final_grade:
+        reasons.append(_("年级%(grade)s超出本校最高年级（%(final)s年级）") % {"grade": student.grade, "final": school.final_grade})
+    elif student.grade == school.final_grade and _final_grade_graduated(school, today):
+        reasons.append(_("最高年级（%(grade)s年级），本校已于%(day)s毕业") % {
+            "grade": student.grade, "day": school.graduation_date.isoformat()})
+    if getattr(enrollment, "in_feed", False):
         reasons.append(_("在毕业生数据中"))
     return reasons
 

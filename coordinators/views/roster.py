@@ -53,6 +53,7 @@ def _roster_parts(*, school, year, roster, which: str, page_number, today) -> di
         "summary": render_to_string("portal/_roster_summary.html", context),
         "lists": render_to_string("portal/_roster_lists.html", context),
         "suspected": sizes["suspected"],
+        "removed_count": counts.removed_count,
     }
 
 
@@ -79,7 +80,9 @@ def roster(request):
         "billing": school_billing_status(school=request.school, insurance_year=year) if settled else None,
         "confirmation": current.live_confirmation if settled else None,
         "year": year, "roster": current, "suspected": parts.get("suspected", 0),
-        "removed": selectors.removed_by_hand(roster=current)[:100] if current.state == RosterState.OPEN else [],
+        # Read only when the (cached) counts show removed students: a second look at the page stays off the table.
+        "removed": selectors.removed_by_hand(roster=current)[:100]
+        if current.state == RosterState.OPEN and parts.get("removed_count") else [],
         "confirm_form": ConfirmForm(initial={"version": current.version}),
     })
 

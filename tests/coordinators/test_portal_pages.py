@@ -156,10 +156,12 @@ def test_roster_page_says_when_the_amount_is_provisional(coordinator_client, wor
 
 
 def test_suspected_graduate_is_removed_from_the_roster(coordinator_client, world):
+    world.school.graduation_date = datetime.date(2026, 7, 1)
+    world.school.save()
     student = _student(world, grade=12)
     enrollment = Enrollment.objects.get(student=student)
     html = coordinator_client.get(reverse("portal:roster") + "?list=suspected").content.decode()
-    assert "最高年级（12年级）" in html
+    assert "最高年级（12年级），本校已于2026-07-01毕业" in html
     assert reverse("portal:roster_remove", args=[enrollment.pk]) in html
     coordinator_client.post(reverse("portal:roster_remove", args=[enrollment.pk]), {"reason": "已毕业"})
     assert Enrollment.objects.get(pk=enrollment.pk).status == "removed"

@@ -1,5 +1,6 @@
 """The roster page: head counts at the top, then one list at a time, fifty rows a page."""
 
+import datetime
 import re
 
 from django.db import connection
@@ -35,6 +36,8 @@ def test_roster_page_shows_fifty_paying_students_a_page_and_the_rest_on_the_next
 
 
 def test_roster_page_lists_suspected_graduates_on_their_own_tab(client, world):
+    world.school.graduation_date = datetime.date(2026, 7, 1)
+    world.school.save()
     _roster(world, 3)
     _roster(world, 2, grade=world.school.final_grade)
     login(client, world.coordinator)

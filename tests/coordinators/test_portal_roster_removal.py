@@ -29,6 +29,8 @@ def portal(client, world):
 
 @pytest.fixture
 def graduate(world):
+    world.school.graduation_date = datetime.date(2026, 7, 1)
+    world.school.save()
     _student(world, 1)
     return Enrollment.objects.get(student=_student(world, 2, grade=12))
 
@@ -40,7 +42,7 @@ def _roster(world):
 def test_removing_asks_for_a_reason_on_a_page_that_names_the_student(portal, graduate):
     url = reverse("portal:roster_remove", args=[graduate.pk])
     page = portal.get(url).content.decode()
-    assert graduate.student.name in page and "最高年级（12年级）" in page and "确认剔除" in page
+    assert graduate.student.name in page and "最高年级（12年级），本校已于2026-07-01毕业" in page and "确认剔除" in page
     assert Enrollment.objects.get(pk=graduate.pk).status == EnrollmentStatus.REGISTERED
 
     refused = portal.post(url, {"reason": " "})

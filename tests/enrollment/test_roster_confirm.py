@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from enrollment.models import (
     ConfirmationLine,
@@ -139,10 +140,12 @@ def test_the_preview_shows_count_times_fee_exempt_other_channels_and_removed(wor
     assert preview.version == roster.version
 
 
-def test_the_preview_flags_suspected_graduates_still_on_the_roster(world):
+def test_the_preview_flags_only_what_the_evidence_says(world):
     from enrollment.selectors import roster_preview
     from graduates.models import GraduateFeed, GraduateRecord
 
+    world.school.graduation_date = datetime.date(2026, 7, 1)
+    world.school.save()
     final = StudentFactory(school=world.school, grade=world.school.final_grade, name="毕业班")
     old = StudentFactory(school=world.school, birth_date=datetime.date(1990, 1, 1), name="超龄")
     fed = StudentFactory(school=world.school, name="名单中")
@@ -155,10 +158,26 @@ def test_the_preview_flags_suspected_graduates_still_on_the_roster(world):
         school=world.school, student=fed, graduation_date=datetime.date(2026, 7, 1),
     )
     suspects = {s.student_id: s.reasons for s in roster_preview(roster=roster).suspected_graduates}
-    assert set(suspects) == {final.pk, old.pk, fed.pk}
-    assert ordinary.pk not in suspects
-    assert any("最高年级" in r for r in suspects[final.pk])
+    # An age alone is no evidence: students older than usual are students.
+    assert set(suspects) == {final.pk, fed.pk}
+    assert ordinary.pk not in suspects and old.pk not in suspects
+    assert any("本校已于2026-07-01毕业" in r for r in suspects[final.pk])
     assert any("毕业生数据" in r for r in suspects[fed.pk])
+
+
+def test_final_grade_students_are_students_until_the_school_graduates(world):
+    from enrollment.selectors import roster_preview
+
+    final = StudentFactory(school=world.school, grade=world.school.final_grade, name="毕业班")
+    roster = roster_get_or_create(school=world.school, insurance_year=world.year)
+    enrollments_refresh_bulk(actor=Actor.job("t"), roster=roster)
+    world.school.graduation_date = timezone.localdate() + datetime.timedelta(days=30)
+    world.school.save()
+    assert roster_preview(roster=roster).suspected_graduates == []
+
+    world.school.graduation_date = timezone.localdate()
+    world.school.save()
+    assert [s.student_id for s in roster_preview(roster=roster).suspected_graduates] == [final.pk]
 
 
 def test_the_preview_lists_students_enrolled_last_year_but_not_this_year(world):

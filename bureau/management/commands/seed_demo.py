@@ -238,7 +238,7 @@ def seed_demo(*, password: str | None, today: datetime.date) -> dict:
         school, _created = School.objects.update_or_create(
             code=code,
             defaults={"name": name, "kind": kind, "office": office, "is_local": True, "is_agent": True,
-                      "final_grade": final_grade, "active": True},
+                      "final_grade": final_grade, "active": True, "graduation_date": _last_graduation()},
         )
         bank = Bank.objects.get(code=bank_code)
         SchoolAccount.objects.update_or_create(
@@ -326,3 +326,10 @@ class Command(BaseCommand):
                       "请用 python manage.py changepassword <用户名> 设置。未创建超级管理员。")
         for username, role in result["logins"]:
             out.write(f"  {username:<14} {role}")
+
+
+def _last_graduation() -> datetime.date:
+    """The most recent 1 July: the demo's final grades have graduated, so the roster review has suspects to show."""
+    today = timezone.localdate()
+    this_year = datetime.date(today.year, 7, 1)
+    return this_year if this_year <= today else datetime.date(today.year - 1, 7, 1)
