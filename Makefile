@@ -16,15 +16,14 @@ install: $(BIN)/python
 system-packages:
 	@bash scripts/system-packages.sh
 
-# Runs the site on SQLite with in-process tasks, loads reference and demo data, prints the logins.
+# Runs the site like production: embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL are set),
+# a Celery worker, Celery beat and the web server on http://127.0.0.1:8000/ with reference and demo data;
+# prints every login with the page to open. Ctrl-C stops all of it.
 demo: install
-	mkdir -p var
-	DEBUG=1 $(BIN)/python manage.py migrate --no-input
-	DEBUG=1 $(BIN)/python manage.py loaddata reference
-	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=1 $(BIN)/python scripts/demo.py
 
-# Runs the whole test suite against PostgreSQL and Redis on 127.0.0.1 (override with DATABASE_URL / REDIS_URL).
+# Runs the whole test suite against PostgreSQL and Redis on 127.0.0.1, or the embedded ones when nothing
+# listens there (override with DATABASE_URL / REDIS_URL).
 test: install system-packages
 	$(BIN)/ruff check .
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

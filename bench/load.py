@@ -99,7 +99,7 @@ def setup_django(env: dict):
 def build_data(n_students: int):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from enrollment import identity
     from enrollment.models import City, InsuranceYear, Membership, Office, School, Student
@@ -145,13 +145,13 @@ def build_data(n_students: int):
         Membership.objects.update_or_create(user=user, defaults={"role": "coordinator", "school": school})
         users[code] = user
         schools[code] = school
-    token, _c = Token.objects.get_or_create(user=users["BENCH-LARGE"])
+    _token, token_text = AuthToken.objects.create(user=users["BENCH-LARGE"])
     # As autovacuum would have by the time anyone looks: planner statistics of the new rows.
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return users, schools, token.key
+    return users, schools, token_text
 
 
 def _reset_school(school):
@@ -181,13 +181,13 @@ def count_queries(users, token: str, urls: dict) -> dict:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     result = {}
     for code, user in users.items():
         session = Client(HTTP_HOST=HOST)
         session.force_login(user, backend="enrollment.auth.MembershipBackend")
-        key = Token.objects.get_or_create(user=user)[0].key
+        key = AuthToken.objects.create(user=user)[1]
         api = Client(HTTP_HOST=HOST, HTTP_AUTHORIZATION=f"Token {key}")
         for target, url in urls.items():
             client = api if target == "api" else session

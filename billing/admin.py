@@ -112,7 +112,12 @@ def _generation_page(request, model_admin, *, permission, route, start, started,
         except ValidationError as exc:
             _refused(request, exc)
         else:
-            messages.success(request, started)
+            job.refresh_from_db(fields=["enqueued_at", "state"])
+            if job.state == job.State.PENDING and job.enqueued_at is None:
+                # The broker is unreachable: the job is saved and the sweeper sends it when the queue is back.
+                messages.warning(request, _("任务已排队：任务队列暂时不可用，恢复后将自动开始，无需重复提交。"))
+            else:
+                messages.success(request, started)
             return redirect(_job_link(job))
     return _form_page(request, model_admin, form=form, title=title, submit_label=_("开始生成"), help_text=help_text)
 

@@ -208,8 +208,10 @@ def _stop_redis(directory: Path) -> None:
         _wait_gone(pid, 5)
 
 
-def stop(directory: Path) -> None:
+def stop(directory: Path, *, postgres: bool = True, redis: bool = True) -> None:
     """Stop the embedded servers of ``directory`` (those running; the data stays)."""
     with _locked(Path(directory)):
-        _stop_redis(directory)
-        _stop_postgres(directory)
+        if redis:
+            _stop_redis(directory)
+        if postgres:
+            _stop_postgres(directory)

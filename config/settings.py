@@ -5,6 +5,7 @@ pip packages with their data under var/ (config/embedded.py). Production sets
 DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS, and leaves DEBUG off.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -42,7 +43,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -131,12 +132,19 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 
-# Log-in lockout (django-axes): failures are counted per account and per
-# address separately, so one attacker cannot lock out a whole school by
-# guessing from one address, nor spread guesses over many accounts.
+# Log-in lockout (django-axes, enrollment.lockout): failures are counted per
+# (account, address) pair, per account from any address, and per address over
+# different accounts, each with its own limit, so one coordinator's typing
+# mistakes lock neither the colleagues behind the same office address nor the
+# account for everyone, while guessing and credential stuffing are still stopped.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_LIMITS = {
+    "username": env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 10),
+    "ip_address": env_int("LOGIN_ADDRESS_ACCOUNT_LIMIT", 20),
+}
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_HANDLER = "enrollment.lockout.ScopedLimitsHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
 AXES_LOCKOUT_CALLABLE = "enrollment.middleware.lockout_response"
@@ -162,6 +170,7 @@ LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -226,7 +235,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # acks_late=True itself, so a worker that dies mid-way has its task delivered again.
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A message taken by a worker that then died whole (no process left to reject it)
+# goes back to the queue after this many seconds. Short on purpose: a job task
+# delivered twice is harmless (the Job row is claimed once, and a running job's
+# advisory lock tells a live worker from a dead one), while a long timeout left a
+# killed run waiting an hour. The job sweeper (enrollment.sweep_jobs, every two
+# minutes) re-sends anything the broker lost altogether.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -256,6 +271,13 @@ REST_FRAMEWORK = {
         "user": env_str("API_THROTTLE_USER", "6000/min"),
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
     },
+}
+# API tokens: knox stores a SHA-512 hash only; the token is shown once, when it is
+# created (admin or `manage.py issue_api_token`), and each expires and can be revoked.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(days=env_int("API_TOKEN_DAYS", 365)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Student medical insurance enrollment API",

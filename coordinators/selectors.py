@@ -215,3 +215,14 @@ def schools_without_coordinator(*, user):
         .select_related("office")
         .order_by("office__code", "code")
     )
+
+
+def removed_by_hand(*, roster: Roster):
+    """Students the coordinator took off this roster by hand, newest first: they can be put back while it is open."""
+    from enrollment.services.enrollments import auto_removal_reasons
+
+    return (
+        Enrollment.objects.filter(school_id=roster.school_id, insurance_year_id=roster.insurance_year_id, status=EnrollmentStatus.REMOVED)
+        .exclude(status_reason__in=list(auto_removal_reasons().values()))
+        .select_related("student").order_by("-updated_at", "-pk")
+    )

@@ -2,9 +2,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from coordinators.views import home, imports, registry, roster, students
+from enrollment.lockout import LoginForm
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True,
+                                                 authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", home.home, name="home"),
     path("contacts/", home.contacts, name="contacts"),
@@ -21,5 +23,6 @@ urlpatterns = [
     path("roster/", roster.roster, name="roster"),
     path("roster/confirm/", roster.roster_confirm, name="roster_confirm"),
     path("roster/remove/<int:pk>/", roster.roster_remove, name="roster_remove"),
+    path("roster/restore/<int:pk>/", roster.roster_restore, name="roster_restore"),
     path("profile/", registry.profile, name="profile"),
 ]

@@ -15,11 +15,20 @@ LOCKOUT_TEMPLATE = "registration/locked_out.html"
 def lockout_response(request, original_response=None, credentials=None):
     """The Chinese page django-axes shows once an account or an address has failed too often.
 
-    It names neither the account nor whether it exists, so the page tells an
-    attacker nothing a failed log-in would not.
+    It says when the lock ends, but names neither the account nor whether it
+    exists, so the page tells an attacker nothing a failed log-in would not.
     """
+    from django.utils import timezone
+
+    from enrollment.lockout import ScopedLimitsHandler
+
     minutes = math.ceil(float(settings.AXES_COOLOFF_TIME or 0) * 60)
-    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_minutes": minutes}
+    until = ScopedLimitsHandler().locked_until(request, credentials or getattr(request, "axes_credentials", None))
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": minutes,
+        "locked_until": timezone.localtime(until) if until else None,
+    }
     return render(request, LOCKOUT_TEMPLATE, context, status=429)
 
 

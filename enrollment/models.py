@@ -8,6 +8,8 @@ The coordinators, billing and graduates apps build on these models; this app
 imports none of them.
 """
 
+import functools
+import operator
 from decimal import Decimal
 
 from django.conf import settings
@@ -17,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from enrollment.identity import NUMBER_PATTERNS, DocumentType
 from enrollment.querysets import ScopedQuerySet
 
 ZERO = Decimal("0.00")
@@ -212,6 +215,7 @@ class Channel(models.TextChoices):
     DISABLED_FEDERATION = "disabled_federation", _("残联")
     COMMUNITY_OFFICE = "community_office", _("社区社保工作机构")
     PUBLIC_FUNDED = "public_funded", _("公费医疗（学校确认，不参保）")
+    OUTSIDE_SCHEME = "outside_scheme", _("不属于居民医保学校代办范围")
 
 
 class InsuranceYearManager(models.Manager.from_queryset(ScopedQuerySet)):
@@ -491,6 +495,10 @@ class Student(models.Model):
     # Unique through the Meta constraint, not unique=True: that would add a second,
     # pattern-matching index no query uses (searches take whole numbers only).
     identity_number = models.CharField(_("身份证号码"), max_length=18)
+    # db_default too: the import writes students by COPY without naming this column.
+    document_type = models.CharField(
+        _("证件类型"), max_length=30, choices=DocumentType.choices, default=DocumentType.RESIDENT_ID, db_default=DocumentType.RESIDENT_ID
+    )
     name = models.CharField(_("姓名"), max_length=50)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
@@ -524,7 +532,12 @@ class Student(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["identity_number"], name="student_identity_number_unique"),
-            models.CheckConstraint(condition=Q(identity_number__regex=r"^[0-9]{17}[0-9X]$"), name="student_identity_number_format"),
+            models.CheckConstraint(
+                condition=functools.reduce(operator.or_, (
+                    Q(document_type=kind, identity_number__regex=pattern) for kind, pattern in NUMBER_PATTERNS.items()
+                )),
+                name="student_identity_number_format",
+            ),
             models.CheckConstraint(condition=Q(grade__gte=1), name="student_grade_positive"),
         ]
 

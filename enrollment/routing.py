@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from enrollment.identity import OUTSIDE_SCHEME
 from enrollment.models import (
     Channel,
     ChannelRule,
@@ -65,6 +66,9 @@ def _reason(rule: ChannelRule) -> str:
 
 def route(*, student: Student, school: School, rules: Iterable[ChannelRule]) -> tuple[str, str]:
     """(channel, reason): the first rule that matches, else the school's paying roster."""
+    # A passport holder (a foreign student without a permanent residence card) is outside the scheme altogether.
+    if getattr(student, "document_type", "") in OUTSIDE_SCHEME:
+        return Channel.OUTSIDE_SCHEME, _("持护照的外国学生不属于居民医保学校代办范围，不列入本校缴费名单；请按外籍人员的规定另行参保。")
     for rule in rules:
         reason = _reason(rule)
         kinds = rule._kind_set

@@ -10,6 +10,7 @@ from django.db import connection
 
 from enrollment.models import Student
 from tests.factories import StudentFactory
+from tests.testenv import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["enrollment_student", "enrollment_school", "enrollment_office", "auth_user", "enrollment_membership"]
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump
 
 
 def _url(name: str) -> str:
-    s = connection.settings_dict
-    credentials = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{credentials}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name}"
+    return database_url(connection.settings_dict, name)
 
 
 def _counts(url: str) -> dict:

@@ -8,6 +8,7 @@ nothing but Python. DATABASE_URL / REDIS_URL, when set, win over both.
 import os
 import socket
 from pathlib import Path
+from urllib.parse import quote
 
 from config import embedded
 
@@ -38,3 +39,13 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("LOG_JSON", "0")
+
+
+def database_url(settings_dict: dict, name: str | None = None) -> str:
+    """URL of the test run's database for a process a test starts (a Celery worker, pg_dump).
+
+    The host is quoted: the embedded server's is the path of its socket directory.
+    """
+    credentials = settings_dict["USER"] + (f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else "")
+    host = quote(settings_dict["HOST"] or "127.0.0.1", safe="")
+    return f"postgres://{credentials}@{host}:{settings_dict['PORT'] or 5432}/{name or settings_dict['NAME']}"

@@ -28,6 +28,7 @@ from coordinators.services.registry import (
 )
 from enrollment.admin.scoping import ScopedModelAdmin, people_visible_to
 from enrollment.exports import XlsxWriter, register_export
+from enrollment.lockout import login_unlock
 from enrollment.models import AuditEvent, Job, Office, School
 from enrollment.services.common import Actor, current_insurance_year
 from enrollment.services.students import MODE_PARTIAL, MODE_STRICT, student_import_start
@@ -100,7 +101,7 @@ class CoordinatorAdmin(ScopedModelAdmin):
     readonly_fields = ["active", "registered_at"]
     raw_id_fields = ["user"]
     inlines = [CoordinatorChangeInline]
-    actions = ["deactivate"]
+    actions = ["deactivate", "unlock_login"]
     change_list_template = "portal/admin/coordinator_change_list.html"
 
     @admin.display(description=gettext_lazy("经办机构"), ordering="school__office__code")
@@ -132,6 +133,15 @@ class CoordinatorAdmin(ScopedModelAdmin):
         for coordinator in queryset:
             coordinator_deactivate(actor=admin_actor(request), coordinator=coordinator, reason=_("经办机构标记不在岗"))
         self.message_user(request, _("已更新%(n)d名协管员。") % {"n": queryset.count()})
+
+    @admin.action(description=gettext_lazy("解除登录锁定"), permissions=["change"])
+    def unlock_login(self, request, queryset):
+        released = 0
+        for coordinator in queryset.select_related("user"):
+            if coordinator.user is not None:
+                login_unlock(actor=admin_actor(request), user=coordinator.user)
+                released += 1
+        self.message_user(request, _("已为%(n)d名协管员解除登录锁定。") % {"n": released})
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

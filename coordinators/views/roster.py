@@ -18,7 +18,7 @@ from coordinators import selectors
 from coordinators.forms import ConfirmForm, RemoveForm
 from coordinators.views.access import coordinator_required, portal_actor
 from enrollment.models import Enrollment, RosterState
-from enrollment.selectors import roster_counts, suspect_reasons
+from enrollment.selectors import roster_counts, suspect_reasons, suspected_graduates
 from enrollment.services.common import roster_get_or_create
 from graduates.selectors import exceptions_for_school
 
@@ -52,6 +52,7 @@ def _roster_parts(*, school, year, roster, which: str, page_number, today) -> di
     return {
         "summary": render_to_string("portal/_roster_summary.html", context),
         "lists": render_to_string("portal/_roster_lists.html", context),
+        "suspected": sizes["suspected"],
     }
 
 
@@ -77,7 +78,8 @@ def roster(request):
         "summary": mark_safe(parts["summary"]), "lists": mark_safe(parts["lists"]),  # rendered by our own templates above
         "billing": school_billing_status(school=request.school, insurance_year=year) if settled else None,
         "confirmation": current.live_confirmation if settled else None,
-        "year": year, "roster": current,
+        "year": year, "roster": current, "suspected": parts.get("suspected", 0),
+        "removed": selectors.removed_by_hand(roster=current)[:100] if current.state == RosterState.OPEN else [],
         "confirm_form": ConfirmForm(initial={"version": current.version}),
     })
 
@@ -93,7 +95,10 @@ def roster_confirm(request):
         messages.error(request, _("请重新打开名单页面后再确认。"))
         return redirect("portal:roster")
     try:
-        confirmation = confirm(actor=portal_actor(request), roster=current, checked=form.cleaned_data["checked"], expected_version=form.cleaned_data["version"])
+        confirmation = confirm(
+            actor=portal_actor(request), roster=current, checked=form.cleaned_data["checked"],
+            expected_version=form.cleaned_data["version"], suspected_acknowledged=form.cleaned_data["suspected_acknowledged"],
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -101,17 +106,45 @@ def roster_confirm(request):
     return redirect("portal:roster")
 
 
-@require_POST
 @coordinator_required
 def roster_remove(request, pk):
+    """A page that names the student and asks why: removal is never one click."""
     from enrollment.services.enrollments import enrollment_remove
 
-    enrollment = get_object_or_404(Enrollment.objects.visible_to(request.user).filter(school=request.school), pk=pk)
-    form = RemoveForm(request.POST)
+    enrollment = get_object_or_404(
+        Enrollment.objects.visible_to(request.user).filter(school=request.school).select_related("student"), pk=pk
+    )
+    form = RemoveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            enrollment_remove(actor=portal_actor(request), enrollment=enrollment, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("已将%(name)s从缴费名单中剔除，可在名单页“已剔除的学生”中恢复。") % {"name": enrollment.student.name})
+        return redirect("portal:roster")
+    today = timezone.localdate()
+    roster = roster_get_or_create(school=request.school, insurance_year=enrollment.insurance_year)
+    # The reasons need the evidence the suspect list annotates (the graduate feeds).
+    suspect = suspected_graduates(roster=roster, today=today).filter(pk=enrollment.pk).first()
+    return render(request, "portal/roster_remove.html", {
+        "form": form, "enrollment": enrollment,
+        "reasons": suspect_reasons(suspect, school=request.school, today=today) if suspect else [],
+    })
+
+
+@require_POST
+@coordinator_required
+def roster_restore(request, pk):
+    from enrollment.services.enrollments import enrollment_restore
+
+    enrollment = get_object_or_404(
+        Enrollment.objects.visible_to(request.user).filter(school=request.school).select_related("student"), pk=pk
+    )
     try:
-        enrollment_remove(actor=portal_actor(request), enrollment=enrollment, reason=form.data.get("reason", ""))
+        enrollment_restore(actor=portal_actor(request), enrollment=enrollment)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, _("已将%(name)s从缴费名单中剔除。") % {"name": enrollment.student.name})
+        messages.success(request, _("已将%(name)s恢复到参保名单。") % {"name": enrollment.student.name})
     return redirect("portal:roster")

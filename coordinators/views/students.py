@@ -49,7 +49,7 @@ def student_list(request):
 
 @coordinator_required
 def student_add(request):
-    form = StudentForm(request.POST or None)
+    form = StudentForm(request.POST or None, school=request.school)
     if request.method == "POST" and form.is_valid():
         try:
             student = service.student_create(actor=portal_actor(request), school=request.school, data=form.cleaned_data)
@@ -65,7 +65,7 @@ def student_add(request):
 def student_edit(request, pk):
     student = _student(request, pk)
     initial = {f: getattr(student, f) for f in StudentForm.base_fields}
-    form = StudentForm(request.POST or None, initial=initial)
+    form = StudentForm(request.POST or None, initial=initial, school=request.school)
     status_form = StudentStatusForm(initial={"status": student.status})
     if request.method == "POST" and form.is_valid():
         try:

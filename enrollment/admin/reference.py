@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from enrollment import identity
+from enrollment import identity, rules
 from enrollment.admin.scoping import ScopedModelAdmin, people_visible_to
+from enrollment.identity import DocumentType
 from enrollment.models import (
     AuditEvent,
     Bank,
@@ -23,6 +24,7 @@ from enrollment.models import (
     Hotline,
     InsuranceYear,
     Job,
+    MedicalAssistance,
     Membership,
     Office,
     PersonalDataAccess,
@@ -30,6 +32,7 @@ from enrollment.models import (
     RosterState,
     School,
     SchoolAccount,
+    Sex,
     Student,
 )
 from enrollment.querysets import membership_city_id, membership_of
@@ -301,40 +304,45 @@ class MembershipAdmin(ScopedModelAdmin):
 
 
 STUDENT_FIELDS = [
-    "identity_number", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural",
+    "document_type", "identity_number", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural",
     "medical_assistance", "public_funded_care", "has_citizen_card",
 ]
 
 
 class StudentAdminForm(forms.ModelForm):
-    """Checks what the student services check, so a refusal shows on the form instead of as an error page."""
+    """Checks what the student services check, so a refusal shows on the form instead of as an error page.
+
+    The typed fields only collect text: ``enrollment.rules`` decides, as for the portal, the API and the import.
+    """
+
+    # Select widgets on plain text fields: a value outside the list gets the rules' message, not the form's.
+    document_type = forms.CharField(
+        label=_("证件类型"), required=False, widget=forms.Select(choices=[("", _("按号码自动识别")), *DocumentType.choices]),
+    )
+    identity_number = forms.CharField(label=_("证件号码"), required=False)
+    name = forms.CharField(label=_("姓名"), required=False, strip=False)
+    sex = forms.CharField(label=_("性别"), required=False, widget=forms.Select(choices=[("", "---------"), *Sex.choices]))
+    birth_date = forms.CharField(label=_("出生日期"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    grade = forms.CharField(label=_("年级"), required=False)
+    class_name = forms.CharField(label=_("班级"), required=False)
+    medical_assistance = forms.CharField(label=_("医疗救助"), required=False, widget=forms.Select(choices=MedicalAssistance.choices))
 
     class Meta:
         model = Student
         fields = [*STUDENT_FIELDS, "school"]
 
-    def clean_identity_number(self):
-        try:
-            return identity.validate(self.cleaned_data.get("identity_number"))
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
-
     def clean(self):
         from enrollment.services.students import school_year
 
         data = super().clean()
-        number = data.get("identity_number")
-        if number and data.get("birth_date") and data.get("sex"):
-            try:
-                identity.check_consistency(number, birth=data["birth_date"], sex_code=data["sex"])
-            except ValidationError as exc:
-                for field, messages in exc.message_dict.items():
-                    self.add_error(field, messages)
         school = data.get("school") or getattr(self.instance, "school", None)
         if school is not None:
-            grade = data.get("grade")
-            if grade and grade > school.final_grade:
-                self.add_error("grade", _("年级应为1至%(max)d之间的数字。") % {"max": school.final_grade})
+            values, errors = rules.check_student(data, final_grade=school.final_grade)
+            for field, message in errors.items():
+                self.add_error(field if field in self.fields else None, message)
+            data.update({k: v for k, v in values.items() if k not in errors})
+        school = data.get("school") or getattr(self.instance, "school", None)
+        if school is not None:
             try:
                 # The same window and roster rules as the portal: the service enforces them again on save.
                 year = school_year(school)
@@ -366,7 +374,7 @@ class StudentAdmin(ScopedModelAdmin):
     list_select_related = ["school"]
     autocomplete_fields = ["school"]
     fieldsets = [
-        (None, {"fields": ["identity_number", "name", "sex", "birth_date"]}),
+        (None, {"fields": ["document_type", "identity_number", "name", "sex", "birth_date"]}),
         (_("户籍与身份"), {"fields": ["hukou_local", "hukou_rural", "medical_assistance", "public_funded_care"]}),
         (_("在校情况"), {"fields": ["school", "grade", "class_name", "status", "status_changed_on", "has_citizen_card"]}),
         (_("记录"), {"fields": ["created_at", "updated_at"]}),
@@ -468,7 +476,8 @@ class CitizenCardAdmin(ScopedModelAdmin):
 
 @admin.register(Job)
 class JobAdmin(ScopedModelAdmin):
-    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total"]
+    list_display = ["created_at", "kind", "state", "school", "insurance_year", "created_by", "progress", "total", "attempts",
+                    "heartbeat_at", "error"]
     list_filter = ["kind", "state"]
     search_fields = ["school__name", "created_by__username", "input_name"]
     list_select_related = ["school", "insurance_year__city", "created_by"]

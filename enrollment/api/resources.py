@@ -209,6 +209,7 @@ class RosterViewSet(ScopedReadOnlyViewSet):
             roster=roster,
             checked=data.validated_data["checked"],
             expected_version=data.validated_data.get("expected_version"),
+            suspected_acknowledged=data.validated_data.get("suspected_acknowledged"),
         )
         roster.refresh_from_db()
         return Response(self.get_serializer(roster).data)

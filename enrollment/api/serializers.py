@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from enrollment import identity
+from enrollment import identity, rules
 from enrollment.models import (
     CitizenCard,
     Enrollment,
@@ -32,6 +32,34 @@ def represent_identity(value: str, context: dict) -> str:
     return value if context.get("full_identity") else identity.mask(value)
 
 
+class StudentInputSerializer(serializers.Serializer):
+    """A student sent to the API: every field goes through ``enrollment.rules``, as in the portal, the admin and the import.
+
+    The context carries the ``school`` (its last grade bounds the grade). The
+    fields accept anything so that DRF's own checks never give a verdict of
+    their own; ``validated_data`` holds the normalised values.
+    """
+
+    document_type = serializers.CharField(required=False, allow_blank=True)
+    identity_number = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    name = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    sex = serializers.CharField(required=False, allow_blank=True)
+    birth_date = serializers.CharField(required=False, allow_blank=True)
+    grade = serializers.CharField(required=False, allow_blank=True)
+    class_name = serializers.CharField(required=False, allow_blank=True)
+    hukou_local = serializers.BooleanField(required=False)
+    hukou_rural = serializers.BooleanField(required=False)
+    medical_assistance = serializers.CharField(required=False, allow_blank=True)
+    public_funded_care = serializers.BooleanField(required=False)
+    has_citizen_card = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        values, errors = rules.check_student(attrs, final_grade=self.context["school"].final_grade)
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
+        return values
+
+
 class SchoolSerializer(serializers.ModelSerializer):
     office_name = serializers.CharField(source="office.name", read_only=True)
     district = serializers.CharField(source="office.district", read_only=True)
@@ -49,7 +77,7 @@ class StudentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Student
         fields = [
-            "id", "identity_number", "name", "sex", "birth_date", "hukou_local", "hukou_rural",
+            "id", "document_type", "identity_number", "name", "sex", "birth_date", "hukou_local", "hukou_rural",
             "medical_assistance", "public_funded_care", "school", "school_name", "grade", "class_name",
             "status", "status_changed_on", "has_citizen_card",
         ]
@@ -61,6 +89,7 @@ class StudentSerializer(serializers.ModelSerializer):
         # included. Same output (a test compares both).
         return {
             "id": student.pk,
+            "document_type": student.document_type,
             "identity_number": represent_identity(student.identity_number, self.context),
             "name": student.name,
             "sex": student.sex,
@@ -113,6 +142,10 @@ class RosterConfirmSerializer(serializers.Serializer):
     checked = serializers.BooleanField(help_text="The coordinator has checked the list and removed graduates.")
     expected_version = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, help_text="Roster version shown in the preview."
+    )
+    suspected_acknowledged = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="How many suspected graduates the coordinator keeps on the paying list; required when there are any.",
     )
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 # field -> (label shown in messages and the template, accepted header spellings)
 COLUMNS: dict[str, tuple] = {
     "identity_number": (_("身份证号码"), ["身份证号码", "身份证号", "公民身份号码", "身份证", "身份证件号码", "证件号码", "居民身份证号码"]),
+    "document_type": (_("证件类型"), ["证件类型", "证件种类", "身份证件类型", "证件名称"]),
     "name": (_("姓名"), ["姓名", "学生姓名", "名字"]),
     "sex": (_("性别"), ["性别", "学生性别"]),
     "birth_date": (_("出生日期"), ["出生日期", "出生年月日", "出生年月", "生日"]),
@@ -19,7 +20,7 @@ COLUMNS: dict[str, tuple] = {
     "has_citizen_card": (_("已有市民卡"), ["已有市民卡", "市民卡", "社保卡", "已有社保卡"]),
 }
 REQUIRED = ["identity_number", "name", "sex", "birth_date", "grade"]
-TEMPLATE_ORDER = ["name", "identity_number", "sex", "birth_date", "grade", "class_name", "hukou", "medical_assistance", "public_funded_care", "has_citizen_card"]
+TEMPLATE_ORDER = ["name", "document_type", "identity_number", "sex", "birth_date", "grade", "class_name", "hukou", "medical_assistance", "public_funded_care", "has_citizen_card"]
 
 _NOTE = re.compile(r"[（(\[【].*?[）)\]】]")
 _LOOKUP = {variant: field for field, (_label, variants) in COLUMNS.items() for variant in variants}

@@ -1,38 +1,23 @@
 """Row-by-row validation: every row is checked and every problem reported before anything is written."""
 
 import datetime
-import functools
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from stdnum import exceptions as stdnum_exceptions
-from stdnum.cn import ric
 
-from enrollment import identity
+from enrollment import rules
 from enrollment.imports.columns import REQUIRED, field_for, label
 from enrollment.imports.errors import FileRejected, RowError
 from enrollment.imports.reader import Table
-from enrollment.models import MedicalAssistance
 
 HEADER_SEARCH_ROWS = 10
 PROGRESS_EVERY = 2000
 
-_SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
-_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
-_GRADE_PREFIX = {"小": 0, "初": 6, "高": 9}
-_DOTS = str.maketrans({"•": "·", "･": "·", "・": "·", "．": "·", ".": "·", "‧": "·", "∙": "·", "﹒": "·"})
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
-_TRUE = {"是", "有", "y", "yes", "true", "1", "√", "已有"}
-_FALSE = {"", "否", "无", "n", "no", "false", "0", "没有", "未有"}
-_NON_LOCAL = ("非本市", "外市", "外省", "非本地", "外地", "省外", "市外")
-
-STUDENT_FIELDS = ["name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
+STUDENT_FIELDS = ["document_type", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "has_citizen_card"]
 
 
 @dataclass
@@ -48,7 +33,8 @@ class ParsedFile:
     @property
     def fields(self) -> list[str]:
         """Student fields the file carries: a re-import never blanks a column the file does not have."""
-        present = set(self.columns)
+        # The document type always goes with the number (told from it when the file has no such column).
+        present = set(self.columns) | {"document_type"}
         out = []
         for name in STUDENT_FIELDS:
             source = "hukou" if name in ("hukou_local", "hukou_rural") else name
@@ -148,105 +134,17 @@ def parse(table: Table, *, final_grade: int, today: datetime.date | None = None,
     return parsed
 
 
-def _cell(row: list, columns: dict[str, int], name: str):
-    position = columns.get(name)
-    if position is None or position >= len(row):
-        return None
-    return row[position]
-
-
 def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, today: datetime.date) -> None:
     columns = parsed.columns
-    errors: list[RowError] = []
-
-    def fail(name: str, message: str):
-        errors.append(RowError(row=number, column=label(name), message=message))
-
-    values: dict = {}
-    raw_id = _cell(row, columns, "identity_number")
-    number_id = ""
-    if isinstance(raw_id, int | float) and not isinstance(raw_id, bool) or (isinstance(raw_id, str) and _SCIENTIFIC.match(raw_id.strip())):
-        fail(
-            "identity_number",
-            _("身份证号码被 Excel 存成了数字，后几位已经丢失（变成0或科学计数法）。请把该列单元格格式设置为“文本”，重新填写完整号码后再导入。"),
-        )
-    else:
-        try:
-            number_id = fast_validate(raw_id)
-        except ValidationError as exc:
-            fail("identity_number", exc.messages[0])
-
-    # No NFKC here: it would rewrite CJK compatibility ideographs, which some registered names use.
-    raw_name = _cell(row, columns, "name")
-    name = ("" if raw_name is None else str(raw_name)).translate(_DOTS)
-    name = " ".join(name.split())
-    if not name:
-        fail("name", _("姓名不能为空。"))
-    elif len(name) > 50:
-        fail("name", _("姓名过长（超过50个字）。"))
-    values["name"] = name
-
-    sex_text = _text(_cell(row, columns, "sex")).upper()
-    sex = {"男": "M", "男性": "M", "M": "M", "女": "F", "女性": "F", "F": "F"}.get(sex_text)
-    if sex is None:
-        fail("sex", _("性别应填“男”或“女”，实际为“%(v)s”。") % {"v": sex_text} if sex_text else _("性别不能为空。"))
-    values["sex"] = sex
-
-    birth = _date(_cell(row, columns, "birth_date"))
-    if birth is None:
-        raw_birth = _text(_cell(row, columns, "birth_date"))
-        fail("birth_date", _("出生日期“%(v)s”无法识别，请写成 2010-03-15 的格式。") % {"v": raw_birth} if raw_birth else _("出生日期不能为空。"))
-    elif birth > today:
-        fail("birth_date", _("出生日期%(d)s晚于今天。") % {"d": birth.isoformat()})
-    values["birth_date"] = birth
-
-    if number_id:
-        if birth is not None and birth <= today and birth != _birth_of(number_id[6:14]):
-            fail("birth_date", _("出生日期与身份证号码不一致（号码中为%(date)s）。") % {"date": _birth_of(number_id[6:14]).isoformat()})
-        if sex is not None and sex != identity.sex(number_id):
-            fail("sex", _("性别与身份证号码不一致（号码第17位表示%(sex)s）。") % {"sex": _("男") if identity.sex(number_id) == "M" else _("女")})
-
-    grade = _grade(_cell(row, columns, "grade"))
-    if grade is None:
-        raw_grade = _text(_cell(row, columns, "grade"))
-        fail("grade", _("年级“%(v)s”无法识别，请填写数字1至%(max)d。") % {"v": raw_grade, "max": final_grade} if raw_grade else _("年级不能为空。"))
-    elif not 1 <= grade <= final_grade:
-        fail("grade", _("年级%(g)d超出本校年级范围（1至%(max)d）。") % {"g": grade, "max": final_grade})
-    values["grade"] = grade
-
-    if "class_name" in columns:
-        class_name = _text(_cell(row, columns, "class_name"))
-        if len(class_name) > 50:
-            fail("class_name", _("班级名称过长（超过50个字）。"))
-        values["class_name"] = class_name
-    if "hukou" in columns:
-        hukou = _text(_cell(row, columns, "hukou"))
-        values["hukou_local"] = not any(word in hukou for word in _NON_LOCAL)
-        values["hukou_rural"] = ("农村" in hukou or "农业" in hukou) and "非农" not in hukou
-    if "medical_assistance" in columns:
-        assistance = _text(_cell(row, columns, "medical_assistance"))
-        if assistance.lower() in _FALSE:
-            values["medical_assistance"] = MedicalAssistance.NONE
-        elif "民政" in assistance:
-            values["medical_assistance"] = MedicalAssistance.CIVIL_AFFAIRS
-        elif "残联" in assistance or "残疾人联合会" in assistance:
-            values["medical_assistance"] = MedicalAssistance.DISABLED_FEDERATION
-        else:
-            fail("medical_assistance", _("医疗救助应填“民政”“残联”或留空，实际为“%(v)s”。") % {"v": assistance})
-    for flag in ("public_funded_care", "has_citizen_card"):
-        if flag in columns:
-            text = _text(_cell(row, columns, flag)).lower()
-            if text in _TRUE:
-                values[flag] = True
-            elif text in _FALSE:
-                values[flag] = False
-            else:
-                fail(flag, _("应填“是”或“否”，实际为“%(v)s”。") % {"v": text})
+    data = {name: (row[position] if position < len(row) else None) for name, position in columns.items()}
+    values, found = rules.check_student(data, final_grade=final_grade, today=today)
+    errors = [RowError(row=number, column=label(name), message=message) for name, message in found.items()]
+    number_id = values.pop("identity_number", "")
 
     if number_id and not errors:
         first = parsed.row_of.get(number_id)
         if first is not None:
-            fail("identity_number", _("与第%(row)d行的身份证号码重复。") % {"row": first})
+            errors.append(RowError(row=number, column=label("identity_number"), message=_("与第%(row)d行的身份证号码重复。") % {"row": first}))
     if errors:
         parsed.errors.extend(errors)
         parsed.raw_rows[number] = list(row)
@@ -255,76 +153,3 @@ def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, 
     parsed.valid[number_id] = values
 
 
-@functools.lru_cache(maxsize=8192)
-def _place_valid(prefix: str) -> bool:
-    """Region code valid in the birth year: depends on the first 10 characters only."""
-    try:
-        ric.get_birth_place(prefix + "0101000")
-    except stdnum_exceptions.ValidationError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=65536)
-def _birth_of(digits: str) -> datetime.date:
-    """The birth date in a validated number's digits 7-14 (``identity.birth_date`` re-cleans the whole number per call)."""
-    return datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-
-
-def fast_validate(raw) -> str:
-    """``identity.validate`` with the slow region lookup cached per region and year.
-
-    The region table lookup of python-stdnum dominates a large import; the
-    answer only depends on the region code and the birth year, so it is
-    computed once per pair. Anything not plainly valid goes through
-    ``identity.validate`` itself, which raises with the exact message.
-    """
-    if type(raw) is str and len(raw) == 18 and raw.isascii() and raw.isalnum():
-        number = raw.upper()  # what normalize() returns for plain ASCII, without the NFKC pass
-    else:
-        number = identity.normalize(raw)
-    if len(number) == 18 and number[:17].isdigit() and number[-1] == ric.calc_check_digit(number):
-        try:
-            datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-        except ValueError:
-            return identity.validate(raw)
-        if _place_valid(number[:10]):
-            return number
-    return identity.validate(raw)
-
-
-def _date(value) -> datetime.date | None:
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    if _blank(value) or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        text = str(int(value))
-    else:
-        text = unicodedata.normalize("NFKC", str(value)).strip().split(" ")[0]
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-def _grade(value) -> int | None:
-    if isinstance(value, bool) or _blank(value):
-        return None
-    if isinstance(value, int | float):
-        return int(value) if float(value).is_integer() else None
-    text = unicodedata.normalize("NFKC", str(value)).strip().replace("年级", "").replace("级", "")
-    if text.isdigit():
-        return int(text)
-    offset = 0
-    if text[:1] in _GRADE_PREFIX:
-        offset, text = _GRADE_PREFIX[text[0]], text[1:]
-    if text.isdigit():
-        return int(text) + offset
-    if text in _CN_DIGITS:
-        return _CN_DIGITS[text] + offset
-    return None

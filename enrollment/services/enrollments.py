@@ -160,6 +160,30 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
 
 
 @transaction.atomic
+def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
+    """Undo a removal by hand while the roster is open: the student is routed and charged as if never removed."""
+    roster = roster_lock_for_change(school=enrollment.school, insurance_year=enrollment.insurance_year)
+    enrollment = Enrollment.objects.select_for_update().select_related("student", "school", "insurance_year").get(pk=enrollment.pk)
+    if enrollment.status != EnrollmentStatus.REMOVED or enrollment.status_reason in auto_removal_reasons().values():
+        raise ValidationError(_("只能恢复在名单中手工剔除的学生。"), code="not_removed_by_hand")
+    student, year = enrollment.student, enrollment.insurance_year
+    old = _snapshot(enrollment)
+    enrollment.status, enrollment.status_reason = EnrollmentStatus.REGISTERED, ""
+    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=year).get(student.identity_number, [])
+    new = _target(student=student, school=enrollment.school, year=year, rules=routing.rules_for(year), exemptions=exemptions,
+                  existing=enrollment)
+    for field, value in new.items():
+        setattr(enrollment, field, value)
+    enrollment.save()
+    roster_touch(roster=roster)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor, action="enrollment_restore", obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
+        school_id=enrollment.school_id, student_id=student.pk, roster_id=roster.pk,
+    ))
+    return enrollment
+
+
+@transaction.atomic
 def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None) -> int:
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
 
@@ -228,13 +252,13 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
         rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
         # Read under the roster locks: a student moved to another school meanwhile drops out, as with the ORM path.
         cursor.execute(
-            f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status '
+            f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status, document_type '
             f'FROM "{student_table}" WHERE school_id = %s AND id = ANY(%s::bigint[])',
             [school.pk, int_array(ids)],
         )
         students = [
             SimpleNamespace(pk=r[0], identity_number=r[1], hukou_local=r[2], hukou_rural=r[3], medical_assistance=r[4],
-                            public_funded_care=r[5], status=r[6])
+                            public_funded_care=r[5], status=r[6], document_type=r[7])
             for r in cursor.fetchall()
         ]
         cursor.execute(

@@ -25,6 +25,7 @@ from enrollment.models import (
     RosterState,
 )
 from enrollment.querysets import membership_of
+from enrollment.selectors import suspected_graduates
 from enrollment.services.common import (
     Actor,
     RosterLocked,
@@ -60,7 +61,14 @@ def confirmation_totals_refresh(*, confirmation: RosterConfirmation) -> RosterCo
 
 
 @transaction.atomic
-def roster_confirm(*, actor: Actor, roster: Roster, checked: bool, expected_version: int | None = None) -> RosterConfirmation:
+def roster_confirm(
+    *, actor: Actor, roster: Roster, checked: bool, expected_version: int | None = None, suspected_acknowledged: int | None = None
+) -> RosterConfirmation:
+    """Freeze the roster for billing.
+
+    Students the evidence marks as probably graduated must be removed, or kept by naming how many: a
+    graduate charged by mistake costs the family, so a plain tick does not let them through.
+    """
     if not checked:
         raise ValidationError(
             {"checked": ValidationError(_("请先勾选“已核对名单”，确认名单中的学生、人数和金额无误后再确认。"), code="not_checked")}
@@ -74,6 +82,13 @@ def roster_confirm(*, actor: Actor, roster: Roster, checked: bool, expected_vers
             % {"now": locked.version, "seen": expected_version},
             code="roster_changed",
         )
+    suspects = suspected_graduates(roster=locked).count()
+    if suspects and suspected_acknowledged != suspects:
+        raise ValidationError({"suspected_acknowledged": ValidationError(
+            _("缴费名单中仍有%(n)d名疑似毕业生。请在“疑似毕业生”中核对并剔除已毕业的学生；如这%(n)d名学生仍在校，"
+              "请勾选“这%(n)d名学生仍在校，照常缴费”后再确认。") % {"n": suspects},
+            code="suspected_graduates",
+        )})
 
     now = timezone.now()
     try:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enrollment import exports, identity
+from enrollment import exports, identity, rules
 from enrollment.imports.errors import FileRejected
 from enrollment.imports.reader import read_table
 from enrollment.imports.sniff import sniff
@@ -29,11 +29,9 @@ from enrollment.models import (
     Enrollment,
     InsuranceYear,
     Job,
-    MedicalAssistance,
     PersonalDataAccess,
     Role,
     School,
-    Sex,
     Student,
     StudentStatus,
 )
@@ -77,52 +75,14 @@ def _other_school_message() -> str:
 
 
 def _clean(*, school: School, data: dict, student: Student | None = None) -> dict:
-    """Validate one student's fields; raise ValidationError keyed by field."""
-    errors: dict[str, list] = {}
-    values: dict = {}
-    try:
-        number = identity.validate(data.get("identity_number", student.identity_number if student else ""))
-        values["identity_number"] = number
-    except ValidationError as exc:
-        errors["identity_number"] = exc.messages
-        number = ""
-    name = " ".join(str(data.get("name") or "").split())
-    if not name:
-        errors["name"] = [_("姓名不能为空。")]
-    values["name"] = name[:50]
-    values["sex"] = data.get("sex") or (identity.sex(number) if number else "")
-    if values["sex"] not in Sex.values:
-        errors["sex"] = [_("性别应为男或女。")]
-    birth = data.get("birth_date") or (identity.birth_date(number) if number else None)
-    if isinstance(birth, str):
-        try:
-            birth = datetime.date.fromisoformat(birth)
-        except ValueError:
-            errors["birth_date"] = [_("出生日期格式应为2010-03-15。")]
-            birth = None
-    values["birth_date"] = birth
-    if birth and birth > timezone.localdate():
-        errors["birth_date"] = [_("出生日期晚于今天。")]
-    if number and "sex" not in errors and "birth_date" not in errors:
-        try:
-            identity.check_consistency(number, birth=birth, sex_code=values["sex"])
-        except ValidationError as exc:
-            for key, messages in exc.message_dict.items():
-                errors.setdefault(key, []).extend(messages)
-    try:
-        grade = int(data.get("grade"))
-    except (TypeError, ValueError):
-        grade = None
-    if grade is None or not 1 <= grade <= school.final_grade:
-        errors["grade"] = [_("年级应为1至%(max)d之间的数字。") % {"max": school.final_grade}]
-    values["grade"] = grade
-    values["class_name"] = str(data.get("class_name") or "").strip()[:50]
-    for flag, default in (("hukou_local", True), ("hukou_rural", False), ("public_funded_care", False), ("has_citizen_card", False)):
-        values[flag] = bool(data.get(flag, getattr(student, flag, default) if student else default))
-    assistance = data.get("medical_assistance", student.medical_assistance if student else "") or ""
-    if assistance not in MedicalAssistance.values:
-        errors["medical_assistance"] = [_("医疗救助类别无效。")]
-    values["medical_assistance"] = assistance
+    """Validate one student's fields with the per-field rules every path shares; raise ValidationError keyed by field."""
+    if student is not None:  # an update may send only the fields it changes
+        kept = ("identity_number", *EDITABLE) if "identity_number" in data else ("document_type", "identity_number", *EDITABLE)
+        data = {**{f: getattr(student, f) for f in kept}, **data}
+    values, found = rules.check_student(data, final_grade=school.final_grade)
+    errors: dict[str, list] = {field: [message] for field, message in found.items()}
+    values = {k: v for k, v in values.items() if k not in errors}
+    number = values.get("identity_number", "")
     if number:
         clash = Student.objects.filter(identity_number=number).exclude(pk=student.pk if student else None).first()
         if clash is not None:
@@ -250,8 +210,12 @@ def student_import_start(*, actor: Actor, school: School, upload, name: str = ""
 
 
 def _job_create_unsent(*, task, created_by=None, **fields) -> Job:
-    """The command line runs the import itself: a Job row with no message to send."""
-    return Job.objects.create(task_name=task.name, created_by=created_by, **fields)
+    """The command line runs the import itself: a Job row with no message to send.
+
+    Marked as sent, so the sweeper leaves it to this process (it would send a
+    pending job without a message to a worker after its limit).
+    """
+    return Job.objects.create(task_name=task.name, created_by=created_by, enqueued_at=timezone.now(), **fields)
 
 
 def _progress(job: Job):

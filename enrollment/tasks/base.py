@@ -2,8 +2,8 @@
 
 ``job_task`` declares one::
 
-    @job_task(name="billing.tasks.generate_debit_batches", idempotent=True)
-    def generate_debit_batches(job): ...
+    @job_task(name="enrollment.import_exemptions")
+    def exemptions_import_task(job): ...
 
 The body receives the claimed Job and returns its result (or raises JobFailed).
 ``idempotent=True`` says a second run is harmless (the body claims its own work

@@ -8,7 +8,7 @@ import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from config.wsgi import application
@@ -49,7 +49,7 @@ def city_token(world):
         school=world.school, name="李老师", gender="F", department="教务处", post="干事", work_phone="020-1234567",
         mobile="13800138000",
     )
-    return Token.objects.create(user=world.city_staff).key
+    return AuthToken.objects.create(user=world.city_staff)[1]
 
 
 @pytest.mark.django_db

@@ -27,3 +27,12 @@ def slow_down_file_writing(**kwargs):
             yield line
 
     services._batch_lines = slow_lines
+
+    rows = services._declaration_rows
+
+    def slow_rows(declaration):
+        for row in rows(declaration):
+            time.sleep(LINE_DELAY)
+            yield row
+
+    services._declaration_rows = slow_rows

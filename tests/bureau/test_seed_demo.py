@@ -18,7 +18,8 @@ def counts():
 
 
 @pytest.mark.django_db
-def test_seed_demo_twice_creates_everything_once_with_an_open_window_per_city(capsys, django_user_model):
+def test_seed_demo_twice_creates_everything_once_with_an_open_window_per_city(capsys, django_user_model, settings):
+    settings.DEBUG = True  # a development machine: the known demo password is set and printed
     call_command("seed_demo")
     first = counts()
     call_command("seed_demo")

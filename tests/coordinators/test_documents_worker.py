@@ -15,6 +15,7 @@ from coordinators.services.documents import Scope, request_rights_records
 from enrollment.models import Job
 from enrollment.services.common import Actor
 from tests.coordinators.documents_support import enroll
+from tests.testenv import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = os.environ.get("DOCUMENTS_TEST_BROKER_URL", "redis://127.0.0.1:6379/7")
@@ -27,7 +28,7 @@ def worker_env(media_root: Path) -> dict:
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=database_url(db),
         REDIS_URL=BROKER, CELERY_BROKER_URL=BROKER, CELERY_TASK_ALWAYS_EAGER="0", DB_CONN_MAX_AGE="0",
         PRIVATE_MEDIA_ROOT=str(media_root),
     )
@@ -51,9 +52,10 @@ def test_worker_renders_the_school_and_ignores_a_duplicate_message(world, tmp_pa
         enroll(world, paid=i % 3 != 0, class_name=f"{i % 4 + 1}班")
     sender = Celery(broker=BROKER)
     sender.conf.broker_connection_retry_on_startup = True
+    # The job's wake-up message goes to this test's worker queue instead of running in-process.
     monkeypatch.setattr(
-        "coordinators.tasks.documents.render_rights_records_job.delay",
-        lambda job_id: sender.send_task(TASK, args=[job_id], queue=QUEUE),
+        "coordinators.tasks.documents.render_rights_records_job.apply_async",
+        lambda args, **options: sender.send_task(TASK, args=args, queue=QUEUE),
     )
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(

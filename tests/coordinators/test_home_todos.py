@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from billing.models import DebitInstruction
 from billing.services import instructions_create
-from enrollment.models import CollectionRoute
+from enrollment.models import CollectionRoute, Enrollment
 from graduates.services import deregistration_run
 from tests.billing.conftest import confirm_roster, make_account, make_bank
 from tests.factories import identity_number
@@ -61,3 +61,11 @@ def test_the_coordinator_registration_deadline_is_shown_until_registered(home, w
     world.year.coordinator_deadline = datetime.date(2027, 9, 30)
     world.year.save()
     assert "报送截止：2027-09-30" in home()
+
+
+def test_money_on_the_home_page_has_thousands_separators(home, world):
+    confirm_roster(world.school, world.year, world.coordinator, paying=6, fee=world.year.fee_standard)
+    world.year.fee_standard = 250
+    world.year.save()
+    Enrollment.objects.filter(school=world.school).update(fee_due=250)
+    assert "1,500.00" in home()

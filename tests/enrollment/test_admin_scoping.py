@@ -190,7 +190,7 @@ def test_an_admin_edit_with_a_contradicting_birth_date_is_refused_on_the_form(cl
     url = reverse("admin:enrollment_student_change", args=[student.pk])
     response = client.post(url, student_form(student, birth_date="2001-01-01", name="改名"))
     assert response.status_code == 200
-    assert "出生日期与身份证号码不一致" in response.content.decode()
+    assert "出生日期与证件号码不一致" in response.content.decode()
     student.refresh_from_db()
     assert student.name == "越秀学生"
 

@@ -3,7 +3,7 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from tests.factories import login
 
@@ -24,18 +24,18 @@ def test_portal_page_reads_the_coordinators_school_with_the_user(client, world):
 
 
 def test_api_token_caller_is_loaded_with_their_scope(client, world):
-    token = Token.objects.create(user=world.coordinator)
+    _token, text = AuthToken.objects.create(user=world.coordinator)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/v1/students", HTTP_AUTHORIZATION=f"Token {token.key}")
+        response = client.get("/api/v1/students", HTTP_AUTHORIZATION=f"Token {text}")
     assert response.status_code == 200
     assert _membership_lookups(queries) == []
 
 
 def test_token_of_a_deactivated_user_is_refused(client, world):
-    token = Token.objects.create(user=world.coordinator)
+    _token, text = AuthToken.objects.create(user=world.coordinator)
     world.coordinator.is_active = False
     world.coordinator.save()
-    response = client.get("/api/v1/students", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/v1/students", HTTP_AUTHORIZATION=f"Token {text}")
     # Refused as unauthenticated: 403 because the first authenticator (the session) names no challenge.
     assert response.status_code == 403 and "results" not in response.json()
 

@@ -77,5 +77,5 @@ def test_error_report_repeats_the_rejected_rows_with_the_reason(world):
     lines = list(sheet.values)
     assert lines[0][:3] == ("行号", "错误列", "错误说明")
     assert lines[1][0] == 3 and lines[1][1] == "性别"
-    assert "性别与身份证号码不一致" in lines[1][2]
+    assert "性别与证件号码不一致" in lines[1][2]
     assert lines[1][3:5] == tuple(data[1][:2])

@@ -15,6 +15,8 @@ from enrollment.models import AuditEvent, Enrollment, EnrollmentStatus, Roster
 from graduates import services
 from graduates.models import DeregistrationRun, GraduateFeed, GraduateRecord
 from tests.graduates.conftest import enrolled_student, receive, record
+from tests.graduates.feed_commit import before_feed_commit
+from tests.testenv import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,15 +40,15 @@ def _assert_each_graduate_stopped_once():
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_process_each_feed_exactly_once(world, next_year, monkeypatch):
     feeds = _feeds_with_students(world, next_year, 6)
-    # Slow each feed down so the two runs overlap for sure.
-    monkeypatch.setattr(services, "_before_feed_commit", lambda feed_id: time.sleep(0.1))
     barrier = threading.Barrier(2)
     runs, errors = [], []
 
     def worker():
         try:
             barrier.wait()
-            runs.append(services.deregistration_run(triggered_by="thread", collect_inbox=False))
+            # Slow each feed down so the two runs overlap for sure.
+            with before_feed_commit(lambda feed_id: time.sleep(0.1)):
+                runs.append(services.deregistration_run(triggered_by="thread", collect_inbox=False))
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -75,8 +77,7 @@ def test_run_failing_half_way_leaves_whole_feeds_and_the_rerun_finishes(world, n
         if feed_id == second.pk:
             raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(services, "_before_feed_commit", crash_on_second)
-    with pytest.raises(RuntimeError):
+    with before_feed_commit(crash_on_second), pytest.raises(RuntimeError):
         services.deregistration_run(triggered_by="test", collect_inbox=False)
 
     failed = DeregistrationRun.objects.get()
@@ -90,7 +91,6 @@ def test_run_failing_half_way_leaves_whole_feeds_and_the_rerun_finishes(world, n
     assert Enrollment.objects.filter(status=EnrollmentStatus.REGISTERED).count() == 3
     assert AuditEvent.objects.filter(action="graduate_deregistered").count() == 3
 
-    monkeypatch.setattr(services, "_before_feed_commit", lambda feed_id: None)
     rerun = services.deregistration_run(triggered_by="test", collect_inbox=False)
     assert (rerun.state, rerun.feeds_processed, rerun.stopped) == ("done", 1, 3)
     second.refresh_from_db()
@@ -114,7 +114,7 @@ def test_run_killed_mid_feed_is_detected_and_the_rerun_completes(world, next_yea
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": database_url(db),
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "GRADUATE_FEED_INBOX": str(ROOT / "var" / "no-inbox-for-tests"),
     }
@@ -122,8 +122,9 @@ def test_run_killed_mid_feed_is_detected_and_the_rerun_completes(world, next_yea
     script = (
         "import django, os, time; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup()\n"
         "from graduates import services\n"
-        f"services._before_feed_commit = lambda feed_id: time.sleep(120) if feed_id == {second.pk} else None\n"
-        "services.deregistration_run(triggered_by='doomed', collect_inbox=False)\n"
+        "from tests.graduates.feed_commit import before_feed_commit\n"
+        f"with before_feed_commit(lambda feed_id: time.sleep(120) if feed_id == {second.pk} else None):\n"
+        "    services.deregistration_run(triggered_by='doomed', collect_inbox=False)\n"
     )
     child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env)
     try:
@@ -191,8 +192,8 @@ def test_registration_racing_the_run_waits_and_leaves_the_graduate_off_the_payin
         registration["waited"] = thread.is_alive()
         registration["thread"] = thread
 
-    monkeypatch.setattr(services, "_before_feed_commit", before_commit)
-    run = services.deregistration_run(triggered_by="test", collect_inbox=False)
+    with before_feed_commit(before_commit):
+        run = services.deregistration_run(triggered_by="test", collect_inbox=False)
     registration["thread"].join(timeout=30)
     assert registration["waited"]
     assert GraduateRecord.objects.get().outcome == GraduateRecord.Outcome.NOT_ENROLLED and run.matched == 1

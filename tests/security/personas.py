@@ -9,7 +9,7 @@ endpoints the same way (system personas send ``Authorization: Token ...``).
 from dataclasses import dataclass
 
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from tests.factories import CityFactory, InsuranceYearFactory, OfficeFactory, SchoolFactory, make_user
 
@@ -44,8 +44,8 @@ def _session_client(user) -> Client:
 
 
 def _token_client(user) -> tuple[Client, str]:
-    token, _created = Token.objects.get_or_create(user=user)
-    return Client(HTTP_AUTHORIZATION=f"Token {token.key}"), token.key
+    _token, text = AuthToken.objects.create(user=user)
+    return Client(HTTP_AUTHORIZATION=f"Token {text}"), text
 
 
 def personas(world) -> dict[str, Persona]:

@@ -65,14 +65,14 @@ def _admin_objects(world, a) -> dict:
         PeriodicTask,
         SolarSchedule,
     )
-    from rest_framework.authtoken.models import TokenProxy
+    from knox.models import AuthToken
 
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     attempt = {"user_agent": "test", "http_accept": "*/*", "path_info": "/login/"}
     return {
         "auth.group": Group.objects.order_by("pk").first(),
         "auth.user": world.coordinator,
-        "authtoken.tokenproxy": TokenProxy.objects.order_by("pk").first(),
+        "knox.authtoken": AuthToken.objects.create(user=world.coordinator)[0],
         "django_celery_beat.periodictask": PeriodicTask.objects.create(name="matrix", task="x", interval=interval),
         "django_celery_beat.clockedschedule": ClockedSchedule.objects.create(clocked_time=timezone.now()),
         "django_celery_beat.crontabschedule": CrontabSchedule.objects.create(),
@@ -264,7 +264,7 @@ def test_every_url_has_an_entry_in_the_matrix():
     assert not unknown_models, "admin models without rights in matrix.ADMIN_RIGHTS: " + ", ".join(unknown_models)
 
 
-SUPERUSER_APPS = ("auth.", "authtoken.", "django_celery_beat.", "axes.")
+SUPERUSER_APPS = ("auth.", "knox.", "django_celery_beat.", "axes.")
 
 
 def test_matrix_has_no_entry_for_a_url_that_is_gone():

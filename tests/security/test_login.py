@@ -11,12 +11,15 @@ from django.utils import timezone
 
 from tests.conftest import PASSWORD
 
-LIMIT = 5
+LIMIT = 5  # one account from one address
+ACCOUNT_LIMIT = 10  # one account from any address
+ADDRESS_LIMIT = 20  # different accounts from one address
 
 
 @pytest.fixture(autouse=True)
 def _lockout_limit(settings):
     settings.AXES_FAILURE_LIMIT = LIMIT
+    settings.LOGIN_LOCKOUT_LIMITS = {"username": ACCOUNT_LIMIT, "ip_address": ADDRESS_LIMIT}
 
 
 @pytest.fixture
@@ -52,13 +55,13 @@ def test_account_is_locked_after_repeated_failures_even_with_the_right_password(
 
 
 def test_failures_from_many_addresses_still_lock_the_account(world):
-    for n in range(LIMIT):
+    for n in range(ACCOUNT_LIMIT):
         _post_login("/admin/login/", world.district_staff.username, "wrong-password", address=f"10.0.1.{n}")
     assert _post_login("/admin/login/", world.district_staff.username, PASSWORD, address="10.0.2.1").status_code == 429
 
 
 def test_guessing_many_accounts_from_one_address_locks_the_address(world):
-    for n in range(LIMIT):
+    for n in range(ADDRESS_LIMIT):
         _post_login("/admin/login/", f"someone-{n}", "wrong-password", address="10.0.3.1")
     assert _post_login("/admin/login/", world.district_staff.username, PASSWORD, address="10.0.3.1").status_code == 429
     # Another address is not affected by that address's lockout.
@@ -159,7 +162,7 @@ def test_behind_the_proxy_failures_count_against_the_address_the_proxy_saw(world
         )
 
     # One client forging different left-hand entries is still one address...
-    for n in range(LIMIT - 1):
+    for n in range(ADDRESS_LIMIT - 1):
         assert attempt(f"1.1.1.{n}, 203.0.113.7").status_code == 200
     assert attempt("1.1.1.99, 203.0.113.7").status_code == 429
     # ...and other users behind the same proxy are not locked out with it.
@@ -167,3 +170,84 @@ def test_behind_the_proxy_failures_count_against_the_address_the_proxy_saw(world
         "/admin/login/", {"username": world.district_staff.username, "password": PASSWORD}
     )
     assert response.status_code == 302
+
+
+def test_one_accounts_failures_do_not_lock_the_colleagues_behind_the_same_address(world):
+    office = "10.0.5.1"
+    for _ in range(LIMIT):
+        _post_login("/admin/login/", world.city_staff.username, "wrong-password", address=office)
+    assert _post_login("/admin/login/", world.city_staff.username, PASSWORD, address=office).status_code == 429
+    assert _post_login("/admin/login/", world.district_staff.username, PASSWORD, address=office).status_code == 302
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD, address=office).status_code == 302
+
+
+def test_an_account_locked_at_one_address_still_logs_in_from_another_below_the_account_limit(world):
+    for _ in range(LIMIT):
+        _post_login("/admin/login/", world.district_staff.username, "wrong-password", address="10.0.6.1")
+    assert _post_login("/admin/login/", world.district_staff.username, PASSWORD, address="10.0.6.1").status_code == 429
+    assert _post_login("/admin/login/", world.district_staff.username, PASSWORD, address="10.0.6.2").status_code == 302
+
+
+def test_a_few_accounts_failing_behind_one_address_do_not_lock_the_address(world):
+    for n in range(ADDRESS_LIMIT - 2):
+        _post_login("/admin/login/", f"typo-{n}", "wrong-password", address="10.0.7.1")
+    assert _post_login("/admin/login/", world.district_staff.username, PASSWORD, address="10.0.7.1").status_code == 302
+
+
+@pytest.mark.parametrize("page", ["admin", "portal"])
+def test_a_failed_log_in_says_how_many_tries_remain(world, page):
+    url = "/admin/login/" if page == "admin" else _portal_login_url()
+    user = world.district_staff if page == "admin" else world.coordinator
+    first = _post_login(url, user.username, "wrong-password").content.decode()
+    assert f"还可尝试 {LIMIT - 1} 次" in first and "30 分钟" in first
+    second = _post_login(url, user.username, "wrong-password").content.decode()
+    assert f"还可尝试 {LIMIT - 2} 次" in second
+
+
+def test_the_lockout_page_says_when_the_lock_ends(world):
+    for _ in range(LIMIT):
+        _post_login("/admin/login/", world.district_staff.username, "wrong-password")
+    page = _post_login("/admin/login/", world.district_staff.username, PASSWORD).content.decode()
+    ends = timezone.localtime(timezone.now() + datetime.timedelta(minutes=30))
+    assert "锁定将于" in page
+    assert ends.strftime("%Y-%m-%d") in page and (ends.strftime("%H:%M") in page or
+                                                   (ends - datetime.timedelta(minutes=1)).strftime("%H:%M") in page)
+
+
+def _locked_coordinator(world):
+    from coordinators.models import Coordinator
+
+    coordinator = Coordinator.objects.create(
+        school=world.school, user=world.coordinator, name="陈老师", gender="F", mobile="13800138000"
+    )
+    for _ in range(LIMIT):
+        _post_login(_portal_login_url(), world.coordinator.username, "wrong-password")
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 429
+    return coordinator
+
+
+def test_district_staff_unlock_their_coordinator_from_the_admin_and_it_is_recorded(world):
+    from enrollment.models import AuditEvent
+
+    coordinator = _locked_coordinator(world)
+    staff = _admin_client(world.district_staff)
+    response = staff.post(
+        "/admin/coordinators/coordinator/", {"action": "unlock_login", "_selected_action": [coordinator.pk]}
+    )
+    assert response.status_code == 302
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 302
+    event = AuditEvent.objects.get(action="login_unlocked")
+    assert (event.actor, event.object_id) == (world.district_staff, world.coordinator.pk)
+    assert event.changes["failures_cleared"] >= LIMIT
+
+
+def test_staff_of_another_district_cannot_unlock_the_coordinator(world):
+    from enrollment.models import AuditEvent
+
+    coordinator = _locked_coordinator(world)
+    world.other_district_staff.save(update_fields=["password"])
+    _admin_client(world.other_district_staff).post(
+        "/admin/coordinators/coordinator/", {"action": "unlock_login", "_selected_action": [coordinator.pk]}
+    )
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 429
+    assert not AuditEvent.objects.filter(action="login_unlocked").exists()

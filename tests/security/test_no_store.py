@@ -1,7 +1,7 @@
 """Answers that carry personal data are never kept by a browser or proxy cache."""
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.factories import StudentFactory
@@ -19,8 +19,8 @@ def api(world):
     def client_for(user):
         client = APIClient()
         if user is not None:
-            token, _created = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _token, text = AuthToken.objects.create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {text}")
         return client
 
     return client_for

@@ -63,9 +63,10 @@ def build(world) -> SimpleNamespace:
     school, year = world.school, world.year
     portal = Actor(user=world.coordinator, source="portal")
     staff = Actor(user=world.district_staff, source="admin")
-    number = identity_number()
+    number = identity_number(sex="M")
     student = student_create(actor=portal, school=school, data={
         "identity_number": number, "name": MARKER_NAME, "grade": 5, "class_name": "5班",
+        "sex": "M", "birth_date": datetime.date(2010, 3, 15),
     })
     second = StudentFactory(school=school, name=f"{MARKER_NAME}乙")
     roster = roster_get_or_create(school=school, insurance_year=year)
@@ -76,7 +77,7 @@ def build(world) -> SimpleNamespace:
     bank.allowed_in.add(world.city)
     SchoolAccountFactory(school=school, bank=bank)
     confirmation = roster_confirm(actor=portal, roster=roster, checked=True)
-    # Batch files are moved into place after commit: run those callbacks as a commit would.
+    # Batch files are moved into place when their rows commit: run those callbacks here.
     with TestCase.captureOnCommitCallbacks(execute=True):
         billing_services.batches_generate(insurance_year=year, actor=staff)
     batch = DebitBatch.objects.get(insurance_year=year)

@@ -2,17 +2,25 @@
 
 Safe to run again: every row is looked up by its natural key and updated, so a
 second run changes nothing but the passwords (reset to the printed one).
+
+Production safety: it refuses a database that holds anything but demo data
+unless given --force-demo-data, and with DEBUG off it never sets a known
+password: new demo accounts get random passwords that are not printed (set
+them with ``manage.py changepassword``), existing accounts keep theirs, and no
+``admin`` superuser is created.
 """
 
 import datetime
 import random
+import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -85,12 +93,27 @@ def ensure_reference_data() -> None:
         call_command("loaddata", "reference", verbosity=0)
 
 
-def upsert_user(username: str, password: str, *, staff: bool = False, superuser: bool = False):
-    user, _created = get_user_model().objects.get_or_create(username=username)
+DEMO_USERNAMES = frozenset({"admin"} | {spec[8] for spec in SCHOOLS} | {username for username, _role, _scope in STAFF})
+
+
+def is_demo_database() -> bool:
+    """True when the database holds nothing but reference and demo data: no other school, no other account."""
+    return not (
+        School.objects.exclude(code__startswith="DEMO-").exists()
+        or get_user_model().objects.exclude(username__in=DEMO_USERNAMES).exists()
+    )
+
+
+def upsert_user(username: str, password: str | None, *, staff: bool = False, superuser: bool = False):
+    """``password`` None: a new account gets a random password nobody is told; an existing one keeps its own."""
+    user, created = get_user_model().objects.get_or_create(username=username)
     user.is_staff = staff or superuser
     user.is_superuser = superuser
     user.is_active = True
-    user.set_password(password)
+    if password is not None:
+        user.set_password(password)
+    elif created:
+        user.set_password(secrets.token_urlsafe(32))
     user.save()
     return user
 
@@ -180,8 +203,11 @@ def seed_exemptions(students: list[Student], *, year: InsuranceYear) -> int:
 
 
 @transaction.atomic
-def seed_demo(*, password: str, today: datetime.date) -> dict:
-    """Create or update every demo row; returns what the command prints."""
+def seed_demo(*, password: str | None, today: datetime.date) -> dict:
+    """Create or update every demo row; returns what the command prints.
+
+    ``password`` None (production settings): no known password is set and no superuser is created.
+    """
     ensure_reference_data()
     rng = random.Random(20140626)  # fixed: the same names and numbers on every run
     years = {}
@@ -200,8 +226,9 @@ def seed_demo(*, password: str, today: datetime.date) -> dict:
         years[city.code] = year
 
     logins = []
-    admin = upsert_user("admin", password, superuser=True)
-    logins.append((admin.username, "超级管理员"))
+    if password is not None:
+        admin = upsert_user("admin", password, superuser=True)
+        logins.append((admin.username, "超级管理员"))
     schools = []
     exemptions = 0
     student_count = 0
@@ -268,10 +295,21 @@ class Command(BaseCommand):
     help = "创建演示数据：每个城市一个正在申报缴费期内的参保年度、学校、协管员、经办人员和学生。可重复运行。"
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", default=DEFAULT_PASSWORD, help="所有演示账户的密码")
+        parser.add_argument("--password", default=None, help="所有演示账户的密码（仅限 DEBUG 开发环境）")
+        parser.add_argument(
+            "--force-demo-data", action="store_true", help="数据库中已有非演示数据时仍写入演示数据（谨慎使用）"
+        )
 
-    def handle(self, *args, password, **options):
-        validate_password(password)
+    def handle(self, *args, password, force_demo_data, **options):
+        if not force_demo_data and not is_demo_database():
+            raise CommandError(
+                "数据库中已有非演示的学校或账户，拒绝写入演示数据。确需写入请加 --force-demo-data。"
+            )
+        if settings.DEBUG:
+            password = password or DEFAULT_PASSWORD
+            validate_password(password)
+        elif password is not None:
+            raise CommandError("DEBUG 关闭时不能为演示账户设置已知密码；新账户将获得随机密码。")
         result = seed_demo(password=password, today=timezone.localdate())
         refresh_rosters(result["schools"], self.stdout)
         out = self.stdout
@@ -281,6 +319,10 @@ class Command(BaseCommand):
             out.write(f"  {year}：申报缴费期 {year.window_start} 至 {year.window_end}，缴费标准 {year.fee_standard} 元/人")
         out.write("")
         out.write("打开 http://127.0.0.1:8000/ （管理后台：http://127.0.0.1:8000/admin/）")
-        out.write(f"所有演示账户的密码：{password}")
+        if password is not None:
+            out.write(f"所有演示账户的密码：{password}")
+        else:
+            out.write("新建的演示账户使用随机密码（不显示），已有账户的密码未改动；"
+                      "请用 python manage.py changepassword <用户名> 设置。未创建超级管理员。")
         for username, role in result["logins"]:
             out.write(f"  {username:<14} {role}")
