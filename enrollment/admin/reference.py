@@ -103,7 +103,7 @@ class BankAdmin(ScopedModelAdmin):
 
 @admin.register(ExemptionCategory)
 class ExemptionCategoryAdmin(ScopedModelAdmin):
-    list_display = ["name", "code", "local_hukou_only", "requires_letter"]
+    list_display = ["name", "code", "city", "local_hukou_only", "requires_letter"]
     list_filter = ["local_hukou_only", "requires_letter"]
     search_fields = ["name", "code"]
 
