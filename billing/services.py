@@ -404,6 +404,16 @@ def _refuse(messages):
     raise BillingError([str(m) for m in messages], code="result_refused")
 
 
+def _guard_result_file(content: bytes, file_name: str) -> bytes:
+    """The intake's checks for a bank's fixed-layout text file (size, not binary) before its format parses it."""
+    from enrollment.imports import intake
+
+    try:
+        return intake.guard_text(content, file_name)
+    except intake.FileRejected as exc:
+        _refuse(exc.messages)
+
+
 def batch_results_import(*, batch: DebitBatch, content: bytes, file_name: str, actor: Actor) -> ResultSummary:
     """Apply the bank's result file to a batch, or refuse it whole.
 
@@ -415,7 +425,7 @@ def batch_results_import(*, batch: DebitBatch, content: bytes, file_name: str, a
     checksum = _sha256(content)
     fmt = get_format(batch.file_format)
     try:
-        parsed = fmt.parse_result(content)
+        parsed = fmt.parse_result(_guard_result_file(content, file_name))
     except ResultFileError as exc:
         _refuse([_("%(file)s：%(msg)s") % {"file": file_name, "msg": m} for m in exc.messages])
     errors = []
@@ -514,23 +524,19 @@ def instruction_retry(*, instruction: DebitInstruction, actor: Actor) -> None:
 
 
 def refunds_export(*, school: School, actor: Actor) -> RefundExport | None:
-    """Gather a school's open refunds into one refund file; None when nothing is open."""
+    """Gather a school's open refunds into one refund file; None when nothing is open.
+
+    First rewrites any of the school's refund files that a crash left missing
+    (the row committed, the file not moved into place), from the refunds in it.
+    """
+    refund_files_repair(school=school)
     return _refunds_export(school=school, actor=actor)
 
 
-@transaction.atomic
-def _refunds_export(*, school, actor):
-    # Claimed with SKIP LOCKED: two exports at once cannot put a refund in two files.
-    refunds = list(
-        Refund.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(school=school, state=Refund.State.OPEN)
-        .select_related("enrollment__student")
-        .order_by("id")
-    )
-    if not refunds:
-        return None
+def _refund_file_content(*, export: RefundExport, refunds: list[Refund]) -> tuple[bytes, str, Decimal]:
+    """The refund file of ``export`` (refunds in id order); returns content, checksum of its lines, total."""
+    school = export.school
     account = SchoolAccount.objects.filter(school=school, active=True).first()
-    export = RefundExport.objects.create(reference=f"RE{school.code}-{_stamp()}"[:40], school=school)
     total = sum((r.amount for r in refunds), ZERO)
     digest = hashlib.sha256()
     body = []
@@ -544,10 +550,49 @@ def _refunds_export(*, school, actor):
     head = "|".join(["H", export.reference, school.code, account.account_number if account else "",
                      (account.holder_name if account else school.name).replace("|", " "), str(len(refunds)), f"{total:.2f}"])
     content = (head + "\n").encode("utf-8") + b"".join(body) + f"T|SHA256|{digest.hexdigest()}\n".encode()
+    return content, digest.hexdigest(), total
+
+
+def refund_files_repair(*, school: School) -> list[str]:
+    """Rewrite every exported refund file of the school whose file is missing, checked against the row's checksum."""
     from django.core.files.base import ContentFile
 
+    errors = []
+    for export in RefundExport.objects.filter(school=school, state=RefundExport.State.EXPORTED).select_related("school"):
+        if not outward_file_missing(export.file.name):
+            continue
+        refunds = list(Refund.objects.filter(export=export).select_related("enrollment__student").order_by("id"))
+        content, checksum, total = _refund_file_content(export=export, refunds=refunds)
+        if (checksum, len(refunds), total) != (export.checksum, export.line_count, export.total_amount):
+            errors.append(_("退费文件%(ref)s与记录的笔数、金额或校验值不符，未重写，请联系系统管理员。") % {"ref": export.reference})
+            logger.error("refund export %s: rows no longer match the file recorded", export.reference)
+            continue
+        with transaction.atomic():
+            name = outward_file_place(instance=export, field_name="file", file_name=f"{export.reference}.txt",
+                                      content=ContentFile(content))
+            RefundExport.objects.filter(pk=export.pk).update(file=name)
+        logger.warning("refund export %s: missing file written again from its rows", export.reference)
+    return errors
+
+
+@transaction.atomic
+def _refunds_export(*, school, actor):
+    from django.core.files.base import ContentFile
+
+    # Claimed with SKIP LOCKED: two exports at once cannot put a refund in two files.
+    refunds = list(
+        Refund.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(school=school, state=Refund.State.OPEN)
+        .select_related("enrollment__student")
+        .order_by("id")
+    )
+    if not refunds:
+        return None
+    export = RefundExport.objects.create(reference=f"RE{school.code}-{_stamp()}"[:40], school=school)
+    content, checksum, total = _refund_file_content(export=export, refunds=refunds)
+    # Staged; moved to its final name once this transaction commits.
     outward_file_place(instance=export, field_name="file", file_name=f"{export.reference}.txt", content=ContentFile(content))
-    export.line_count, export.total_amount, export.checksum = len(refunds), total, digest.hexdigest()
+    export.line_count, export.total_amount, export.checksum = len(refunds), total, checksum
     export.save(update_fields=["file", "line_count", "total_amount", "checksum"])
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
         state=Refund.State.EXPORTED, export=export, export_reference=export.reference
@@ -565,7 +610,7 @@ def refund_results_import(*, export: RefundExport, content: bytes, file_name: st
     from billing.formats.default import PipeFormat
 
     try:
-        parsed = PipeFormat().parse_result(content)
+        parsed = PipeFormat().parse_result(_guard_result_file(content, file_name))
     except ResultFileError as exc:
         _refuse([_("%(file)s：%(msg)s") % {"file": file_name, "msg": m} for m in exc.messages])
     errors = []
@@ -695,7 +740,8 @@ def _declaration_rows(declaration: Declaration):
     return (
         ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
         .order_by("enrollment__student__class_name", "enrollment__student__name", "id")
-        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee")
+        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee",
+                     "enrollment__student__document_type")
         .iterator(chunk_size=2000)
     )
 
@@ -756,17 +802,15 @@ class ReceiptRow:
 
 
 def _read_receipt_file(content: bytes, file_name: str) -> list[ReceiptRow]:
-    import io
-
-    from openpyxl import load_workbook
+    from enrollment.imports import intake
 
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a non-workbook
-        raise BillingError(_("%(file)s不是有效的Excel文件（.xlsx）。") % {"file": file_name}, code="invalid_file") from exc
-    sheet = workbook.worksheets[0]
+        # The one intake for uploaded lists: real type, size and archive checks, calamine, CSV in UTF-8 or GBK.
+        table = intake.read_rows(content, file_name)
+    except intake.FileRejected as exc:
+        raise BillingError(exc.messages, code="invalid_file") from exc
     rows, errors = [], []
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+    for number, values in enumerate(table, start=1):
         if number == 1 or not values or all(v in (None, "") for v in values):
             continue
         values = list(values) + [None] * 3

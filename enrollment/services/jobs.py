@@ -93,8 +93,11 @@ def job_create(*, kind: str, task, created_by=None, school=None, insurance_year=
 
 def job_enqueue(*, job_id: int) -> bool:
     """Send the wake-up message of a pending job; False (logged, nothing raised) when the broker is unreachable."""
-    from celery import current_app
     from kombu.exceptions import OperationalError as BrokerError
+
+    from config.celery import (
+        app as current_app,  # the project's app, whatever app another caller made current
+    )
 
     job = Job.objects.filter(pk=job_id, state=Job.State.PENDING).only("pk", "task_name").first()
     if job is None or not job.task_name:
@@ -274,7 +277,7 @@ class SweepSummary:
 
 
 def _retry_safe(task_name: str) -> bool:
-    from celery import current_app
+    from config.celery import app as current_app
 
     task = current_app.tasks.get(task_name)
     return bool(getattr(task, "idempotent", False))

@@ -210,8 +210,12 @@ def student_import_start(*, actor: Actor, school: School, upload, name: str = ""
 
 
 def _job_create_unsent(*, task, created_by=None, **fields) -> Job:
-    """The command line runs the import itself: a Job row with no message to send."""
-    return Job.objects.create(task_name=task.name, created_by=created_by, **fields)
+    """The command line runs the import itself: a Job row with no message to send.
+
+    Marked as sent, so the sweeper leaves it to this process (it would send a
+    pending job without a message to a worker after its limit).
+    """
+    return Job.objects.create(task_name=task.name, created_by=created_by, enqueued_at=timezone.now(), **fields)
 
 
 def _progress(job: Job):

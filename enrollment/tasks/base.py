@@ -2,7 +2,7 @@
 
 ``job_task`` declares one::
 
-    @job_task(name="enrollment.import_exemptions", idempotent=True)
+    @job_task(name="enrollment.import_exemptions")
     def exemptions_import_task(job): ...
 
 The body receives the claimed Job and returns its result (or raises JobFailed).

@@ -142,3 +142,33 @@ def test_a_young_staged_file_is_left_for_the_transaction_that_may_still_commit(d
     staged.write_text("H|...")
     outward.outward_files_sweep(older_than=datetime.timedelta(hours=1))
     assert staged.exists()
+
+
+def test_a_refund_file_lost_after_commit_is_written_again_by_the_next_export(debit_world, storage, monkeypatch):
+    from decimal import Decimal
+
+    from billing.models import RefundExport
+    from enrollment.services.fees import fee_standard_publish
+    from tests.billing.test_corrections import settle_first_batch
+
+    settle_first_batch(debit_world)
+    fee_standard_publish(actor=ACTOR, insurance_year=debit_world.year, fee_standard=Decimal("180.00"))
+    services.corrections_process(insurance_year=debit_world.year, actor=ACTOR)
+
+    def killed(staged, final):
+        raise Killed(final)
+
+    monkeypatch.setattr(outward, "_publish", killed)
+    with pytest.raises(Killed):
+        services.refunds_export(school=debit_world.school, actor=ACTOR)
+    export = RefundExport.objects.get()
+    assert export.line_count == 3 and not (storage / export.file.name).exists()  # committed, its file not in place
+    (storage / "staging" / export.file.name).unlink()  # and the staged copy lost too: only the rows are left
+
+    monkeypatch.undo()
+    assert services.refunds_export(school=debit_world.school, actor=ACTOR) is None  # nothing new to export
+    text = (storage / export.file.name).read_text()
+    lines = text.splitlines()
+    assert lines[0].startswith(f"H|{export.reference}|") and len(lines) == 1 + 3 + 1
+    assert lines[-1] == f"T|SHA256|{export.checksum}"
+    assert RefundExport.objects.count() == 1

@@ -92,7 +92,7 @@ def test_killed_workers_never_bill_a_roster_twice_or_lose_one(world, tmp_path):
             confirm_roster(school, world.year, world.coordinator, paying=rng.randint(1, 3))
 
     add_schools(10)
-    producer = Celery(broker=BROKER)
+    producer = Celery(broker=BROKER, set_as_current=False)
     redis = producer.connection_for_write().default_channel.client
     redis.delete(QUEUE)
     log = open(tmp_path / "worker.log", "wb")
@@ -208,7 +208,7 @@ def test_killed_workers_leave_every_declaration_with_its_one_workbook(world, tmp
             confirm_roster(school, world.year, world.coordinator, paying=rng.randint(2, 4))
 
     add_schools(8)
-    producer = Celery(broker=BROKER)
+    producer = Celery(broker=BROKER, set_as_current=False)
     redis = producer.connection_for_write().default_channel.client
     redis.delete(QUEUE)
     log = open(tmp_path / "worker.log", "wb")

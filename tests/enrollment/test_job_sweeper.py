@@ -14,9 +14,9 @@ import subprocess
 import time
 
 import pytest
-from celery import current_app
 
 from billing.models import DebitBatch, DebitInstruction
+from config.celery import app as current_app
 from enrollment.models import Job, RosterConfirmation
 from enrollment.services import jobs
 from tests.billing.conftest import confirm_roster, make_account, make_bank

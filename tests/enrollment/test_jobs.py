@@ -4,10 +4,10 @@ import datetime
 import threading
 
 import pytest
-from celery import current_app
 from django.db import connection, connections
 from django.utils import timezone
 
+from config.celery import app as current_app
 from enrollment.models import Job
 from enrollment.services import jobs
 from enrollment.tasks.base import JobTask
