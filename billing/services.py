@@ -404,6 +404,16 @@ def _refuse(messages):
     raise BillingError([str(m) for m in messages], code="result_refused")
 
 
+def _guard_result_file(content: bytes, file_name: str) -> bytes:
+    """The intake's checks for a bank's fixed-layout text file (size, not binary) before its format parses it."""
+    from enrollment.imports import intake
+
+    try:
+        return intake.guard_text(content, file_name)
+    except intake.FileRejected as exc:
+        _refuse(exc.messages)
+
+
 def batch_results_import(*, batch: DebitBatch, content: bytes, file_name: str, actor: Actor) -> ResultSummary:
     """Apply the bank's result file to a batch, or refuse it whole.
 
@@ -415,7 +425,7 @@ def batch_results_import(*, batch: DebitBatch, content: bytes, file_name: str, a
     checksum = _sha256(content)
     fmt = get_format(batch.file_format)
     try:
-        parsed = fmt.parse_result(content)
+        parsed = fmt.parse_result(_guard_result_file(content, file_name))
     except ResultFileError as exc:
         _refuse([_("%(file)s：%(msg)s") % {"file": file_name, "msg": m} for m in exc.messages])
     errors = []
@@ -600,7 +610,7 @@ def refund_results_import(*, export: RefundExport, content: bytes, file_name: st
     from billing.formats.default import PipeFormat
 
     try:
-        parsed = PipeFormat().parse_result(content)
+        parsed = PipeFormat().parse_result(_guard_result_file(content, file_name))
     except ResultFileError as exc:
         _refuse([_("%(file)s：%(msg)s") % {"file": file_name, "msg": m} for m in exc.messages])
     errors = []
@@ -730,7 +740,8 @@ def _declaration_rows(declaration: Declaration):
     return (
         ConfirmationLine.objects.filter(confirmation_id=declaration.confirmation_id, fee__gt=0)
         .order_by("enrollment__student__class_name", "enrollment__student__name", "id")
-        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee")
+        .values_list("enrollment__student__name", "enrollment__student__identity_number", "fee",
+                     "enrollment__student__document_type")
         .iterator(chunk_size=2000)
     )
 
@@ -791,17 +802,15 @@ class ReceiptRow:
 
 
 def _read_receipt_file(content: bytes, file_name: str) -> list[ReceiptRow]:
-    import io
-
-    from openpyxl import load_workbook
+    from enrollment.imports import intake
 
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a non-workbook
-        raise BillingError(_("%(file)s不是有效的Excel文件（.xlsx）。") % {"file": file_name}, code="invalid_file") from exc
-    sheet = workbook.worksheets[0]
+        # The one intake for uploaded lists: real type, size and archive checks, calamine, CSV in UTF-8 or GBK.
+        table = intake.read_rows(content, file_name)
+    except intake.FileRejected as exc:
+        raise BillingError(exc.messages, code="invalid_file") from exc
     rows, errors = [], []
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+    for number, values in enumerate(table, start=1):
         if number == 1 or not values or all(v in (None, "") for v in values):
             continue
         values = list(values) + [None] * 3

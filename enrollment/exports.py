@@ -162,9 +162,11 @@ def import_template() -> bytes:
     for line in [
         _("学生基本信息导入模板填写说明"),
         _("1. 带*的列必须填写；列的顺序可以调整，表头文字不要修改。从第2行起每行填写一名学生。"),
-        _("   示例：张三 | 440104201003150011 | 男 | 2010-03-15 | 5 | 5班 | 本市城镇 | （空） | 否 | 否"),
-        _("2. 身份证号码：18位居民身份证号码，末位X大小写均可。该列已设置为“文本”格式，请勿改为数字格式，否则Excel会丢失末尾数字。"),
-        _("3. 性别填“男”或“女”；出生日期写成2010-03-15格式；二者须与身份证号码一致。"),
+        _("   示例：张三 | （空） | 440104201003150011 | 男 | 2010-03-15 | 5 | 5班 | 本市城镇 | （空） | 否 | 否"),
+        _("2. 身份证号码：18位居民身份证号码，末位X大小写均可。该列已设置为“文本”格式，请勿改为数字格式，否则Excel会丢失末尾数字。"
+          "港澳台居民居住证、外国人永久居留身份证（15位或18位）的号码也填在此列；证件类型可留空，按号码自动识别。"
+          "持护照的外国学生须在“证件类型”列填“护照”，不列入本校缴费名单。"),
+        _("3. 性别填“男”或“女”；出生日期写成2010-03-15格式；二者须与证件号码一致，留空则按证件号码填写（护照除外）。"),
         _("4. 年级填数字（如1至12，不超过本校最高年级）；班级可填“5班”等。"),
         _("5. 户籍填“本市城镇”“本市农村”“非本市”等；农村户籍学生经村委会参保，不计入学校缴费名单。"),
         _("6. 医疗救助填“民政”或“残联”，没有则留空；公费医疗、已有市民卡填“是”或“否”。"),
@@ -201,7 +203,8 @@ def register_workbook(students, *, full_numbers: bool, year_channels: dict | Non
     """The student register; ``students`` is an iterable of Student rows."""
     writer = XlsxWriter()
     sheet = writer.sheet(_("学生名册"))
-    sheet.header([_("姓名"), _("身份证号码"), _("性别"), _("出生日期"), _("年级"), _("班级"), _("户籍"), _("在校状态"), _("参保途径")])
+    sheet.header([_("姓名"), _("身份证号码"), _("性别"), _("出生日期"), _("年级"), _("班级"), _("户籍"), _("在校状态"), _("参保途径"),
+                  _("证件类型")])
     year_channels = year_channels or {}
     for student in students:
         number = student.identity_number if full_numbers else mask(student.identity_number)
@@ -209,8 +212,8 @@ def register_workbook(students, *, full_numbers: bool, year_channels: dict | Non
         sheet.row([
             student.name, number, student.get_sex_display(), _date(student.birth_date),
             student.grade, student.class_name, hukou, student.get_status_display(),
-            year_channels.get(student.pk, ""),
-        ], text=(0, 1, 5))
+            year_channels.get(student.pk, ""), student.get_document_type_display(),
+        ], text=(0, 1, 5, 9))
     return writer.save()
 
 
@@ -218,7 +221,8 @@ def roster_workbook(enrollments, *, full_numbers: bool) -> bytes:
     """One insurance year's roster of a school: every enrollment with channel, exemption and fee."""
     writer = XlsxWriter()
     sheet = writer.sheet(_("参保名单"))
-    sheet.header([_("姓名"), _("身份证号码"), _("年级"), _("班级"), _("参保途径"), _("免缴类别"), _("登记状态"), _("应缴金额（元）"), _("缴费状态")])
+    sheet.header([_("姓名"), _("身份证号码"), _("年级"), _("班级"), _("参保途径"), _("免缴类别"), _("登记状态"), _("应缴金额（元）"), _("缴费状态"),
+                  _("证件类型")])
     for enrollment in enrollments:
         student = enrollment.student
         number = student.identity_number if full_numbers else mask(student.identity_number)
@@ -227,7 +231,8 @@ def roster_workbook(enrollments, *, full_numbers: bool) -> bytes:
             enrollment.get_channel_display(),
             enrollment.exemption_category.name if enrollment.exemption_category else "",
             enrollment.get_status_display(), enrollment.fee_due, enrollment.get_payment_status_display(),
-        ], text=(0, 1, 3, 5))
+            student.get_document_type_display(),
+        ], text=(0, 1, 3, 5, 9))
     return writer.save()
 
 
@@ -238,6 +243,7 @@ def _probe_student(text: str) -> SimpleNamespace:
     return SimpleNamespace(
         pk=1, name=text, identity_number=text, birth_date=datetime.date(2010, 3, 15), grade=5, class_name=text,
         hukou_local=True, hukou_rural=False, get_sex_display=lambda: text, get_status_display=lambda: text,
+        get_document_type_display=lambda: text,
     )
 
 

@@ -58,6 +58,13 @@ NUMBER_PATTERNS = {
     DocumentType.PASSPORT: r"^[A-Z0-9]{5,18}$",
 }
 
+# Lazy: translated only when an error message is built (a 50,000-row import must not translate them per row).
+_NOUN_ID_CARD = gettext_lazy("身份证号码")
+_NOUN_PERMIT = gettext_lazy("居住证号码")
+_NOUN_PERMANENT = gettext_lazy("永久居留身份证号码")
+_POSITIONS_18 = gettext_lazy("第7-14")
+_POSITIONS_15 = gettext_lazy("第8-13")
+
 _PASSPORT = re.compile(NUMBER_PATTERNS[DocumentType.PASSPORT])
 _WEIGHTS_MRZ = (7, 3, 1)
 
@@ -182,7 +189,7 @@ def _gb11643(number: str, today: datetime.date, noun: str) -> tuple[datetime.dat
         raise _error(_("%(noun)s应为18位，实际为%(length)d位。") % {"noun": noun, "length": len(number)}, "length")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise _error(_("证件号码前17位必须是数字，最后一位为数字或X。"), "format")
-    birth = _check_birth(number[6:14], _("第7-14"), today)
+    birth = _check_birth(number[6:14], _POSITIONS_18, today)
     _check_character(number, mod11_2(number[:17]))
     return birth, SEX_MALE if int(number[16]) % 2 else SEX_FEMALE
 
@@ -191,7 +198,7 @@ def _resident_id(number: str, today: datetime.date) -> Document:
     if number[:6] in HMT_REGIONS:
         raise _error(_("该号码是港澳台居民居住证号码（地区代码%(region)s），证件类型应为“港澳台居民居住证”。") % {"region": number[:6]},
                      "document_type")
-    birth, sex_code = _gb11643(number, today, _("身份证号码"))
+    birth, sex_code = _gb11643(number, today, _NOUN_ID_CARD)
     if not region_known(number[:6]):
         raise _error(_("身份证号码前6位地区代码“%(region)s”不存在，请核对号码。") % {"region": number[:6]}, "region")
     return Document(DocumentType.RESIDENT_ID, number, birth, sex_code)
@@ -203,7 +210,7 @@ def _hmt_permit(number: str, today: datetime.date) -> Document:
             _("港澳台居民居住证号码前6位应为810000（香港）、820000（澳门）或830000（台湾），实际为“%(region)s”。") % {"region": number[:6]},
             "region",
         )
-    birth, sex_code = _gb11643(number, today, _("居住证号码"))
+    birth, sex_code = _gb11643(number, today, _NOUN_PERMIT)
     return Document(DocumentType.HMT_RESIDENCE_PERMIT, number, birth, sex_code)
 
 
@@ -215,13 +222,13 @@ def _foreign_permanent(number: str, today: datetime.date) -> Document:
             raise _error(_("永久居留身份证号码第4-7位受理地代码“%(region)s”不存在。") % {"region": number[3:7]}, "region")
         yy = int(number[7:9])
         century = 2000 if 2000 + yy <= today.year else 1900
-        birth = _check_birth(f"{century + yy}{number[9:13]}", _("第8-13"), today)
+        birth = _check_birth(f"{century + yy}{number[9:13]}", _POSITIONS_15, today)
         _check_character(number, mrz_check(number[:14]))
         return Document(DocumentType.FOREIGN_PERMANENT_RESIDENCE, number, birth, SEX_MALE if int(number[13]) % 2 else SEX_FEMALE)
     if len(number) == 18:
         if number[0] != "9":
             raise _error(_("18位外国人永久居留身份证号码应以9开头。"), "format")
-        birth, sex_code = _gb11643(number, today, _("永久居留身份证号码"))
+        birth, sex_code = _gb11643(number, today, _NOUN_PERMANENT)
         if not province_known(number[1:3]):
             raise _error(_("永久居留身份证号码第2-3位受理地代码“%(region)s”不存在。") % {"region": number[1:3]}, "region")
         return Document(DocumentType.FOREIGN_PERMANENT_RESIDENCE, number, birth, sex_code)

@@ -6,9 +6,7 @@ may also post JSON records. Column headings may be Chinese or the English
 field names.
 """
 
-import csv
 import datetime
-import io
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from enrollment import identity
+from enrollment.imports import intake
 
 FIELDS = ("identity_number", "name", "school_code", "graduation_date", "class_name")
 REQUIRED = ("identity_number", "name", "school_code", "graduation_date")
@@ -76,29 +75,11 @@ _HEADING_LOOKUP = {_heading_key(alias): field for field, aliases in HEADINGS.ite
 
 def read_table(content: bytes, file_name: str) -> list[list]:
     """Rows of cells, heading first; raise FeedRefused when the file cannot be read at all."""
-    lower = file_name.lower()
-    if lower.endswith(".xlsx") or lower.endswith(".xls"):
-        from python_calamine import CalamineError, load_workbook
-
-        try:
-            workbook = load_workbook(io.BytesIO(content))
-            sheet = workbook.get_sheet_by_index(0)
-            return sheet.to_python(skip_empty_area=False)
-        except (CalamineError, ValueError, OSError) as exc:
-            raise FeedRefused([FeedError(None, "", _("无法读取Excel文件，请确认文件未损坏且为.xlsx格式。"))], file_name=file_name) from exc
-        except Exception as exc:  # calamine raises its own error types for broken archives
-            raise FeedRefused([FeedError(None, "", _("无法读取Excel文件，请确认文件未损坏且为.xlsx格式。"))], file_name=file_name) from exc
-    if lower.endswith(".csv") or lower.endswith(".txt"):
-        for encoding in ("utf-8-sig", "gbk"):
-            try:
-                text = content.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise FeedRefused([FeedError(None, "", _("CSV文件编码无法识别，请使用UTF-8或GBK编码。"))], file_name=file_name)
-        return [row for row in csv.reader(io.StringIO(text))]
-    raise FeedRefused([FeedError(None, "", _("不支持的文件类型，请上传.xlsx或.csv文件。"))], file_name=file_name)
+    try:
+        # The one intake for uploaded lists: real type, size and archive checks, calamine, CSV in UTF-8 or GBK.
+        return intake.read_rows(content, file_name, text_extensions=(".txt",))
+    except intake.FileRejected as exc:
+        raise FeedRefused([FeedError(None, "", exc.messages[0])], file_name=file_name) from exc
 
 
 def rows_from_table(table: list[list], *, file_name: str = "") -> list[tuple[int, dict]]:

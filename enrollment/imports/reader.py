@@ -55,18 +55,23 @@ def _guard(rows, name):
         ) from exc
 
 
-def _read_csv(path: str, name: str) -> Table:
-    with open(path, "rb") as handle:
-        raw = handle.read()
+def decode_text(raw: bytes, name: str) -> str:
+    """CSV or text bytes as text: UTF-8 (BOM or not) when they are valid UTF-8, else GB18030 (a superset of GBK)."""
     # Excel on Chinese Windows saves CSV as GBK; elsewhere UTF-8, often with a BOM.
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = raw.decode(encoding)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise FileRejected(_("文件“%(name)s”的文字编码无法识别，请另存为 UTF-8 编码的 CSV。") % {"name": name}, code="encoding")
+    raise FileRejected(  # pragma: no cover - gb18030 decodes almost any byte string
+        _("文件“%(name)s”的文字编码无法识别，请另存为 UTF-8 编码的 CSV。") % {"name": name}, code="encoding"
+    )
+
+
+def _read_csv(path: str, name: str) -> Table:
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    text = decode_text(raw, name)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:

@@ -48,11 +48,15 @@ def _describe(head: bytes) -> str | None:
     return None
 
 
-def sniff(path: str, original_name: str) -> str:
-    """Return the kind of file (xlsx, xls or csv) or raise FileRejected with the reason."""
+def sniff(path: str, original_name: str, *, text_extensions=()) -> str:
+    """Return the kind of file (xlsx, xls or csv) or raise FileRejected with the reason.
+
+    ``text_extensions`` (e.g. ``.txt``) are further names under which CSV text is accepted.
+    """
     name = original_name or os.path.basename(path)
     ext = os.path.splitext(name)[1].lower()
-    if ext not in ALLOWED_EXTENSIONS:
+    allowed = {**ALLOWED_EXTENSIONS, **{e: CSV for e in text_extensions}}
+    if ext not in allowed:
         _reject(
             _("文件“%(name)s”的类型不受支持：请上传 .xlsx、.xls 或 .csv 文件（建议使用下载的导入模板）。") % {"name": name},
             "extension",
@@ -68,7 +72,7 @@ def sniff(path: str, original_name: str) -> str:
         )
     with open(path, "rb") as handle:
         head = handle.read(8192)
-    declared = ALLOWED_EXTENSIONS[ext]
+    declared = allowed[ext]
     other = _describe(head)
     if other:
         _reject(

@@ -7,9 +7,7 @@ line: an open roster is refreshed, a confirmed roster's snapshot is corrected
 before billing, and a billed student gets a refund correction.
 """
 
-import csv
 import datetime
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -21,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment import identity, routing
+from enrollment.imports import intake
 from enrollment.models import (
     ZERO,
     AuditEvent,
@@ -39,6 +38,7 @@ from enrollment.models import (
 )
 from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services.common import Actor, audit_fields
+from enrollment.uploads import check_upload
 
 COLUMNS = {
     "identity_number": ("身份证号码", "身份证号", "公民身份号码", "identity_number"),
@@ -49,8 +49,6 @@ COLUMNS = {
 }
 COLUMN_LABELS = {"identity_number": "身份证号码", "name": "姓名", "category": "免缴类别", "valid_from": "有效期起", "valid_to": "有效期止"}
 LIST_SOURCES = {ExemptionSource.CIVIL_AFFAIRS, ExemptionSource.TRADE_UNION, ExemptionSource.DISABLED_FEDERATION}
-PDF_MAGIC = b"%PDF-"
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 @dataclass
@@ -90,49 +88,17 @@ class ImportResult:
 
 
 def _read_table(upload, file_name: str) -> list[list]:
-    data = upload.read() if hasattr(upload, "read") else upload
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    name = (file_name or "").lower()
-    if name.endswith((".xlsx", ".xls", ".xlsm")):
-        from python_calamine import CalamineWorkbook
-
-        try:
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one message to the user
-            raise ValidationError(_("文件%(file)s无法读取，请确认是Excel文件。") % {"file": file_name}, code="unreadable") from exc
-    if name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValidationError(_("文件%(file)s编码无法识别，请保存为UTF-8或GBK编码的CSV。") % {"file": file_name}, code="encoding")
-        return list(csv.reader(io.StringIO(text)))
-    raise ValidationError(_("文件%(file)s格式不支持，请上传.xlsx或.csv文件。") % {"file": file_name}, code="format")
+    # The one intake for uploaded lists: real type, size and archive checks, calamine, CSV in UTF-8 or GBK.
+    return intake.read_rows(upload, file_name)
 
 
 def _rows_from_table(table: list[list], file_name: str) -> list[dict]:
     if not table:
         raise ValidationError(_("文件%(file)s是空的。") % {"file": file_name}, code="empty")
-    header = [str(cell or "").strip() for cell in table[0]]
-    positions = {}
-    for key, names in COLUMNS.items():
-        for index, title in enumerate(header):
-            if title in names:
-                positions[key] = index
-                break
-    missing = [COLUMN_LABELS[k] for k in ("identity_number", "category", "valid_from") if k not in positions]
-    if missing:
-        raise ValidationError(
-            _("文件%(file)s第1行缺少列：%(columns)s。") % {"file": file_name, "columns": "、".join(missing)}, code="columns"
-        )
+    positions = intake.map_columns(table[0], COLUMNS, required=("identity_number", "category", "valid_from"), labels=COLUMN_LABELS)
     rows = []
     for values in table[1:]:
-        if not any(str(v or "").strip() for v in values):
+        if not any(str(v if v is not None else "").strip() for v in values):
             rows.append(None)  # keep row numbers true to the file
             continue
         rows.append({key: (values[i] if i < len(values) else None) for key, i in positions.items()})
@@ -324,14 +290,6 @@ def _write(*, actor: Actor, clean: list[dict], result: ImportResult) -> None:
 # --- Letters -----------------------------------------------------------------
 
 
-def _letter_kind(head: bytes) -> str | None:
-    if head.startswith(PDF_MAGIC):
-        return "pdf"
-    if head.startswith(JPEG_MAGIC):
-        return "jpg"
-    return None
-
-
 @transaction.atomic
 def exemption_letter_register(
     *, actor: Actor, identity_number, name, valid_from, valid_to, letter, city_id: int | None = None
@@ -356,14 +314,11 @@ def exemption_letter_register(
     if letter is None:
         errors["letter"] = [_("请上传盖章确认函（PDF或JPEG）。")]
     else:
-        if letter.size > limit:
-            errors["letter"] = [_("确认函文件过大（%(size)s字节），上限为%(limit)s字节。") % {"size": letter.size, "limit": limit}]
-        else:
-            letter.seek(0)
-            kind = _letter_kind(letter.read(8))
-            letter.seek(0)
-            if kind is None:
-                errors["letter"] = [_("确认函只能是PDF或JPEG文件（按文件内容判断，不按扩展名）。")]
+        # The uploads' one check: size first, then the real type from the bytes, whatever the name says.
+        try:
+            kind = {"pdf": "pdf", "jpeg": "jpg"}[check_upload(letter, kinds={"pdf", "jpeg"}, max_bytes=limit)]
+        except ValidationError as exc:
+            errors["letter"] = exc.messages
     if errors:
         raise ValidationError(errors)
 

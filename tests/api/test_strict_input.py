@@ -118,3 +118,23 @@ def test_an_empty_file_posted_to_the_import_api_is_refused_without_a_job(world, 
     assert response.status_code == 400
     assert error_of(response)["field"] == "file"
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/json", b'{"source": "school_roll", "records": [], "pad": "' + b"x" * (6 * 1024 * 1024) + b'"}'),
+        ("application/x-www-form-urlencoded", b"source=school_roll&pad=" + b"x" * (6 * 1024 * 1024)),
+        (
+            "multipart/form-data; boundary=BOUNDARY",
+            b'--BOUNDARY\r\nContent-Disposition: form-data; name="pad"\r\n\r\n' + b"x" * (6 * 1024 * 1024)
+            + b"\r\n--BOUNDARY--\r\n",
+        ),
+    ],
+    ids=["json", "form", "multipart-field"],
+)
+def test_a_6_mb_body_is_answered_in_the_json_error_shape(api, feed_system, content_type, body):
+    response = post_raw(api(feed_system), FEEDS, body, content_type=content_type)
+    assert response.status_code in (400, 413, 415), response.status_code
+    assert response["Content-Type"].startswith("application/json")
+    error_of(response)

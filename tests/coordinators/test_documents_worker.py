@@ -52,10 +52,10 @@ def test_worker_renders_the_school_and_ignores_a_duplicate_message(world, tmp_pa
         enroll(world, paid=i % 3 != 0, class_name=f"{i % 4 + 1}班")
     sender = Celery(broker=BROKER)
     sender.conf.broker_connection_retry_on_startup = True
-    # The job's wake-up message (sent after commit) goes to this test's worker queue.
+    # The job's wake-up message goes to this test's worker queue instead of running in-process.
     monkeypatch.setattr(
-        "enrollment.services.jobs.job_enqueue",
-        lambda job_id: bool(sender.send_task(TASK, args=[job_id], queue=QUEUE)),
+        "coordinators.tasks.documents.render_rights_records_job.apply_async",
+        lambda args, **options: sender.send_task(TASK, args=args, queue=QUEUE),
     )
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from openpyxl import load_workbook
 
+from enrollment import identity
 from enrollment.models import PersonalDataAccess
 from enrollment.services.common import Actor
 from enrollment.services.students import student_create, students_export
@@ -61,3 +62,19 @@ def test_register_export_downloaded_from_the_portal_is_masked(client, world):
     rows, _sheet = _rows(response.content)
     assert student.identity_number not in str(rows)
     assert response["Content-Disposition"].startswith("attachment")
+
+
+def test_the_register_and_roster_exports_carry_the_document_type(world):
+    from python_calamine import CalamineWorkbook
+
+    from enrollment.exports import register_workbook, roster_workbook
+    from enrollment.models import Enrollment
+
+    number = identity.generate(region="820000", birth=datetime.date(2012, 4, 1), sequence=3)
+    student = student_create(actor=Actor(user=world.coordinator, source="portal"), school=world.school, data={
+        "identity_number": number, "name": "澳门学生", "grade": 5, "sex": "男", "birth_date": "2012-04-01",
+    })
+    for content in (register_workbook([student], full_numbers=True),
+                    roster_workbook(Enrollment.objects.filter(student=student).select_related("student"), full_numbers=True)):
+        header, row = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()[:2]
+        assert row[header.index("证件类型")] == "港澳台居民居住证"

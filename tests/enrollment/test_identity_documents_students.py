@@ -75,3 +75,19 @@ def test_an_import_stores_every_document_type_from_the_number_or_the_type_column
     types = dict(Student.objects.values_list("identity_number", "document_type"))
     assert types == {permit: "hmt_residence_permit", card: "foreign_permanent_residence", late: "resident_id", "X9988776": "passport"}
     assert Enrollment.objects.get(student__identity_number="X9988776").channel == Channel.OUTSIDE_SCHEME
+
+
+def test_the_portal_answers_an_unknown_county_number_with_a_form_error_not_a_server_error(client, world):
+    from django.urls import reverse
+
+    from tests.coordinators.test_student_edit_form import BACKEND
+
+    client.force_login(world.coordinator, backend=BACKEND)
+    number = identity.generate(region="449999", birth=BIRTH, sequence=1)
+    response = client.post(reverse("portal:student_add"), {
+        "name": "测试学生", "identity_number": number, "sex": "", "birth_date": "", "grade": "5", "class_name": "",
+        "document_type": "", "medical_assistance": "",
+    })
+    assert response.status_code == 200
+    assert "地区代码“449999”不存在" in response.content.decode()
+    assert not Student.objects.exists()
