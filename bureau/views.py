@@ -113,6 +113,7 @@ def dashboard(request):
             exemptions=coverage.exemptions_by_category(insurance_year=year, schools=schools),
             billing=reports.billing_figures(insurance_year=year, schools=schools),
             collected=coverage.amount_collected(insurance_year=year, schools=schools),
+            in_progress=coverage.amount_in_progress(insurance_year=year, schools=schools),
             refunds=reports.refunds(insurance_year=year, schools=schools),
             cards_waiting=CitizenCard.objects.visible_to(request.user).filter(state=CitizenCard.State.PHOTO_SUBMITTED).count(),
             jobs=Job.objects.filter(created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])[:5],

@@ -15,6 +15,7 @@ from django.db.models import Count, F, Q, Sum
 from enrollment.models import (
     ZERO,
     Channel,
+    ChargeCorrection,
     Enrollment,
     EnrollmentStatus,
     InsuranceYear,
@@ -151,10 +152,31 @@ def exemptions_by_category(*, insurance_year: InsuranceYear, schools) -> list[tu
 
 
 def amount_collected(*, insurance_year: InsuranceYear, schools) -> Decimal:
+    """Money really collected: a paid enrollment's fee less any extra debit still open on it.
+
+    After a fee standard rises, a paid enrollment already carries the new fee while the difference is still
+    being debited (``amount_in_progress``); counting it as paid would show money the bank has not moved.
+    """
     total = Enrollment.objects.filter(
         insurance_year=insurance_year, school__in=schools, payment_status=PaymentStatus.PAID
-    ).aggregate(total=Sum("fee_due"))["total"]
+    ).aggregate(total=Sum("fee_due"))["total"] or ZERO
+    open_on_paid = _open_extra_debits(insurance_year=insurance_year, schools=schools).filter(
+        enrollment__payment_status=PaymentStatus.PAID
+    ).aggregate(total=Sum("amount"))["total"] or ZERO
+    return (total - open_on_paid).quantize(Decimal("0.01"))
+
+
+def amount_in_progress(*, insurance_year: InsuranceYear, schools) -> Decimal:
+    """Extra debits (corrections) raised but not yet collected."""
+    total = _open_extra_debits(insurance_year=insurance_year, schools=schools).aggregate(total=Sum("amount"))["total"]
     return (total or ZERO).quantize(Decimal("0.01"))
+
+
+def _open_extra_debits(*, insurance_year: InsuranceYear, schools):
+    return ChargeCorrection.objects.filter(
+        enrollment__insurance_year=insurance_year, enrollment__school__in=schools, amount__gt=0,
+        state__in=[ChargeCorrection.State.PENDING, ChargeCorrection.State.IN_BILLING],
+    )
 
 
 def lagging_schools(*, insurance_year: InsuranceYear, threshold_percent: int) -> list[SchoolCoverage]:

@@ -82,3 +82,22 @@ def test_billing_figures_are_read_from_the_billing_tables(client, data):
     billing = page(client, data.city_staff, "/bureau/").context["billing"]
     assert billing.available
     assert (billing.batches, billing.failures, billing.declarations) == (0, 0, 0)
+
+
+def test_an_extra_debit_still_being_collected_is_shown_apart_from_what_was_paid(client, data):
+    from decimal import Decimal
+
+    from enrollment.models import ChargeCorrection, Enrollment, PaymentStatus
+
+    paid = Enrollment.objects.filter(school=data.school, payment_status=PaymentStatus.PAID)
+    before = page(client, data.city_staff, "/bureau/").context["collected"]
+    first = paid.first()
+    # A higher final standard: the paid enrollment carries the new fee, the difference is still being debited.
+    Enrollment.objects.filter(pk=first.pk).update(fee_due=first.fee_due + Decimal("50.00"))
+    ChargeCorrection.objects.create(enrollment=first, amount=Decimal("50.00"), reason=ChargeCorrection.Reason.FEE_STANDARD)
+
+    response = page(client, data.city_staff, "/bureau/")
+
+    assert response.context["collected"] == before
+    assert response.context["in_progress"] == Decimal("50.00")
+    assert "补扣进行中" in response.content.decode()
