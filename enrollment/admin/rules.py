@@ -189,6 +189,10 @@ class ExemptionAdmin(ReadOnlyMixin, ScopedModelAdmin):
                     "expired": result.expired, "refreshed": result.applied.get("refreshed", 0),
                     "lines": result.applied.get("snapshot_lines", 0), "refunds": result.applied.get("refunds", 0),
                 }, messages.SUCCESS)
+                for note in result.notes[:50]:
+                    messages.warning(request, _("第%(row)s行：%(message)s") % {"row": note.row, "message": note.message})
+                if len(result.notes) > 50:
+                    messages.warning(request, _("另有%(n)s行未予免缴，原因同上。") % {"n": len(result.notes) - 50})
                 return redirect("admin:enrollment_exemption_changelist")
             report = result.errors
             messages.error(request, _("文件%(file)s有错误，未导入任何数据，请按下列错误修改后重新上传。") % {"file": upload.name})

@@ -71,6 +71,8 @@ class ImportResult:
     expired: int = 0
     errors: list[RowError] = field(default_factory=list)
     applied: dict = field(default_factory=dict)
+    # Rows taken into the register that exempt nobody today, with why (not errors: the row is kept).
+    notes: list[RowError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,7 @@ class ImportResult:
             "file_name": self.file_name, "total": self.total, "created": self.created, "updated": self.updated,
             "unchanged": self.unchanged, "expired": self.expired, "applied": self.applied,
             "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in self.errors],
+            "notes": [{"row": e.row, "column": e.column, "message": e.message} for e in self.notes],
         }
 
 
@@ -242,7 +245,32 @@ def exemptions_import(
     with transaction.atomic():
         _write(actor=actor, clean=clean, result=result)
         result.applied = exemptions_apply(actor=actor, identity_numbers=[c["identity_number"] for c in clean])
+    result.notes = _not_exempted(clean)
     return result
+
+
+def _not_exempted(clean: list[dict]) -> list[RowError]:
+    """Why a listed person is not exempted today, per row, by the rules ``routing.pick_exemption`` applies."""
+    today = timezone.localdate()
+    students = {
+        s.identity_number: s
+        for s in Student.objects.filter(identity_number__in=[c["identity_number"] for c in clean]).only("identity_number", "hukou_local")
+    }
+    notes = []
+    column = COLUMN_LABELS["identity_number"]
+    for c in clean:
+        student, category = students.get(c["identity_number"]), c["category"]
+        if c["valid_to"] is not None and c["valid_to"] < today:
+            message = _("有效期已于%(day)s结束，本年度不予免缴。") % {"day": c["valid_to"].isoformat()}
+        elif student is None:
+            message = _("尚无该身份证号码的在册学生：学校登记该学生后将自动免缴。")
+        elif category.local_hukou_only and not student.hukou_local:
+            message = _("该学生为非本市户籍，“%(category)s”仅限本市户籍，未予免缴；非本市户籍低保学生须由经办机构录入盖章确认函。") % {
+                "category": category.name}
+        else:
+            continue
+        notes.append(RowError(c["row"], column, message))
+    return notes
 
 
 def _write(*, actor: Actor, clean: list[dict], result: ImportResult) -> None:

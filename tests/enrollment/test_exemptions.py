@@ -283,3 +283,22 @@ def test_rows_may_use_the_chinese_headers(world, categories):
         rows=[{"身份证号码": number, "姓名": "孙八", "免缴类别": "孤儿", "有效期起": "2019-01-01"}], file_name="api",
     )
     assert result.ok and Exemption.objects.get(identity_number=number).category.code == "orphan"
+
+
+def test_the_import_says_per_row_why_a_listed_person_is_not_exempted(world, categories):
+    local = StudentFactory(school=world.school, hukou_local=True)
+    non_local = StudentFactory(school=world.school, hukou_local=False)
+    unknown = identity_number()
+    result = exemptions_import(
+        actor=staff(world), source="civil_affairs", file_name="a.csv",
+        rows=[row(local.identity_number), row(non_local.identity_number), row(unknown),
+              row(identity_number(), valid_from="2010-01-01", valid_to="2011-01-01")],
+    )
+
+    assert result.ok and result.created == 4
+    notes = {note.row: note.message for note in result.notes}
+    assert 1 not in notes  # the local student is exempted: nothing to explain
+    assert "非本市户籍" in notes[2] and "低保人员" in notes[2]
+    assert "尚无该身份证号码的在册学生" in notes[3]
+    assert "有效期已于2011-01-01结束" in notes[4]
+    assert result.as_dict()["notes"][0]["row"] == 2
