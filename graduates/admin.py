@@ -190,7 +190,14 @@ class GraduateRecordAdmin(BureauOnlyMixin, ScopedModelAdmin):
 
 @admin.register(DeregistrationRun)
 class DeregistrationRunAdmin(BureauOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "state", "triggered_by", "started_at", "duration_seconds", "feeds_processed", "record_count", "matched", "stopped", "exceptions"]
+    list_display = ["id", "state", "triggered_by", "started_at", "duration", "feeds_processed", "record_count", "matched", "stopped", "exceptions"]
+
+    @admin.display(description=gettext_lazy("耗时"), ordering="duration_seconds")
+    def duration(self, run):
+        if run.duration_seconds is None:
+            return "—"
+        minutes, seconds = divmod(round(run.duration_seconds, 1), 60)
+        return _("%(m)d分%(s).1f秒") % {"m": minutes, "s": seconds} if minutes else _("%(s).1f秒") % {"s": seconds}
     list_filter = ["state"]
     fields = list_display[1:] + ["finished_at", "exceptions_per_school", "error"]
     readonly_fields = fields

@@ -483,7 +483,8 @@ def _refund_billed(*, actor: Actor, roster: Roster, student_ids: list[int]) -> i
         if charged > 0 and not open_exists:
             correction = ChargeCorrection.objects.create(
                 enrollment=enrollment, amount=-charged, reason=ChargeCorrection.Reason.EXEMPTION,
-                detail=_("认定为免缴：%(category)s") % {"category": exemption.category.name},
+                # The reason's label says what happened; the detail names only the category.
+                detail=exemption.category.name,
             )
             AuditEvent.objects.create(**audit_fields(
                 actor=actor, action="charge_correction", obj=correction, changes={"amount": [None, correction.amount]},
