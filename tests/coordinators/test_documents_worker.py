@@ -50,7 +50,8 @@ def test_worker_renders_the_school_and_ignores_a_duplicate_message(world, tmp_pa
     media = tmp_path / "private"
     for i in range(STUDENTS):
         enroll(world, paid=i % 3 != 0, class_name=f"{i % 4 + 1}班")
-    sender = Celery(broker=BROKER)
+    # Not the current app: the project's app must stay the one the code under test sends with.
+    sender = Celery(broker=BROKER, set_as_current=False)
     sender.conf.broker_connection_retry_on_startup = True
     # The job's wake-up message goes to this test's worker queue instead of running in-process.
     monkeypatch.setattr(
@@ -76,6 +77,8 @@ def test_worker_renders_the_school_and_ignores_a_duplicate_message(world, tmp_pa
         assert wait(finished, 120), (tmp_path / "worker.log").read_text()
         assert job.state == Job.State.SUCCEEDED, job.error
         assert (job.progress, job.total) == (STUDENTS, STUDENTS)
+        # The file is moved into place just after the job's row commits.
+        assert wait(lambda: (media / job.output_file.name).exists(), 10)
         assert len(PdfReader(media / job.output_file.name).pages) == STUDENTS
         first_finish = job.finished_at
 
