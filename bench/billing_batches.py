@@ -44,6 +44,11 @@ FEE = Decimal("200.00")
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 3, 6, 1, 2, 7, 9, 10, 5, 8, 4, 2, 3, 6, 1, 2, 7, 9, 10, 5, 8, 4, 2, 3, 6, 1, 2, 7, 9, 10, 5]
 
 
+
+def _name(n: int) -> str:
+    # Names hold no Arabic digits (the student rules refuse them).
+    return "学生" + "".join("零一二三四五六七八九"[int(d)] for d in str(n))
+
 def ensure_database():
     url = urlparse(os.environ["DATABASE_URL"])
     name = url.path.lstrip("/")
@@ -187,7 +192,7 @@ def load():
                 k = n // 1000
                 birth = first_birth + datetime.timedelta(days=k // 100)
                 body = f"{440100 + k % 100}{birth:%Y%m%d}{n % 1000:03d}"
-                yield {"id": n, "identity_number": body + check_char(body), "name": f"学生{n}", "school_id": sid,
+                yield {"id": n, "identity_number": body + check_char(body), "name": _name(n), "school_id": sid,
                        "birth_date": birth, "grade": 1 + n % 9, "class_name": f"{1 + n % 9}班"}
 
         copy_rows(cur, m.Student, students(), {"sex": "M", "hukou_local": True, "hukou_rural": False, "medical_assistance": "",

@@ -55,6 +55,11 @@ WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 CHECK = "10X98765432"
 
 
+
+def _name(n: int) -> str:
+    # Names hold no Arabic digits (the student rules refuse them).
+    return "学生" + "".join("零一二三四五六七八九"[int(d)] for d in str(n))
+
 def ensure_database():
     config = dj_database_url.parse(os.environ["DATABASE_URL"])
     admin = psycopg2.connect(
@@ -162,7 +167,7 @@ def load(today, now, graduation):
             cursor,
             Student,
             (
-                (identity_number(n), f"学生{n}", "M" if int(identity_number(n)[16]) % 2 else "F",
+                (identity_number(n), _name(n), "M" if int(identity_number(n)[16]) % 2 else "F",
                  datetime.date(2004, 1, 1) + datetime.timedelta(days=(n // 1000) % 4000), school_of(n)[0], 9,
                  f"{n % 20}班", "in_school", now, now)
                 for n in range(STUDENTS)
@@ -195,7 +200,7 @@ def load(today, now, graduation):
             elif kind == 1:  # name mismatch
                 number, name = identity_number(n), f"别名{n}"
             else:
-                number, name = identity_number(n), f"学生{n}"
+                number, name = identity_number(n), _name(n)
             yield (feeds[g // per_feed].pk, g % per_feed + 1, number, name, school_of(n)[1], graduation, "", "pending")
 
     with conn.cursor() as cursor:

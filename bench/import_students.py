@@ -65,6 +65,11 @@ HEADER = ["姓名", "身份证号码", "性别", "出生日期", "年级", "班�
 REGIONS = ["440104", "440105", "440106", "440111", "440112", "440113"]
 
 
+
+def _name(n: int) -> str:
+    # Names hold no Arabic digits (the student rules refuse them).
+    return "学生" + "".join("零一二三四五六七八九"[int(d)] for d in str(n))
+
 def generate(path: str, rows: int) -> None:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("学生名单")
@@ -79,7 +84,7 @@ def generate(path: str, rows: int) -> None:
                 number = identity.generate(region=region, birth=day, sequence=seq)
                 cell = WriteOnlyCell(sheet, value=number)
                 cell.number_format = "@"
-                sheet.append([f"学生{n}", cell, "男" if identity.sex(number) == "M" else "女", day, 1 + n % 9, f"{1 + n % 12}班", "本市城镇"])
+                sheet.append([_name(n), cell, "男" if identity.sex(number) == "M" else "女", day, 1 + n % 9, f"{1 + n % 12}班", "本市城镇"])
                 n += 1
         day += datetime.timedelta(days=1)
     workbook.save(path)

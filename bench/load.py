@@ -52,6 +52,11 @@ SECRET_KEY = secrets.token_urlsafe(64)
 HOST = "127.0.0.1"
 
 
+
+def _name(n: int) -> str:
+    # Names hold no Arabic digits (the student rules refuse them).
+    return "学生" + "".join("零一二三四五六七八九"[int(d)] for d in str(n))
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=5000)
@@ -136,7 +141,7 @@ def build_data(n_students: int):
                 birth = datetime.date(2008, 1, 1) + datetime.timedelta(days=i // 900)
                 number = identity.generate(region=region, birth=birth, sequence=i % 900)
                 students.append(Student(
-                    school=school, identity_number=number, name=f"学生{i:05d}", sex=identity.sex(number),
+                    school=school, identity_number=number, name=_name(i), sex=identity.sex(number),
                     birth_date=birth, grade=1 + i % 12, class_name=f"{1 + i % 12}年级{1 + i % 8}班",
                 ))
             Student.objects.bulk_create(students, batch_size=2000)

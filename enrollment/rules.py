@@ -68,6 +68,17 @@ def identity_number(value, *, document_type: str = "", today: datetime.date | No
     return identity.parse(value, document_type or None, today=today)
 
 
+def _name_character(char: str) -> bool:
+    """A character a name on an identity document may hold: a CJK ideograph of any block (Extension B
+    included), the middle dot of minority names, a Latin letter or a space of a foreign name."""
+    if char in " ·〇":
+        return True
+    label = unicodedata.name(char, "")
+    return label.startswith(("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH")) or (
+        label.startswith("LATIN ") and unicodedata.category(char).startswith("L")
+    )
+
+
 def name(value) -> str:
     # No NFKC here: it would rewrite CJK compatibility ideographs, which some registered names use.
     cleaned = " ".join(("" if value is None else str(value)).translate(_DOTS).split())
@@ -75,6 +86,9 @@ def name(value) -> str:
         _fail(_("姓名不能为空。"), "required")
     if len(cleaned) > NAME_MAX:
         _fail(_("姓名过长（超过%(max)d个字）。") % {"max": NAME_MAX}, "too_long")
+    wrong = next((char for char in cleaned if not _name_character(char)), None)
+    if wrong is not None:
+        _fail(_("姓名中不能有“%(char)s”：姓名只能由汉字、少数民族姓名的间隔号“·”、外文字母和空格组成。") % {"char": wrong}, "characters")
     return cleaned
 
 
@@ -151,10 +165,17 @@ def grade(value, *, final_grade: int) -> int:
     return found
 
 
+# Markup and formula characters: a class name is shown in pages and written into spreadsheets.
+_CLASS_NAME_REFUSED = set('<>{}[]\\|&;=+@$%^*"`')
+
+
 def class_name(value) -> str:
     cleaned = text(value)
     if len(cleaned) > CLASS_NAME_MAX:
         _fail(_("班级名称过长（超过%(max)d个字）。") % {"max": CLASS_NAME_MAX}, "too_long")
+    wrong = next((char for char in cleaned if char in _CLASS_NAME_REFUSED or unicodedata.category(char).startswith("C")), None)
+    if wrong is not None:
+        _fail(_("班级名称中不能有“%(char)s”：请只用汉字、字母、数字、空格和括号、横线等常用符号。") % {"char": wrong}, "characters")
     return cleaned
 
 

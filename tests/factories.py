@@ -21,6 +21,7 @@ from enrollment.models import (
     SchoolKind,
     Student,
 )
+from tests.files import chinese_digits
 
 _sequence = itertools.count(1)
 
@@ -112,7 +113,7 @@ class StudentFactory(factory.django.DjangoModelFactory):
         model = Student
 
     school = factory.SubFactory(SchoolFactory)
-    name = factory.Sequence(lambda n: f"学生{n}")
+    name = factory.Sequence(lambda n: f"学生{chinese_digits(n)}")
     birth_date = datetime.date(2010, 3, 15)
     identity_number = factory.LazyAttribute(lambda o: identity_number(birth=o.birth_date))
     sex = factory.LazyAttribute(lambda o: identity.sex(o.identity_number))

@@ -20,6 +20,7 @@ from enrollment.services.common import Actor, roster_get_or_create
 from enrollment.services.enrollments import enrollment_refresh, enrollment_remove, enrollments_refresh_bulk
 from enrollment.services.rosters import roster_confirm
 from tests.factories import StudentFactory
+from tests.files import chinese_digits
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +118,7 @@ def test_confirming_a_large_school_freezes_every_line(world):
     Student.objects.bulk_create([
         Student(
             identity_number=identity_number(birth=datetime.date(2010, 1, 1) + datetime.timedelta(days=i % 300)),
-            name=f"学生{i}", sex="M", birth_date=datetime.date(2010, 1, 1), school=world.school, grade=3,
+            name=f"学生{chinese_digits(i)}", sex="M", birth_date=datetime.date(2010, 1, 1), school=world.school, grade=3,
         )
         for i in range(400)
     ], ignore_conflicts=True)

@@ -70,6 +70,11 @@ BAD = {
     "a passport number without the passport type": (good(identity_number="E1234567"), "identity_number", "身份证号码应为18位，实际为8位。"),
     "an unknown document type": (good(document_type="驾驶证"), "document_type", None),
     "a class name longer than 50 characters": (good(class_name="班" * 51), "class_name", "班级名称过长（超过50个字）。"),
+    "a name with markup": (good(name="<b>李</b>"), "name", "姓名中不能有“<”：姓名只能由汉字、少数民族姓名的间隔号“·”、外文字母和空格组成。"),
+    "a name that is a formula": (good(name="=HYPERLINK(1)"), "name", "姓名中不能有“=”：姓名只能由汉字、少数民族姓名的间隔号“·”、外文字母和空格组成。"),
+    "a name with digits": (good(name="李明2"), "name", "姓名中不能有“2”：姓名只能由汉字、少数民族姓名的间隔号“·”、外文字母和空格组成。"),
+    "a class name that is a formula": (good(class_name="=1+1"), "class_name", "班级名称中不能有“=”：请只用汉字、字母、数字、空格和括号、横线等常用符号。"),
+    "a class name with markup": (good(class_name="<script>"), "class_name", "班级名称中不能有“<”：请只用汉字、字母、数字、空格和括号、横线等常用符号。"),
 }
 
 
@@ -97,3 +102,14 @@ def test_good_values_are_accepted_and_normalised_alike_on_every_path(world):
         assert values["identity_number"] == NUMBER
         assert values["name"] == "李 小明"
         assert (values["sex"], values["birth_date"], values["grade"], values["document_type"]) == ("M", BIRTH, 5, "resident_id")
+
+
+@pytest.mark.parametrize("written, kept", [
+    ("李小明", "李小明"),
+    ("𠀀𪚥", "𠀀𪚥"),  # CJK Extension B
+    ("买买提.艾力", "买买提·艾力"),  # the middle dot of a minority name, typed as a full stop
+    ("John  Smith", "John Smith"),
+    ("Zoë Müller", "Zoë Müller"),
+])
+def test_names_of_identity_documents_are_accepted(written, kept):
+    assert rules.name(written) == kept

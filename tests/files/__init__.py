@@ -16,10 +16,16 @@ from enrollment import identity
 HEADER = ["姓名", "身份证号码", "性别", "出生日期", "年级", "班级", "户籍"]
 
 
+
+def chinese_digits(n: int) -> str:
+    """A number as Chinese digits (12 -> 一二): names hold no Arabic digits."""
+    return "".join("零一二三四五六七八九"[int(d)] for d in str(n))
+
+
 def student_row(seq: int, *, name: str | None = None, grade: int = 5, class_name: str = "5班", hukou: str = "本市城镇",
                 birth: datetime.date = datetime.date(2012, 4, 1), region: str = "440104") -> list:
     number = identity.generate(region=region, birth=birth, sequence=seq)
-    return [name or f"学生{seq}", number, "男" if identity.sex(number) == "M" else "女", birth.isoformat(), grade, class_name, hukou]
+    return [name or f"学生{chinese_digits(seq)}", number, "男" if identity.sex(number) == "M" else "女", birth.isoformat(), grade, class_name, hukou]
 
 
 def rows(count: int, start: int = 1, **kwargs) -> list[list]:
