@@ -105,7 +105,8 @@ def job_enqueue(*, job_id: int) -> bool:
     Job.objects.filter(pk=job_id, state=Job.State.PENDING).update(enqueued_at=timezone.now())
     task = current_app.tasks.get(job.task_name)
     if current_app.conf.task_always_eager and task is not None:
-        task.apply_async(args=[job_id])  # runs here and now (tests, a demo without a broker)
+        # Runs here and now (tests, tasks set to run in-process), without reaching for a broker connection.
+        task.apply(args=[job_id])
         return True
     try:
         # Few and short retries: a user waits on this in a request; the sweeper retries later.

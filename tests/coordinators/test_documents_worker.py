@@ -55,7 +55,7 @@ def test_worker_renders_the_school_and_ignores_a_duplicate_message(world, tmp_pa
     sender.conf.broker_connection_retry_on_startup = True
     # The job's wake-up message goes to this test's worker queue instead of running in-process.
     monkeypatch.setattr(
-        "coordinators.tasks.documents.render_rights_records_job.apply_async",
+        "coordinators.tasks.documents.render_rights_records_job.apply",
         lambda args, **options: sender.send_task(TASK, args=args, queue=QUEUE),
     )
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
