@@ -159,6 +159,9 @@ class DebitAttempt(models.Model):
             models.UniqueConstraint(fields=["instruction"], condition=Q(result="pending"), name="attempt_one_pending_per_instruction"),
         ]
 
+    def __str__(self):
+        return f"{self.instruction.reference} · {self.batch.reference} #{self.line_number}"
+
 
 class RefundExport(models.Model):
     """One refund file for one school: the open refunds gathered at export time, settled from the bank's answer."""
@@ -293,6 +296,9 @@ class ReceiptImport(models.Model):
         verbose_name_plural = _("电子票据导入")
         ordering = ["-imported_at"]
 
+    def __str__(self):
+        return f"{self.file_name}（{self.receipt_count}）"
+
 
 class BillingFileDownload(models.Model):
     """Every download of a bank, refund or tax file (they carry account numbers and personal data)."""
@@ -308,6 +314,9 @@ class BillingFileDownload(models.Model):
         verbose_name = _("文件下载记录")
         verbose_name_plural = _("文件下载记录")
         ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.file_name} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class UnbillableConfirmation(RosterConfirmation):

@@ -173,3 +173,6 @@ class Handout(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["school", "insurance_year", "class_name"], name="handout_once_per_class")
         ]
+
+    def __str__(self):
+        return f"{self.school.name} {self.class_name} · {self.handed_out_on:%Y-%m-%d}"
