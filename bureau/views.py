@@ -186,12 +186,18 @@ def cards_export(request):
 
 # Where the outcome of a finished job is looked at, by kind: the page the clerk goes on to.
 JOB_RESULT_PAGES = {
-    "batch_generation": ("admin:billing_debitbatch_changelist", _lazy("查看扣款批次")),
-    "declaration_generation": ("admin:billing_declaration_changelist", _lazy("查看税务申报")),
-    "result_import": ("admin:billing_debitbatch_changelist", _lazy("查看扣款批次")),
-    "receipt_import": ("admin:billing_declaration_changelist", _lazy("查看税务申报")),
-    "graduate_run": ("admin:graduates_deregistrationrun_changelist", _lazy("查看停保运行记录")),
-    "exemption_import": ("admin:enrollment_exemption_changelist", _lazy("查看免缴人员")),
+    Job.Kind.BATCH_GENERATION: ("admin:billing_debitbatch_changelist", _lazy("查看扣款批次")),
+    Job.Kind.DECLARATION_GENERATION: ("admin:billing_declaration_changelist", _lazy("查看税务申报")),
+    Job.Kind.RESULT_IMPORT: ("admin:billing_debitbatch_changelist", _lazy("查看扣款批次")),
+    Job.Kind.RECEIPT_IMPORT: ("admin:billing_declaration_changelist", _lazy("查看税务申报")),
+    Job.Kind.GRADUATE_RUN: ("admin:graduates_deregistrationrun_changelist", _lazy("查看停保运行记录")),
+    Job.Kind.EXEMPTION_IMPORT: ("admin:enrollment_exemption_changelist", _lazy("查看免缴人员")),
+}
+# Names of the counts jobs leave in their result, as the clerk reads them.
+JOB_COUNT_LABELS = {
+    "batches": _lazy("批次数"), "declarations": _lazy("申报数"), "instructions_created": _lazy("新建扣款指令"), "instructions": _lazy("扣款指令"),
+    "cards": _lazy("照片数"), "created": _lazy("新增"), "updated": _lazy("更新"), "rows": _lazy("行数"),
+    "matched": _lazy("匹配"), "stopped": _lazy("已停保"), "exceptions": _lazy("待处理"),
 }
 # Jobs whose output file the starter downloads from this page.
 DOWNLOADABLE = (Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT)
@@ -220,13 +226,6 @@ def job_detail(request, pk):
         "counts": [(JOB_COUNT_LABELS.get(key, key), value) for key, value in counts],
     })
 
-
-# Names of the counts jobs leave in their result, as the clerk reads them.
-JOB_COUNT_LABELS = {
-    "batches": _lazy("批次数"), "declarations": _lazy("申报数"), "instructions_created": _lazy("新建扣款指令"), "instructions": _lazy("扣款指令"),
-    "cards": _lazy("照片数"), "created": _lazy("新增"), "updated": _lazy("更新"), "rows": _lazy("行数"),
-    "matched": _lazy("匹配"), "stopped": _lazy("已停保"), "exceptions": _lazy("待处理"),
-}
 
 
 def _expired(job) -> bool:
