@@ -66,7 +66,7 @@ def client_ip(request) -> str | None:
 class FullIdentityMixin:
     """Masked identity numbers by default; ``?full=1`` from bureau staff shows them and logs the access."""
 
-    full_identity_action = "api_full_identity"
+    full_identity_action = PersonalDataAccess.Action.API_FULL_IDENTITY
 
     def wants_full_identity(self) -> bool:
         raw = self.request.query_params.get("full", "")

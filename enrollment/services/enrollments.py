@@ -149,7 +149,7 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
         roster_touch(roster=rosters[school_id])
     AuditEvent.objects.create(**audit_fields(
         actor=actor,
-        action="enrollment_create" if existing is None else "enrollment_update",
+        action=AuditEvent.Action.ENROLLMENT_CREATE if existing is None else AuditEvent.Action.ENROLLMENT_UPDATE,
         obj=enrollment,
         changes=changes,
         school_id=school.pk,
@@ -177,7 +177,7 @@ def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
     enrollment.save()
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="enrollment_restore", obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
+        actor=actor, action=AuditEvent.Action.ENROLLMENT_RESTORE, obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
         school_id=enrollment.school_id, student_id=student.pk, roster_id=roster.pk,
     ))
     return enrollment
@@ -311,7 +311,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
                 if text is None:
                     text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix, json_text(changes))
                 lines.append(f"{pk}\t{student_id}\t{text[0]}")
-                audit_rows.append(("enrollment_create", pk, student_id, text[1]))
+                audit_rows.append((AuditEvent.Action.ENROLLMENT_CREATE, pk, student_id, text[1]))
             copy_lines(cursor, table, columns, lines)
             audit += audit_rows
         if to_update:
@@ -325,7 +325,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
                 f'UPDATE "{table}" AS e SET {assignments}, "updated_at" = %s FROM enrollment_refresh_changes AS v WHERE e.id = v.id',
                 [now],
             )
-            audit += [("enrollment_update", pk, student_id, changes) for pk, student_id, _n, changes in to_update]
+            audit += [(AuditEvent.Action.ENROLLMENT_UPDATE, pk, student_id, changes) for pk, student_id, _n, changes in to_update]
         copy_audit(cursor, at=now, rows=audit, fields=audit_fields(
             actor=actor, action="", obj=Enrollment(pk=0), school_id=roster.school_id, roster_id=roster.pk,
         ))
@@ -357,7 +357,7 @@ def enrollment_remove(*, actor: Actor, enrollment: Enrollment, reason: str) -> E
     changes = _changes(old, _snapshot(enrollment))
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="enrollment_remove", obj=enrollment, changes=changes,
+        actor=actor, action=AuditEvent.Action.ENROLLMENT_REMOVE, obj=enrollment, changes=changes,
         school_id=enrollment.school_id, student_id=enrollment.student_id, roster_id=roster.pk, note=reason,
     ))
     return enrollment
