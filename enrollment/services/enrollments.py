@@ -106,6 +106,19 @@ def _changes(old: dict, new: dict) -> dict:
     return {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
 
 
+def _target_now(*, student: Student, school: School, year: InsuranceYear, existing: Enrollment | None) -> dict:
+    """One student's routing and charge as the year's rules and the exemption register say now."""
+    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=year).get(student.identity_number, [])
+    return _target(student=student, school=school, year=year, rules=routing.rules_for(year), exemptions=exemptions,
+                   existing=existing)
+
+
+def _apply(enrollment: Enrollment, values: dict) -> None:
+    for field, value in values.items():
+        setattr(enrollment, field, value)
+    enrollment.save()
+
+
 def _lock_rosters(*, school_ids, insurance_year: InsuranceYear) -> dict[int, Roster]:
     """Lock every roster a change touches, in school order so two writers cannot deadlock."""
     locked = {}
@@ -130,20 +143,14 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
     # same lock, may have marked the student graduated while this caller waited for it.
     student.refresh_from_db(fields=["status", "status_changed_on"])
 
-    rules = routing.rules_for(insurance_year)
-    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=insurance_year).get(
-        student.identity_number, []
-    )
     old = _snapshot(existing)
-    new = _target(student=student, school=school, year=insurance_year, rules=rules, exemptions=exemptions, existing=existing)
+    new = _target_now(student=student, school=school, year=insurance_year, existing=existing)
     changes = _changes(old, new)
     if existing is not None and not changes:
         return existing
 
     enrollment = existing or Enrollment(student=student, insurance_year=insurance_year)
-    for field, value in new.items():
-        setattr(enrollment, field, value)
-    enrollment.save()
+    _apply(enrollment, new)
 
     for school_id in {new["school_id"], old.get("school_id")} - {None}:
         roster_touch(roster=rosters[school_id])
@@ -169,12 +176,7 @@ def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
     student, year = enrollment.student, enrollment.insurance_year
     old = _snapshot(enrollment)
     enrollment.status, enrollment.status_reason = EnrollmentStatus.REGISTERED, ""
-    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=year).get(student.identity_number, [])
-    new = _target(student=student, school=enrollment.school, year=year, rules=routing.rules_for(year), exemptions=exemptions,
-                  existing=enrollment)
-    for field, value in new.items():
-        setattr(enrollment, field, value)
-    enrollment.save()
+    _apply(enrollment, _target_now(student=student, school=enrollment.school, year=year, existing=enrollment))
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
         actor=actor, action=AuditEvent.Action.ENROLLMENT_RESTORE, obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
