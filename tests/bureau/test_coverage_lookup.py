@@ -77,8 +77,3 @@ def test_each_state_reads_the_same_as_on_the_coordinators_page(client, world):
     answer = look_up(client, world.city_staff, unpaid.identity_number)
     assert 'data-state="unpaid"' in answer and "未缴费" in answer
 
-
-def test_coordinators_have_no_bureau_lookup(client, world):
-    login(client, world.coordinator)
-    student = paid_student(world.school, world.year)
-    assert client.post("/bureau/coverage/", {"identity_number": student.identity_number}).status_code == 404
