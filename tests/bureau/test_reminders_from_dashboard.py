@@ -67,3 +67,26 @@ def test_the_nightly_reminder_shows_in_the_log_as_automatic(client, lagging):
     html = client.get(f"/bureau/?year={lagging.year.pk}").content.decode()
     log = html[html.index('id="reminder-log"'):]
     assert "每日自动提醒（截止前1天）" in log
+
+
+def test_another_districts_staff_do_not_see_the_reminder_in_their_log(client, lagging):
+    send(client, lagging.city_staff, lagging, [lagging.school])
+    login(client, lagging.other_district_staff)
+    html = client.get(f"/bureau/?year={lagging.year.pk}").content.decode()
+    log = html[html.index('id="reminder-log"'):]
+    assert lagging.school.name not in log and "本年度尚未发送提醒" in log
+
+
+def test_coordinators_with_an_email_address_also_get_the_reminder_by_mail(client, lagging, settings,
+                                                                          django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from coordinators.models import Coordinator
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    Coordinator.objects.create(school=lagging.school, name="王老师", gender="F", department="教务处", post="干事",
+                               work_phone="020-1", mobile="13800000000", email="wang@example.cn")
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, lagging.city_staff, lagging, [lagging.school])
+    assert [m.to for m in mail.outbox] == [["wang@example.cn"]]
+    assert mail.outbox[0].subject == ReminderSent.objects.get().notice.title
