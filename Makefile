@@ -12,7 +12,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 
-# Debian packages the tests need: Chromium for the browser tests, CJK fonts for PDFs.
+# Debian packages the tests need: Chromium for the browser tests, CJK fonts for PDFs, gettext for the catalogue test.
 system-packages:
 	@bash scripts/system-packages.sh
 
