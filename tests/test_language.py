@@ -88,7 +88,9 @@ def test_every_text_marked_for_translation_in_the_code_is_in_the_english_catalog
     monkeypatch.chdir(copy)
     with override_settings(LOCALE_PATHS=[copy / "locale"]):
         call_command("makemessages", locale=["en"], ignore_patterns=MAKEMESSAGES_IGNORE, verbosity=0)
-    in_code = {msgid for msgid, _msgstrs, _fuzzy in _catalogue(copy / "locale" / "en" / "LC_MESSAGES" / "django.po")}
+    in_code = {
+        msgid for msgid, _msgstrs, _fuzzy in _catalogue(copy / "locale" / "en" / "LC_MESSAGES" / "django.po")
+    }
     in_catalogue = {msgid for msgid, _msgstrs, _fuzzy in _catalogue(ENGLISH_PO)}
     missing = sorted(in_code - in_catalogue)
     assert missing == [], f"{len(missing)} texts are not in {ENGLISH_PO}: run makemessages and translate them"
