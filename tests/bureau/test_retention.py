@@ -6,7 +6,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from bureau.retention import apply_retention
 from bureau.tasks import apply_retention_task
@@ -134,13 +133,6 @@ def test_the_celery_task_and_the_command_run_the_same_rule(world, capsys):
     assert not Student.objects.filter(name=ERASED_NAME).exists()
     assert apply_retention_task.delay().get() == 2
     assert Student.objects.filter(name=ERASED_NAME).count() == 2
-
-
-def test_the_retention_schedule_is_created_once_however_often_the_command_runs(db):
-    call_command("setup_retention_schedule")
-    call_command("setup_retention_schedule")
-    task = PeriodicTask.objects.get(task="enrollment.apply_retention")
-    assert task.enabled and task.crontab.day_of_month == "1"
 
 
 def test_lapsed_exemption_entries_of_people_never_registered_are_pseudonymised(world):
