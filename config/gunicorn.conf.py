@@ -4,7 +4,9 @@ Everything is read from the environment so one image serves every size of site:
 WEB_CONCURRENCY (workers, default 2 x CPUs + 1), GUNICORN_THREADS, GUNICORN_BIND,
 GUNICORN_TIMEOUT, GUNICORN_MAX_REQUESTS, GUNICORN_PRELOAD (1/0), FORWARDED_ALLOW_IPS (addresses of the TLS proxy whose
 X-Forwarded-* headers are believed). The access log is one JSON object a line
-on stdout, without the query string: searches may carry names or numbers.
+on stdout, without the query string: searches may carry names or numbers. Every
+line of both gunicorn logs goes through the application's masking filter
+(enrollment.logging): the coverage API carries an identity number in its path.
 """
 
 import datetime
@@ -36,7 +38,17 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 class JsonAccessLogger(Logger):
-    """Access lines as JSON, matching the application's JSON log lines."""
+    """Access lines as JSON, matching the application's JSON log lines; both logs masked like the application's."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        # Imported here: the project directory is on sys.path only once gunicorn has loaded this file.
+        from enrollment.logging import RedactPersonalDataFilter
+
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if not any(isinstance(f, RedactPersonalDataFilter) for f in handler.filters):
+                    handler.addFilter(RedactPersonalDataFilter())
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:

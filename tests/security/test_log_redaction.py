@@ -104,3 +104,87 @@ def test_error_emails_with_request_data_are_off():
     assert handlers
     assert not any(type(h).__name__ == "AdminEmailHandler" for h in handlers)
     assert all(any(isinstance(f, RedactPersonalDataFilter) for f in h.filters) for h in handlers)
+
+
+# --- Addresses: identity numbers in paths and query strings --------------------------------------------------------
+
+
+@pytest.fixture
+def request_log(captured):
+    """Django's request logger (4xx/5xx lines, each with the request) into the production-like handler."""
+    logger, stream = captured
+    request_logger = logging.getLogger("django.request")
+    handler = logger.handlers[-1]
+    request_logger.addHandler(handler)
+    yield stream
+    request_logger.removeHandler(handler)
+
+
+def test_the_coverage_api_path_is_masked_in_the_request_log(client, db, request_log):
+    number = identity_number()
+    response = client.get(f"/api/v1/coverage/{number}")
+    assert response.status_code in (401, 403)
+    (record,) = _records(request_log)
+    assert number not in request_log.getvalue()
+    assert record["message"].endswith(f"/api/v1/coverage/{'*' * 14}{number[-4:]}")
+    assert record["request"] == f"<WSGIRequest: GET '/api/v1/coverage/{'*' * 14}{number[-4:]}'>"
+
+
+def test_a_passport_number_in_the_coverage_api_path_is_masked_too(client, db, request_log):
+    client.get("/api/v1/coverage/E12345678")
+    assert "E12345678" not in request_log.getvalue()
+    assert "/api/v1/coverage/*****5678" in request_log.getvalue()
+
+
+def test_the_register_search_is_masked_in_the_query_string_of_the_request_log(rf, request_log):
+    from django.http import HttpResponseNotFound
+    from django.utils.log import log_response
+
+    number = identity_number()
+    request = rf.get("/students/", {"q": number, "page": "2"})
+    log_response("Not Found: %s", request.path, response=HttpResponseNotFound(), request=request)
+    (record,) = _records(request_log)
+    assert number not in request_log.getvalue()
+    assert record["request"] == "<WSGIRequest: GET '/students/?q=***&page=2'>"
+
+
+def test_a_search_by_name_or_passport_in_the_development_server_log_is_masked(captured):
+    logger, stream = captured
+    logger.info('"%s" %s %s', "GET /students/?q=E12345678 HTTP/1.1", "200", "5120")
+    logger.info('"%s" %s %s', "GET /students/?q=%E5%BC%A0%E4%B8%89&page=3 HTTP/1.1", "200", "5120")
+    first, second = _records(stream)
+    assert first["message"] == '"GET /students/?q=*** HTTP/1.1" 200 5120'
+    assert second["message"] == '"GET /students/?q=***&page=3 HTTP/1.1" 200 5120'
+
+
+def test_the_gunicorn_access_log_masks_the_identity_number_in_the_path(capsys):
+    import datetime
+    import importlib.util
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "config" / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    access_logger = conf.JsonAccessLogger(cfg)
+    number = identity_number()
+    try:
+        access_logger.access(
+            SimpleNamespace(status="200 OK", sent=512),
+            None,
+            {"REQUEST_METHOD": "GET", "PATH_INFO": f"/api/v1/coverage/{number}", "REMOTE_ADDR": "10.0.0.1"},
+            datetime.timedelta(milliseconds=12),
+        )
+        access_logger.error_log.error("Invalid request line: GET /api/v1/coverage/%s HTTP/1.1", number)
+    finally:
+        for log in (access_logger.access_log, access_logger.error_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+    output = capsys.readouterr()
+    assert number not in output.out + output.err
+    assert f"/api/v1/coverage/{'*' * 14}{number[-4:]} HTTP/1.1" in output.err
+    line = json.loads(output.out.strip().splitlines()[-1])
+    assert line["path"] == f"/api/v1/coverage/{'*' * 14}{number[-4:]}"
