@@ -86,8 +86,13 @@ def stop(launcher: subprocess.Popen, tmp_path: Path) -> None:
             launcher.wait(90)
         except subprocess.TimeoutExpired:
             launcher.kill()
+    embedded.stop(tmp_path / "var")
+    discard(tmp_path)
+
+
+def discard(tmp_path: Path) -> None:
+    """Remove the data directory ``var`` links to (pytest removes ``tmp_path`` itself); the servers are stopped."""
     var = tmp_path / "var"
-    embedded.stop(var)
     if var.is_symlink():
         shutil.rmtree(var.resolve(), ignore_errors=True)
         var.unlink()
