@@ -1,7 +1,7 @@
 """The demo data in the test database, served by pytest-django's live server, with one headless Chromium.
 
 Seeding the demo (five schools, 300 students, rosters) takes seconds, so a module seeds it once and its tests
-share it: import the fixtures into the test module (``from tests.demo_live import *``). The data is committed
+share it (the fixtures are registered in tests/conftest.py). The data is committed
 (the live server reads it from its own connections) and flushed when the module ends. The tests are marked
 ``django_db`` (plain): their own queries run in a transaction the live server does not see, so what a test
 needs committed is done in a thread of its own (``committed``) or through the browser. Tests that change the
@@ -16,8 +16,6 @@ import pytest
 from django.core.management import call_command
 from django.test.utils import override_settings
 from django.utils import timezone
-
-from coordinators import manual_screenshots
 
 PASSWORD = "demo-insure-2468"
 
@@ -72,6 +70,8 @@ def demo_server(demo):
 
 @pytest.fixture(scope="module")
 def browser(demo_server):
+    from coordinators import manual_screenshots
+
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(manual_screenshots.CHROMIUM):
         pytest.skip("Chromium is not installed (make system-packages)")
@@ -84,6 +84,8 @@ def browser(demo_server):
 @pytest.fixture
 def open_as(browser, demo_server):
     """``open_as(username or None, path)``: a fresh browser context, logged in as that demo account, on the page."""
+    from coordinators import manual_screenshots
+
     contexts = []
 
     def open_page(username, path="/"):

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from coordinators import manual, manual_screenshots
-from tests.demo_live import committed, demo  # noqa: F401  (fixture)
+from tests.demo_live import committed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
@@ -26,7 +26,7 @@ def test_every_screenshot_the_manual_cites_is_taken_by_a_step():
     assert not missing, f"add a Step to coordinators/manual_screenshots.py for {sorted(missing)}"
 
 
-def test_the_command_takes_the_screenshots_from_the_demo_and_the_manual_then_shows_them(demo):  # noqa: F811
+def test_the_command_takes_the_screenshots_from_the_demo_and_the_manual_then_shows_them(demo):
     pytest.importorskip("playwright.sync_api")
     if not Path(manual_screenshots.CHROMIUM).exists():
         pytest.skip("Chromium is not installed (make system-packages)")
