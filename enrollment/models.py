@@ -968,7 +968,11 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["model", "object_id"])]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.model}#{self.object_id}"
+        from enrollment.changes import model_named
+
+        model = model_named(self.model)
+        kind = model._meta.verbose_name if model is not None else self.model
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.action} {kind}#{self.object_id}"
 
 
 class PersonalDataAccess(models.Model):

@@ -8,6 +8,7 @@ needs committed is done in a thread of its own (``committed``) or through the br
 data keep to their own school or put it back.
 """
 
+import datetime
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,9 @@ from django.utils import timezone
 
 PASSWORD = "demo-insure-2468"
 
-__all__ = ["browser", "committed", "demo", "demo_server", "open_as"]
+__all__ = ["browser", "committed", "demo", "demo_server", "open_as", "situations"]
+
+GZ1, GZ2, GZ3 = "DEMO-GZ-YX-001", "DEMO-GZ-HZ-001", "DEMO-GZ-YX-V01"
 
 
 def committed(function, *args, **kwargs):
@@ -100,3 +103,48 @@ def open_as(browser, demo_server):
     yield open_page
     for context in contexts:
         context.close()
+
+
+def add_situations() -> dict:
+    """What the demo lacks to show every problem a user can meet; committed by the caller's module fixture."""
+    from django.contrib.auth import get_user_model
+
+    from billing.models import DebitInstruction
+    from billing.services import instructions_create
+    from coordinators.models import Notice
+    from coordinators.services.notices import publish_notice
+    from enrollment.models import InsuranceYear, Roster, School, SchoolAccount
+    from enrollment.selectors import suspected_graduates
+    from enrollment.services.common import Actor
+    from enrollment.services.rosters import roster_confirm
+    from graduates.services import deregistration_run
+    from tests.factories import identity_number
+    from tests.graduates.conftest import receive
+
+    schools = {s.code: s for s in School.objects.filter(code__in=[GZ1, GZ2, GZ3]).select_related("office")}
+    gz_year = InsuranceYear.objects.filter(city__code="guangzhou").order_by("-window_start").first()
+
+    # 海珠: its debit account lapsed; a graduate sent by the school-roll system matches nobody.
+    SchoolAccount.objects.filter(school=schools[GZ2]).update(active=False)
+    receive([{"identity_number": identity_number(birth=datetime.date(2012, 3, 1)), "name": "查无此人",
+              "school_code": GZ2, "graduation_date": datetime.date.today().isoformat(), "class_name": "六年级1班"}])
+    deregistration_run(triggered_by="test")
+
+    # 职校: roster confirmed (its final-year students kept as still at school), charged, one debit failed.
+    roster = Roster.objects.get(school=schools[GZ3], insurance_year=gz_year)
+    coordinator = Actor(user=get_user_model().objects.get(username="coord-gz3"), source="portal")
+    roster_confirm(actor=coordinator, roster=roster, checked=True,
+                   suspected_acknowledged=suspected_graduates(roster=roster).count())
+    instructions_create(insurance_year=gz_year)
+    DebitInstruction.objects.filter(school=schools[GZ3]).update(tries=1, last_failure="余额不足")
+
+    staff = Actor(user=get_user_model().objects.get(username="staff-yuexiu"), source="admin")
+    notice = publish_notice(actor=staff, kind=Notice.Kind.TRAINING, title="越秀区协管员业务培训",
+                            body="9月5日上午9时，越秀区梅东路28号。", office=schools[GZ1].office)
+    return {"notice": notice.pk, "gz_year": gz_year.pk}
+
+
+@pytest.fixture(scope="module")
+def situations(demo):
+    """The demo plus ``add_situations()`` (see its comments for which school shows what)."""
+    return add_situations()

@@ -10,7 +10,6 @@ keeps to its own school or account:
 - 越秀区示例职业技术学校 (coord-gz3): roster confirmed, one debit failed; its account locks out at the end
 """
 
-import datetime
 import re
 
 import pytest
@@ -19,52 +18,6 @@ from django.urls import reverse
 from tests.demo_live import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
-
-GZ1, GZ2, GZ3 = "DEMO-GZ-YX-001", "DEMO-GZ-HZ-001", "DEMO-GZ-YX-V01"
-
-
-def _build_situations() -> dict:
-    from billing.models import DebitInstruction
-    from billing.services import instructions_create
-    from coordinators.models import Notice
-    from coordinators.services.notices import publish_notice
-    from enrollment.models import InsuranceYear, Roster, School, SchoolAccount
-    from enrollment.selectors import suspected_graduates
-    from enrollment.services.common import Actor
-    from enrollment.services.rosters import roster_confirm
-    from graduates.services import deregistration_run
-    from tests.factories import identity_number
-    from tests.graduates.conftest import receive
-
-    schools = {s.code: s for s in School.objects.filter(code__in=[GZ1, GZ2, GZ3]).select_related("office")}
-    gz_year = InsuranceYear.objects.filter(city__code="guangzhou").order_by("-window_start").first()
-
-    # 海珠: its debit account lapsed; a graduate sent by the school-roll system matches nobody.
-    SchoolAccount.objects.filter(school=schools[GZ2]).update(active=False)
-    receive([{"identity_number": identity_number(birth=datetime.date(2012, 3, 1)), "name": "查无此人",
-              "school_code": GZ2, "graduation_date": datetime.date.today().isoformat(), "class_name": "六年级1班"}])
-    deregistration_run(triggered_by="test")
-
-    # 职校: roster confirmed (its final-year students kept as still at school), charged, one debit failed.
-    roster = Roster.objects.get(school=schools[GZ3], insurance_year=gz_year)
-    from django.contrib.auth import get_user_model
-
-    coordinator = Actor(user=get_user_model().objects.get(username="coord-gz3"), source="portal")
-    roster_confirm(actor=coordinator, roster=roster, checked=True,
-                   suspected_acknowledged=suspected_graduates(roster=roster).count())
-    instructions_create(insurance_year=gz_year)
-    DebitInstruction.objects.filter(school=schools[GZ3]).update(tries=1, last_failure="余额不足")
-
-    staff = Actor(user=get_user_model().objects.get(username="staff-yuexiu"), source="admin")
-    notice = publish_notice(actor=staff, kind=Notice.Kind.TRAINING, title="越秀区协管员业务培训",
-                            body="9月5日上午9时，越秀区梅东路28号。", office=schools[GZ1].office)
-    return {"notice": notice.pk, "gz_year": gz_year.pk}
-
-
-@pytest.fixture(scope="module")
-def situations(demo):
-    return _build_situations()
-
 
 def _log_in(page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base}/login/")

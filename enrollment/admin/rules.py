@@ -413,10 +413,28 @@ class ChargeCorrectionAdmin(ReadOnlyMixin, ScopedModelAdmin):
 # --- Audit trail and personal-data access log --------------------------------
 
 
+class AuditModelFilter(admin.SimpleListFilter):
+    """The audit trail's object types by their names, not the stored model names."""
+
+    title = gettext_lazy("对象类型")
+    parameter_name = "model"
+
+    def lookups(self, request, model_admin):
+        names = model_admin.get_queryset(request).order_by().values_list("model", flat=True).distinct()
+        shown = []
+        for name in names:
+            model = model_named(name)
+            shown.append((name, model._meta.verbose_name if model is not None else name))
+        return sorted(shown, key=lambda item: str(item[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(model=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyMixin, ScopedModelAdmin):
     list_display = ["at", "actor_label", "source", "action", "model_read", "object_id", "school", "student", "roster", "note"]
-    list_filter = ["model", "source", "action", ("school", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [AuditModelFilter, "source", "action", ("school", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["actor_label", "action", "note"]
     list_select_related = ["school", "student", "roster__school", "roster__insurance_year"]
     date_hierarchy = "at"
