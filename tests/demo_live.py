@@ -113,7 +113,16 @@ def add_situations() -> dict:
     from billing.services import instructions_create
     from coordinators.models import Notice
     from coordinators.services.notices import publish_notice
-    from enrollment.models import InsuranceYear, Roster, School, SchoolAccount
+    from enrollment.models import (
+        Exemption,
+        ExemptionCategory,
+        ExemptionSource,
+        InsuranceYear,
+        Roster,
+        School,
+        SchoolAccount,
+        Student,
+    )
     from enrollment.selectors import suspected_graduates
     from enrollment.services.common import Actor
     from enrollment.services.rosters import roster_confirm
@@ -137,6 +146,12 @@ def add_situations() -> dict:
                    suspected_acknowledged=suspected_graduates(roster=roster).count())
     instructions_create(insurance_year=gz_year)
     DebitInstruction.objects.filter(school=schools[GZ3]).update(tries=1, last_failure="余额不足")
+
+    # 苏州示例大学: civil affairs lists a non-local student as 低保; only a stamped letter would exempt them.
+    non_local = Student.objects.filter(school__code="DEMO-SZ-U01", hukou_local=False).order_by("-pk").first()
+    Exemption.objects.create(identity_number=non_local.identity_number, name=non_local.name,
+                             category=ExemptionCategory.objects.get(city__code="suzhou", code="minimum_living"),
+                             source=ExemptionSource.CIVIL_AFFAIRS, valid_from=datetime.date(2019, 1, 1))
 
     staff = Actor(user=get_user_model().objects.get(username="staff-yuexiu"), source="admin")
     notice = publish_notice(actor=staff, kind=Notice.Kind.TRAINING, title="越秀区协管员业务培训",

@@ -8,6 +8,7 @@ keeps to its own school or account:
 - 越秀区示例第一中学 (coord-gz1): student edit, suspected graduates, profile change log, notices, identity errors
 - 海珠区示例实验小学 (coord-gz2): no debit account, an unmatched graduate
 - 越秀区示例职业技术学校 (coord-gz3): roster confirmed, one debit failed; its account locks out at the end
+- 苏州示例大学 (coord-sz1): a non-local student on the 低保 list, waiting for a stamped letter
 """
 
 import re
@@ -121,6 +122,12 @@ def test_6_the_home_page_lists_each_problem_with_a_link_to_where_it_is_fixed(ope
     todos.locator("a", has_text="未能自动停保").click()
     haizhu.wait_for_load_state()
     assert "查无此人" in haizhu.inner_text("main")
+
+    university = open_as("coord-sz1", "/")
+    todos = university.locator("section:has(h2:text-is('待办事项'))").first
+    todos.locator("a", has_text="盖章确认函").click()
+    university.wait_for_load_state()
+    assert university.url.endswith("/contacts/")
 
     vocational = open_as("coord-gz3", "/")
     todos = vocational.locator("section:has(h2:text-is('待办事项'))").first
