@@ -4,7 +4,8 @@ One list of steps, ``STEPS``, serves both the ``manual_screenshots`` command (ru
 browser test that checks it, so the images the manual cites are produced the same way everywhere. Adding a
 screenshot to a chapter is one ``Step``: the file name the chapter cites (``![…](screenshots/<file>)``), the
 demo account that sees the page (None: not logged in), and the page, as a URL name or a function of no
-arguments that returns a path (it may read the database; it runs before the browser starts).
+arguments that returns a path (it may read the database; it runs before the browser starts); ``act`` is what
+the user does on the page before the shot (fill and send a form), with ``values`` read from the database first.
 """
 
 import threading
@@ -35,9 +36,27 @@ class Step:
     args: tuple = ()
     # Waited for before the shot (e.g. a part of the page drawn by a script).
     wait_for: str | None = None
+    # What the user does on the page before the shot, ``act(page, values)``, with ``values()`` read from the
+    # database beforehand (e.g. a form filled with a demo student's number).
+    act: Callable | None = None
+    values: Callable[[], dict] | None = None
 
     def path(self) -> str:
         return self.page() if callable(self.page) else reverse(self.page, args=self.args)
+
+
+def _demo_student_number() -> dict:
+    from enrollment.models import Enrollment
+
+    enrollment = (Enrollment.objects.filter(school__code="DEMO-GZ-YX-001").select_related("student")
+                  .order_by("pk").first())
+    return {"number": enrollment.student.identity_number if enrollment else ""}
+
+
+def _look_up_coverage(page, values: dict) -> None:
+    page.fill("#coverage-number", values["number"])
+    page.click("#coverage-form button[type=submit]")
+    page.wait_for_selector("#coverage-result")
 
 
 STEPS: list[Step] = [
@@ -46,6 +65,7 @@ STEPS: list[Step] = [
     Step("import.png", "coord-gz1", "portal:import"),
     Step("roster.png", "coord-gz1", "portal:roster"),
     Step("documents.png", "coord-gz1", "portal:documents"),
+    Step("coverage.png", "coord-gz1", "portal:coverage", act=_look_up_coverage, values=_demo_student_number),
 ]
 
 
@@ -72,23 +92,26 @@ def session_cookie(username: str, base_url: str) -> dict:
     return {"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": base_url}
 
 
-def prepare(steps: list[Step], base_url: str) -> list[tuple[Step, str, dict | None]]:
-    """Every database read of the steps (paths, sessions), done before Playwright runs its event loop here."""
+Planned = tuple[Step, str, dict | None, dict]
+
+
+def prepare(steps: list[Step], base_url: str) -> list[Planned]:
+    """Every database read of the steps (paths, sessions, values), done before Playwright runs its event loop here."""
     cookies: dict[str, dict] = {}
     planned = []
     for step in steps:
-        cookie = None
-        if step.username is not None:
-            cookie = cookies.setdefault(step.username, session_cookie(step.username, base_url))
-        planned.append((step, step.path(), cookie))
+        if step.username is not None and step.username not in cookies:
+            cookies[step.username] = session_cookie(step.username, base_url)
+        cookie = cookies.get(step.username) if step.username else None
+        planned.append((step, step.path(), cookie, step.values() if step.values else {}))
     return planned
 
 
-def take(browser, base_url: str, planned: list[tuple[Step, str, dict | None]], out_dir: Path) -> list[Path]:
+def take(browser, base_url: str, planned: list[Planned], out_dir: Path) -> list[Path]:
     """Open each planned page in its own browser context and save a full-page screenshot; the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for step, path, cookie in planned:
+    for step, path, cookie, values in planned:
         context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
         try:
             if cookie is not None:
@@ -97,6 +120,8 @@ def take(browser, base_url: str, planned: list[tuple[Step, str, dict | None]], o
             response = page.goto(base_url + path)
             if response is None or response.status != 200 or (cookie is not None and "/login/" in page.url):
                 raise RuntimeError(f"{step.filename}: {path} answered {response and response.status} at {page.url}")
+            if step.act is not None:
+                step.act(page, values)
             if step.wait_for:
                 page.wait_for_selector(step.wait_for)
             target = out_dir / step.filename
