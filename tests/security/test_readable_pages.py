@@ -105,7 +105,7 @@ def _demo_urls(situations) -> tuple[list[str], list[str], list[str]]:
     portal_urls = [reverse(name) for name in (
         "portal:home", "portal:students", "portal:student_add", "portal:import", "portal:roster", "portal:profile",
         "portal:contacts", "portal:cards", "portal:documents", "portal:notices", "portal:manual",
-        "graduates:my-exceptions", "billing:receipts")]
+        "graduates:my-exceptions", "billing:receipts", "portal:coverage")]
     portal_urls += [reverse("portal:student_edit", args=[student.pk]), reverse("portal:roster") + "?list=suspected",
                     reverse("portal:notice_detail", args=[situations["notice"]])]
     return admin_urls, bureau_urls, portal_urls
