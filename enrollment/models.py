@@ -970,6 +970,7 @@ class AuditAction(models.TextChoices):
     API_TOKEN_ISSUED = "api_token_issued", _("签发接口令牌")
     API_TOKENS_REVOKED = "api_tokens_revoked", _("吊销接口令牌")
     LOGIN_UNLOCKED = "login_unlocked", _("解除登录锁定")
+    REMINDER_SENT = "reminder_sent", _("发送催办提醒")
 
 
 class AuditEvent(models.Model):
