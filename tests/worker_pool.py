@@ -74,8 +74,11 @@ class Worker:
         )
 
     def task_process(self) -> int | None:
-        children = [c for c in psutil.Process(self.process.pid).children() if c.status() != psutil.STATUS_ZOMBIE]
-        return children[0].pid if children else None
+        for child in psutil.Process(self.process.pid).children():
+            with contextlib.suppress(psutil.Error):  # a child reaped between the listing and the look
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    return child.pid
+        return None
 
     def kill(self) -> int | None:
         """SIGKILL the task process (the parent forks its successor, which takes the next message)."""
@@ -103,6 +106,20 @@ class KillPool:
         self.lost = Worker("kills-lost", f"kills-lost-{tag}", worker_env(self.media, TEST_KILLED_MESSAGE_LOST="1"),
                            base / "lost.log")
         self.workers = (self.redeliver, self.lost)
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by this test process and the workers (killed task processes included once reaped)."""
+        own = os.times()
+        total = own.user + own.system
+        for worker in self.workers:
+            parent = psutil.Process(worker.process.pid)
+            times = parent.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for child in parent.children():
+                with contextlib.suppress(psutil.Error):
+                    times = child.cpu_times()
+                    total += times.user + times.system
+        return total
 
     def logs(self) -> str:
         return "\n".join(w.log.read_text(errors="replace")[-4000:] for w in self.workers)
@@ -250,7 +267,7 @@ def kill_jobs(pool: KillPool, rng, *, start, check, kills: int, span: float, max
 
     counts = {"rounds": 0, "landed": 0, "clean": 0, "redelivered": 0, "swept": 0}
     spent = dict.fromkeys(("start", "wait", "kill", "recover", "check"), 0.0)
-    clock = time.monotonic()
+    clock, began, cpu = time.monotonic(), time.monotonic(), pool.cpu_seconds()
 
     def lap(name):
         nonlocal clock
@@ -277,5 +294,6 @@ def kill_jobs(pool: KillPool, rng, *, start, check, kills: int, span: float, max
         assert unfinished_jobs() == []
         check()
         lap("check")
-    print("seconds spent:", {k: round(v, 1) for k, v in spent.items()})
+    print("seconds spent:", {k: round(v, 1) for k, v in spent.items()},
+          f"wall {time.monotonic() - began:.1f} s, cpu {pool.cpu_seconds() - cpu:.1f} s (test process and workers)")
     return counts

@@ -35,6 +35,10 @@ def lose_messages_of_killed_tasks(**kwargs):
     if os.environ.get("TEST_KILLED_MESSAGE_LOST") == "1":
         for name in JOB_TASKS:
             app.tasks[name].reject_on_worker_lost = False
+    # The CJK fonts read once in the parent: every task process forked after a kill has them already.
+    from coordinators.documents import fonts
+
+    fonts()
 
 
 @worker_process_init.connect

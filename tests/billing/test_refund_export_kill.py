@@ -76,6 +76,7 @@ def test_refund_exports_killed_at_random_points_leave_every_refund_in_one_file(w
         value = signals.get(f"refunds-export:{token}")
         return value.decode() if value else None
 
+    began, cpu = time.monotonic(), pool.cpu_seconds()
     while counts["landed"] < KILLS:
         counts["rounds"] += 1
         assert counts["rounds"] <= KILLS * 4, counts
@@ -92,7 +93,7 @@ def test_refund_exports_killed_at_random_points_leave_every_refund_in_one_file(w
         export(rerun)
         assert wait(lambda rerun=rerun: state(rerun) == "done", 60), pool.logs()
         refund_files_agree_with_rows(pool.media)
-    print("refund exports:", counts)
+    print("refund exports:", counts, f"wall {time.monotonic() - began:.1f} s, cpu {pool.cpu_seconds() - cpu:.1f} s")
 
     outward_files_sweep(older_than=datetime.timedelta(0))
     assert staged_files(pool.media) == set()

@@ -82,7 +82,7 @@ def test_workers_killed_during_debit_batches_never_bill_a_roster_twice_or_lose_o
         return services.debit_batches_start(insurance_year=world.year, user=world.city_staff).pk
 
     counts = kill_jobs(pool, rng, start=start, check=lambda: batch_files_agree_with_rows(pool.media),
-                       kills=KILLS, span=0.6, max_rounds=KILLS * 4)
+                       kills=KILLS, span=0.35, max_rounds=KILLS * 4)
     print("debit batches:", counts)
     assert set(Job.objects.values_list("state", flat=True)) == {Job.State.SUCCEEDED}
     outward_files_sweep(older_than=__import__("datetime").timedelta(0))

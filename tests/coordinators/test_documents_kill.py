@@ -46,7 +46,7 @@ def test_documents_killed_at_random_points_end_with_one_complete_pdf_per_job(wor
         return job.pk
 
     counts = kill_jobs(pool, rng, start=start, check=lambda: documents_agree_with_rows(pool.media),
-                       kills=KILLS, span=0.8, max_rounds=KILLS * 4)
+                       kills=KILLS, span=0.6, max_rounds=KILLS * 4)
     print("documents:", counts)
     outward_files_sweep(older_than=datetime.timedelta(0))
     assert staged_files(pool.media) == set()
