@@ -379,7 +379,7 @@ def measure(year_id: int):
     total = sum((b.total_amount for b in batches), Decimal("0"))
     assert len(summary.batches) == N_BANKS and not summary.errors, summary
     assert lines == N_SCHOOLS == DebitInstruction.objects.count() and total == FEE * N_STUDENTS
-    print(f"baseline COPY of the bank-file lines:   {baseline:.2f} s ({sink.size:,} bytes)")
+    print(f"old baseline, COPY of the bank-file lines: {baseline:.2f} s ({sink.size:,} bytes)")
     print(f"batch generation, all {len(summary.batches)} banks:  {elapsed:.2f} s "
           f"({lines:,} instructions, {total:,} yuan)")
     print(f"floor, the same rows by bare SQL:       {floor_seconds:.2f} s ({floor_counts}, rolled back)")

@@ -90,7 +90,7 @@ def insert_select(model, values: dict[str, str], rest: str, params=()) -> tuple[
             selected.append(values[field.column])
         else:
             selected.append("%s")
-            defaults.append(field.get_default() if field.has_default() else None)
+            defaults.append(field.get_default())  # "" for a text field without one, as the ORM writes
     unknown = set(values) - {f.column for f in model._meta.concrete_fields}
     if unknown:
         raise ValueError(f"no such columns in {model._meta.db_table}: {sorted(unknown)}")
