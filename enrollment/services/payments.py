@@ -41,22 +41,30 @@ def rosters_mark_billed(*, confirmation_ids: list[int], actor: Actor) -> int:
     """
     if not confirmation_ids:
         return 0
-    roster_ids = list(
-        RosterConfirmation.objects.filter(pk__in=confirmation_ids, roster__state=RosterState.CONFIRMED).values_list("roster_id", "roster__school_id")
-    )
-    changed = Roster.objects.filter(pk__in=[r for r, _s in roster_ids], state=RosterState.CONFIRMED).update(
-        state=RosterState.BILLED, updated_at=timezone.now()
-    )
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(**audit_fields(
-                actor=actor, action=AuditEvent.Action.ROSTER_BILLED, obj=Roster(pk=roster_id),
-                changes={"state": [RosterState.CONFIRMED, RosterState.BILLED]}, school_id=school_id, roster_id=roster_id,
-            ))
-            for roster_id, school_id in roster_ids
-        ]
-    )
-    return changed
+    from enrollment.imports.pgcopy import int_array
+    from enrollment.services.bulk import _audit_insert, _audit_params
+
+    now = timezone.now()
+    confirmed, billed = RosterState.CONFIRMED.value, RosterState.BILLED.value
+    # One statement for the whole batch: the rosters' update and one audit row per roster changed
+    # (an ORM audit row per roster cost more than the rest of a 23-bank city's batch generation).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH changed AS (
+                UPDATE {Roster._meta.db_table} r SET state = %s, updated_at = %s
+                  FROM {RosterConfirmation._meta.db_table} c
+                 WHERE c.id = ANY(%s::bigint[]) AND r.id = c.roster_id AND r.state = %s
+             RETURNING r.id AS object_id, r.school_id, NULL::bigint AS student_id, r.id AS roster_id, ''::text AS note
+            )
+            {_audit_insert(source="changed")}
+            """,
+            [
+                billed, now, int_array(confirmation_ids), confirmed,
+                *_audit_params(actor=actor, action=AuditEvent.Action.ROSTER_BILLED, model=Roster, changes={"state": [confirmed, billed]}, at=now),
+            ],
+        )
+        return cursor.rowcount
 
 
 @transaction.atomic

@@ -304,13 +304,15 @@ def _run(job: Job, actor: Actor) -> tuple[dict, str]:
     return result, error
 
 
-def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], now) -> list[int]:
-    """Insert new students and update changed ones by identity number; return their ids.
+def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fields: list[str], now) -> list[int]:
+    """Insert the new students and update the changed ones by identity number; return their ids.
 
-    On PostgreSQL the rows are COPied as plain tuples into a scratch table and
-    written with one ``INSERT .. SELECT .. ON CONFLICT (identity_number) DO UPDATE
-    .. RETURNING id``: the ORM's per-field preparation of bulk_create costs more
-    than the statement itself on large imports.
+    New students (``new``: not registered when read under the roster lock) are
+    COPied straight into the table with ids taken from its sequence first: one
+    pass over the rows, as a bare COPY would make. Changed ones are COPied as
+    plain tuples into a scratch table and written with one ``INSERT .. SELECT ..
+    ON CONFLICT (identity_number) DO UPDATE .. RETURNING id``. The ORM's per-field
+    preparation of bulk_create costs more than the statements on large imports.
     """
     if not rows:
         return []
@@ -323,25 +325,46 @@ def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], 
     quoted = ", ".join(f'"{f.column}"' for f in columns)
     assignments = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in fields + ["updated_at"])
     table = Student._meta.db_table
+    # Columns the file does not carry are the same for every row: formatted once.
+    varying = ["identity_number", *fields]
+    fixed = [n for n in names if n not in varying]
+    suffix = "\t".join(copy_value(base[n]) for n in fixed)
+    copy_columns = [Student._meta.get_field(n).column for n in [*varying, *fixed]]
+
+    def lines(selected):
+        return (f"{copy_value(number)}\t{chr(9).join([copy_value(row[n]) for n in fields])}\t{suffix}" for number, row in selected)
+
+    created = [(number, row) for number, row in rows if number in new]
+    changed = [(number, row) for number, row in rows if number not in new]
+    ids: list[int] = []
     with connection.cursor() as cursor:
-        # COPY into a scratch table, then one INSERT .. SELECT: the rows cross the wire
-        # in one stream and the upsert is a single statement.
-        temp_table_like(cursor, "student_import_rows", table, [f.column for f in columns])
-        # Columns the file does not carry are the same for every row: formatted once.
-        varying = ["identity_number", *fields]
-        fixed = [n for n in names if n not in varying]
-        suffix = "\t".join(copy_value(base[n]) for n in fixed)
-        copy_lines(cursor, "student_import_rows", [Student._meta.get_field(n).column for n in [*varying, *fixed]], (
-            f"{copy_value(number)}\t{chr(9).join([copy_value(row[n]) for n in fields])}\t{suffix}" for number, row in rows
-        ))
-        # Only the file's own school may be updated: a row of another school (registered
-        # concurrently) is left alone and shows up as a missing id, which rolls back.
-        cursor.execute(
-            f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM student_import_rows '
-            f'ON CONFLICT ("identity_number") DO UPDATE SET {assignments} '
-            f'WHERE "{table}"."school_id" = EXCLUDED."school_id" RETURNING "id"'
-        )
-        return [r[0] for r in cursor.fetchall()]
+        if created:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [f'"{table}"', len(created)])
+            ids = [r[0] for r in cursor.fetchall()]
+            try:
+                with transaction.atomic():
+                    copy_lines(cursor, table, ["id", *copy_columns], (
+                        f"{pk}\t{line}" for pk, line in zip(ids, lines(created), strict=True)
+                    ))
+            except IntegrityError:
+                # Someone registered one of these numbers (at another school) after they were read
+                # under the roster lock: roll back rather than overwrite their record.
+                return []
+        if changed:
+            # COPY into a scratch table, then one INSERT .. SELECT: the rows cross the wire
+            # in one stream and the upsert is a single statement.
+            temp_table_like(cursor, "student_import_rows", table, [f.column for f in columns])
+            copy_lines(cursor, "student_import_rows", copy_columns, lines(changed))
+            # Only the file's own school may be updated: a row of another school (registered
+            # concurrently) is left alone and shows up as a missing id, which rolls back.
+            cursor.execute(
+                f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM student_import_rows '
+                f'ON CONFLICT ("identity_number") DO UPDATE SET {assignments} '
+                f'WHERE "{table}"."school_id" = EXCLUDED."school_id" RETURNING "id"'
+            )
+            ids += [r[0] for r in cursor.fetchall()]
+    return ids
 
 
 def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
@@ -404,7 +427,7 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
                 continue
             updated_rows.append((current["pk"], changes))
         rows.append((number, values))
-    student_ids = _upsert(rows=rows, school=school, fields=fields, now=now)
+    student_ids = _upsert(rows=rows, new=set(parsed.valid) - set(existing), school=school, fields=fields, now=now)
     written = rows
     if len(student_ids) != len(written):
         # Someone registered one of these numbers at another school between the check and the upsert:
