@@ -11,6 +11,7 @@ from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from coordinators.models import Coordinator
 from enrollment.identity import normalize
@@ -226,3 +227,22 @@ def removed_by_hand(*, roster: Roster):
         .exclude(status_reason__in=list(auto_removal_reasons().values()))
         .select_related("student").order_by("-updated_at", "-pk")
     )
+
+
+def late_students_todos(*, school: School, year: InsuranceYear | None, today) -> list[Todo]:
+    """Students registered after the roster was confirmed, waiting for the school's supplementary confirmation."""
+    from enrollment.selectors import late_enrollments
+
+    if year is None:
+        return []
+    roster = Roster.objects.filter(school=school, insurance_year=year).first()
+    if roster is None:
+        return []
+    count = late_enrollments(roster=roster).count()
+    if not count:
+        return []
+    return [Todo(
+        ngettext("%(count)d名迟到学生待补充确认：请在参保名单页核对后确认。", "%(count)d名迟到学生待补充确认：请在参保名单页核对后确认。", count)
+        % {"count": count},
+        reverse("portal:roster") + "#supplementary",
+    )]
