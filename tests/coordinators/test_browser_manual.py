@@ -90,3 +90,37 @@ def take_screenshots(browser, base_url: str, cookie: dict) -> None:
     assert page.evaluate("img => img.naturalWidth", image.element_handle()) > 0
     assert page.locator(".manual-placeholder").count() == 0
     context.close()
+
+
+def test_the_late_students_screenshot_shows_the_supplementary_confirmation_waiting(world, live_server, settings):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from enrollment.services.students import student_create
+    from tests.billing.conftest import confirm_roster
+    from tests.enrollment.test_student_services import _data
+
+    settings.ALLOWED_HOSTS = ["*"]
+    confirm_roster(world.school, world.year, world.coordinator, paying=3)
+    portal = Actor(user=world.coordinator, source="portal")
+    for seq, name in ((7, "周迟"), (8, "吴转")):
+        student_create(actor=portal, school=world.school, data=_data(seq, name=name, class_name="3班"))
+    cookie = session_cookie(world.coordinator, live_server.url)
+    manual.SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    target = manual.SCREENSHOT_DIR / "late-students.png"
+    target.unlink(missing_ok=True)
+
+    # Playwright's sync API runs an event loop in this thread: all database work is done above.
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+            context.add_cookies([cookie])
+            page = context.new_page()
+            response = page.goto(live_server.url + reverse("portal:roster"))
+            assert response.status == 200 and "/login/" not in page.url
+            section = page.locator("#supplementary")
+            assert section.count() == 1 and "周迟" in section.inner_text()
+            section.screenshot(path=str(target))
+            assert target.stat().st_size > 5000
+            context.close()
+        finally:
+            browser.close()
