@@ -152,7 +152,8 @@ def corrections_process(*, insurance_year: InsuranceYear, actor: Actor) -> dict:
             account = _usable_account(enrollment.school)
             confirmation = (
                 RosterConfirmation.objects.filter(
-                    roster__school_id=enrollment.school_id, roster__insurance_year=insurance_year, reopened_at__isnull=True
+                    roster__school_id=enrollment.school_id, roster__insurance_year=insurance_year, reopened_at__isnull=True,
+                    supplementary=False,
                 ).first()
             )
             if account is None or confirmation is None or not _bank_debit_ready(insurance_year):
