@@ -1,6 +1,10 @@
-
 from django.conf import settings
 from django.db import migrations, models
+
+
+def lines_of_reopened_confirmations_not_live(apps, schema_editor):
+    line = apps.get_model("enrollment", "ConfirmationLine")
+    line.objects.filter(confirmation__reopened_at__isnull=False).update(live=False)
 
 
 class Migration(migrations.Migration):
@@ -27,11 +31,7 @@ class Migration(migrations.Migration):
             field=models.BooleanField(db_default=False, default=False, help_text='名单确认或扣费后登记的迟到学生（迟录取新生、转入学生）单独确认，作为补充扣费/补充申报', verbose_name='补充确认'),
         ),
         # Lines of confirmations already sent back are no longer in force.
-        migrations.RunSQL(
-            "UPDATE enrollment_confirmationline l SET live = false FROM enrollment_rosterconfirmation c "
-            "WHERE c.id = l.confirmation_id AND c.reopened_at IS NOT NULL",
-            migrations.RunSQL.noop,
-        ),
+        migrations.RunPython(lines_of_reopened_confirmations_not_live, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='confirmationline',
             constraint=models.UniqueConstraint(condition=models.Q(('live', True)), fields=('enrollment',), name='confirmation_line_one_live_per_enrollment'),
