@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0004_declaration_checksum'),
-        ('enrollment', '0013_supplementary_confirmation'),
+        ('enrollment', '0015_supplementary_confirmation'),
     ]
 
     operations = [
