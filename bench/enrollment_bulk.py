@@ -83,7 +83,7 @@ def main():
                 collection_route="tax_declaration",
             )
             ChannelRule.objects.create(insurance_year=year, order=1, condition="rural_hukou", channel="village_committee")
-            category = ExemptionCategory.objects.create(city=city, code="bench-dibao", name="基准低保")
+            category = ExemptionCategory.objects.get_or_create(city=city, code="bench-dibao", defaults={"name": "基准低保"})[0]
             students = []
             for i in range(N):
                 birth = datetime.date(2000, 1, 1) + datetime.timedelta(days=i // 1000)

@@ -240,3 +240,22 @@ def removed_by_hand(*, roster: Roster):
         .exclude(status_reason__in=list(auto_removal_reasons().values()))
         .select_related("student").order_by("-updated_at", "-pk")
     )
+
+
+def late_students_todos(*, school: School, year: InsuranceYear | None, today) -> list[Todo]:
+    """Students registered after the roster was confirmed, waiting for the school's supplementary confirmation."""
+    from enrollment.selectors import late_enrollments
+
+    if year is None:
+        return []
+    roster = Roster.objects.filter(school=school, insurance_year=year).first()
+    if roster is None:
+        return []
+    count = late_enrollments(roster=roster).count()
+    if not count:
+        return []
+    return [Todo(
+        ngettext("%(count)d名迟到学生待补充确认：请在参保名单页核对后确认。", "%(count)d名迟到学生待补充确认：请在参保名单页核对后确认。", count)
+        % {"count": count},
+        reverse("portal:roster") + "#supplementary",
+    )]

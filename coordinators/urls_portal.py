@@ -23,6 +23,7 @@ urlpatterns = [
     path("import/jobs/<int:pk>/errors.xlsx", imports.import_report, name="import_report"),
     path("roster/", roster.roster, name="roster"),
     path("roster/confirm/", roster.roster_confirm, name="roster_confirm"),
+    path("roster/confirm-supplementary/", roster.roster_confirm_supplementary, name="roster_confirm_supplementary"),
     path("roster/remove/<int:pk>/", roster.roster_remove, name="roster_remove"),
     path("roster/restore/<int:pk>/", roster.roster_restore, name="roster_restore"),
     path("profile/", registry.profile, name="profile"),

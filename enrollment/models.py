@@ -712,7 +712,8 @@ class Roster(models.Model):
 
     @property
     def live_confirmation(self):
-        return self.confirmations.filter(reopened_at__isnull=True).first()
+        """The roster's first (whole-list) confirmation still in force; supplementary ones are not it."""
+        return self.confirmations.filter(reopened_at__isnull=True, supplementary=False).first()
 
 
 class RosterConfirmation(models.Model):
@@ -724,6 +725,12 @@ class RosterConfirmation(models.Model):
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("确认人"))
     confirmed_at = models.DateTimeField(_("确认时间"), default=timezone.now)
     roster_version = models.PositiveIntegerField(_("名单版本"))
+    # A supplementary confirmation freezes only the students registered after the roster was confirmed
+    # (late freshmen, transfers in); billing charges it as a supplementary charge of its own.
+    supplementary = models.BooleanField(
+        _("补充确认"), default=False, db_default=False,
+        help_text=_("名单确认或扣费后登记的迟到学生（迟录取新生、转入学生）单独确认，作为补充扣费/补充申报"),
+    )
     fee_standard = money_field(_("确认时缴费标准"))
     fee_provisional = models.BooleanField(_("暂定标准"), default=False)
     paying_count = models.PositiveIntegerField(_("缴费人数"))
@@ -743,7 +750,9 @@ class RosterConfirmation(models.Model):
         ordering = ["-confirmed_at"]
         constraints = [
             # At most one live snapshot per roster: two confirmations racing each other cannot both land.
-            models.UniqueConstraint(fields=["roster"], condition=Q(reopened_at__isnull=True), name="confirmation_one_live_per_roster"),
+            models.UniqueConstraint(
+                fields=["roster"], condition=Q(reopened_at__isnull=True, supplementary=False), name="confirmation_one_live_per_roster"
+            ),
             models.CheckConstraint(condition=Q(total_amount__gte=0), name="confirmation_total_not_negative"),
             models.CheckConstraint(
                 condition=Q(reopened_at__isnull=True) | ~Q(reopen_reason=""), name="confirmation_reopen_needs_reason"
@@ -761,12 +770,17 @@ class ConfirmationLine(models.Model):
     exemption_category = models.ForeignKey(
         ExemptionCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("免缴类别")
     )
+    # False once the confirmation is sent back (reopened): only live lines are charged.
+    live = models.BooleanField(_("有效"), default=True, db_default=True)
 
     class Meta:
         verbose_name = _("确认名单明细")
         verbose_name_plural = _("确认名单明细")
         constraints = [
             models.UniqueConstraint(fields=["confirmation", "enrollment"], name="confirmation_line_unique"),
+            # A student is on at most one confirmation in force per year (the first or a supplementary one),
+            # so no two charges can ever be raised for the same enrollment.
+            models.UniqueConstraint(fields=["enrollment"], condition=Q(live=True), name="confirmation_line_one_live_per_enrollment"),
             models.CheckConstraint(condition=Q(fee__gte=0), name="confirmation_line_fee_not_negative"),
         ]
 
@@ -933,6 +947,7 @@ class AuditAction(models.TextChoices):
     ENROLLMENT_UPDATE = "enrollment_update", _("修改参保登记")
     ENROLLMENT_REMOVE = "enrollment_remove", _("移出参保名单")
     ENROLLMENT_RESTORE = "enrollment_restore", _("恢复到参保名单")
+    ENROLLMENT_ADD_LATE = "enrollment_add_late", _("名单确认后登记迟到学生")
     ENROLLMENT_FEE_RECOMPUTE = "enrollment_fee_recompute", _("重算应缴金额")
     ENROLLMENT_EXEMPT_AFTER_CONFIRM = "enrollment_exempt_after_confirm", _("确认后认定免缴")
     ENROLLMENT_EXEMPT_AFTER_BILLING = "enrollment_exempt_after_billing", _("扣款后认定免缴")
@@ -942,6 +957,8 @@ class AuditAction(models.TextChoices):
     GRADUATE_DEREGISTERED = "graduate_deregistered", _("毕业生停保")
     ROSTER_CONFIRM = "roster_confirm", _("确认参保名单")
     ROSTER_REOPEN = "roster_reopen", _("退回参保名单")
+    ROSTER_CONFIRM_SUPPLEMENTARY = "roster_confirm_supplementary", _("补充确认迟到学生")
+    SUPPLEMENTARY_SETTLED = "supplementary_settled", _("补充确认已结清")
     ROSTER_BILLED = "roster_billed", _("名单已出账")
     ROSTER_SETTLED = "roster_settled", _("名单已结清")
     FEE_STANDARD_PUBLISH = "fee_standard_publish", _("公布缴费标准")

@@ -381,12 +381,12 @@ class ConfirmationLineInline(admin.TabularInline):
 
 @admin.register(RosterConfirmation)
 class RosterConfirmationAdmin(ReadOnlyMixin, ScopedModelAdmin):
-    list_display = ["roster", "confirmed_by", "confirmed_at", "paying_count", "exempt_count", "total_amount",
+    list_display = ["roster", "supplementary", "confirmed_by", "confirmed_at", "paying_count", "exempt_count", "total_amount",
                     "fee_standard", "fee_provisional", "reopened_at"]
-    list_filter = ["roster__insurance_year", "fee_provisional", ("reopened_at", admin.EmptyFieldListFilter)]
+    list_filter = ["roster__insurance_year", "supplementary", "fee_provisional", ("reopened_at", admin.EmptyFieldListFilter)]
     search_fields = ["roster__school__name"]
     list_select_related = ["roster__school", "roster__insurance_year", "confirmed_by"]
-    readonly_fields = ["roster", "confirmed_by", "confirmed_at", "roster_version", "fee_standard", "fee_provisional",
+    readonly_fields = ["roster", "supplementary", "confirmed_by", "confirmed_at", "roster_version", "fee_standard", "fee_provisional",
                        "paying_count", "exempt_count", "total_amount", "reopened_at", "reopened_by", "reopen_reason"]
     fields = readonly_fields
     inlines = [ConfirmationLineInline]

@@ -69,16 +69,25 @@ def rosters_mark_billed(*, confirmation_ids: list[int], actor: Actor) -> int:
 
 @transaction.atomic
 def roster_settle(*, confirmation: RosterConfirmation, actor: Actor, paid_at: datetime.datetime | None = None) -> None:
-    """The whole amount of a confirmation arrived: the roster is settled, its paying enrollments paid."""
+    """The whole amount of a confirmation arrived: the roster is settled, its paying enrollments paid.
+
+    A supplementary confirmation's money pays its own students only: the roster's state follows its first confirmation.
+    """
     paid_at = paid_at or timezone.now()
     roster = Roster.objects.select_for_update().get(pk=confirmation.roster_id)
     old_state = roster.state
-    if roster.state in (RosterState.CONFIRMED, RosterState.BILLED):
+    if roster.state in (RosterState.CONFIRMED, RosterState.BILLED) and not confirmation.supplementary:
         Roster.objects.filter(pk=roster.pk).update(state=RosterState.SETTLED, updated_at=timezone.now())
     Enrollment.objects.filter(
         pk__in=_paying_lines([confirmation.pk]).values("enrollment_id"),
         payment_status__in=[PaymentStatus.UNPAID, PaymentStatus.BILLED],
     ).update(payment_status=PaymentStatus.PAID, paid_at=paid_at, updated_at=timezone.now())
+    if confirmation.supplementary:
+        audit_record(
+            actor=actor, action=AuditEvent.Action.SUPPLEMENTARY_SETTLED, obj=confirmation, changes={"confirmation": confirmation.pk},
+            school_id=roster.school_id, roster_id=roster.pk,
+        )
+        return
     audit_record(
         actor=actor, action=AuditEvent.Action.ROSTER_SETTLED, obj=roster, changes={"state": [old_state, RosterState.SETTLED]},
         school_id=roster.school_id, roster_id=roster.pk,
@@ -130,6 +139,8 @@ def roster_settle_if_paid(*, confirmation: RosterConfirmation, actor: Actor) -> 
     )
     if unpaid:
         return False
+    if confirmation.supplementary:  # the roster's state follows its first confirmation
+        return True
     roster = Roster.objects.select_for_update().get(pk=confirmation.roster_id)
     if roster.state == RosterState.SETTLED:
         return True

@@ -31,6 +31,8 @@ from enrollment.models import (
     Job,
     PersonalDataAccess,
     Role,
+    Roster,
+    RosterState,
     School,
     Student,
     StudentStatus,
@@ -104,17 +106,37 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     return values
 
 
-def _refresh(*, actor: Actor, student: Student, year: InsuranceYear) -> None:
-    from enrollment.services.enrollments import enrollment_refresh
+def _refresh(*, actor: Actor, student: Student, year: InsuranceYear, late: bool = False) -> None:
+    from enrollment.services.enrollments import enrollment_add_late, enrollment_refresh
 
-    enrollment_refresh(actor=actor, student=student, insurance_year=year)
+    if late:
+        enrollment_add_late(actor=actor, student=student, insurance_year=year)
+    else:
+        enrollment_refresh(actor=actor, student=student, insurance_year=year)
+
+
+def _lock(*, school: School, year: InsuranceYear, student: Student | None = None) -> tuple[Roster, bool]:
+    """Lock the roster for a change to one student; ``late`` when it goes to the supplementary confirmation.
+
+    A confirmed or billed roster still takes a new student (a late freshman, a transfer in) and
+    changes to a student who is on no confirmation yet; anyone already confirmed is refused as before.
+    """
+    from enrollment.services.enrollments import enrollment_is_late, roster_lock_for_late
+
+    roster = roster_lock_for_late(school=school, insurance_year=year)
+    if roster.state == RosterState.OPEN:
+        return roster, False
+    existing = None if student is None else Enrollment.objects.filter(student=student, insurance_year=year).first()
+    if enrollment_is_late(enrollment=existing, roster=roster):
+        return roster, True
+    return roster_lock_for_change(school=school, insurance_year=year), False  # raises RosterLocked with its message
 
 
 @transaction.atomic
 def student_create(*, actor: Actor, school: School, data: dict) -> Student:
     year = school_year(school)
     values = _clean(school=school, data=data)
-    roster = roster_lock_for_change(school=school, insurance_year=year)
+    roster, late = _lock(school=school, year=year)
     try:
         with transaction.atomic():
             student = Student.objects.create(school=school, **values)
@@ -124,7 +146,7 @@ def student_create(*, actor: Actor, school: School, data: dict) -> Student:
         actor=actor, action=AuditEvent.Action.STUDENT_CREATE, obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
         changes={k: [None, v] for k, v in values.items() if k != "identity_number"},
     )
-    _refresh(actor=actor, student=student, year=year)
+    _refresh(actor=actor, student=student, year=year, late=late)
     return student
 
 
@@ -133,7 +155,7 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
     school = student.school
     year = school_year(school)
     values = _clean(school=school, data=data, student=student)
-    roster = roster_lock_for_change(school=school, insurance_year=year)
+    roster, late = _lock(school=school, year=year, student=student)
     student = Student.objects.select_for_update().get(pk=student.pk)
     old = {key: getattr(student, key) for key in values}
     changes = diff(old, values)
@@ -145,7 +167,7 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
     if "identity_number" in changes:  # never put a full number in the audit trail
         changes["identity_number"] = [identity.mask(old["identity_number"]), identity.mask(values["identity_number"])]
     audit_record(actor=actor, action=AuditEvent.Action.STUDENT_UPDATE, obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
-    _refresh(actor=actor, student=student, year=year)
+    _refresh(actor=actor, student=student, year=year, late=late)
     return student
 
 
@@ -158,7 +180,7 @@ def student_set_status(*, actor: Actor, student: Student, status: str, on: datet
         raise ValidationError({"on": [ValidationError(_("日期不能晚于今天。"), code="future")]})
     school = student.school
     year = school_year(school)
-    roster = roster_lock_for_change(school=school, insurance_year=year)
+    roster, late = _lock(school=school, year=year, student=student)
     student = Student.objects.select_for_update().get(pk=student.pk)
     if student.status == status:
         return student
@@ -170,7 +192,7 @@ def student_set_status(*, actor: Actor, student: Student, status: str, on: datet
         actor=actor, action=AuditEvent.Action.STUDENT_STATUS, obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     )
-    _refresh(actor=actor, student=student, year=year)
+    _refresh(actor=actor, student=student, year=year, late=late)
     return student
 
 

@@ -138,6 +138,7 @@ RULES = [
     rule("portal:import_report", "import_job", PORTAL_OBJECT),
     rule("portal:roster", None, PORTAL),
     rule("portal:roster_confirm", None, PORTAL, method="POST"),
+    rule("portal:roster_confirm_supplementary", None, PORTAL, method="POST"),
     rule("portal:roster_remove", "enrollment", PORTAL_OBJECT),
     rule("portal:roster_remove", "enrollment", PORTAL_OBJECT, method="POST"),
     rule("portal:roster_restore", "enrollment", PORTAL_OBJECT, method="POST"),
@@ -205,6 +206,8 @@ RULES = [
     rule("roster-preview", "roster", API_OBJECT),
     # Only the school's own coordinator confirms; staff are refused by role, others by scope.
     rule("roster-confirm", "roster", {**API_OBJECT, D: "denied", DB: "denied", Y: "denied"}, method="POST"),
+    rule("roster-supplementary", "roster", API_OBJECT),
+    rule("roster-confirm-supplementary", "roster", {**API_OBJECT, D: "denied", DB: "denied", Y: "denied"}, method="POST"),
     rule("enrollment-list", None, API_LIST),
     rule("enrollment-detail", "enrollment", API_OBJECT),
     rule("exemption-list", None, API_STAFF_LIST),
