@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class CoordinatorsConfig(AppConfig):
     name = "coordinators"
     verbose_name = _("协管员与门户")
+
+    def ready(self):
+        from coordinators.selectors import transfer_todos
+        from enrollment.todos import school_todo_provider_register
+
+        school_todo_provider_register(transfer_todos)

@@ -226,3 +226,14 @@ def removed_by_hand(*, roster: Roster):
         .exclude(status_reason__in=list(auto_removal_reasons().values()))
         .select_related("student").order_by("-updated_at", "-pk")
     )
+
+
+def transfer_todos(*, school: School, year: InsuranceYear | None, today) -> list:
+    """Transfer requests from other schools waiting for this school's answer, for the portal's to-do list."""
+    from enrollment.selectors_changes import transfers_waiting
+    from enrollment.todos import Todo
+
+    count = transfers_waiting(school=school).count()
+    if not count:
+        return []
+    return [Todo(_("%(count)d份转学申请等待本校处理（同意转出或拒绝）。") % {"count": count}, reverse("portal:transfers"))]

@@ -145,6 +145,11 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
 def student_set_status(*, actor: Actor, student: Student, status: str, on: datetime.date | None = None) -> Student:
     if status not in StudentStatus.values:
         raise ValidationError({"status": [ValidationError(_("在校状态无效。"), code="invalid")]})
+    if status in (StudentStatus.LEFT, StudentStatus.DECEASED):
+        # Mid-year, after confirmation too: the city's rule on a paid fee decides (enrollment.services.leaving).
+        from enrollment.services.leaving import student_leave
+
+        return student_leave(actor=actor, student=student, status=status, on=on or timezone.localdate()).student
     on = on or timezone.localdate()
     if on > timezone.localdate():
         raise ValidationError({"on": [ValidationError(_("日期不能晚于今天。"), code="future")]})
