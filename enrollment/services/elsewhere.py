@@ -107,9 +107,11 @@ def insured_elsewhere_cancel(*, actor: Actor, other: OtherInsurance, reason: str
     from enrollment.services.enrollments import _changes, _snapshot, _target
 
     reason = (reason or "").strip()
+    enrollment = other.enrollment
+    if not staff_may_correct(actor=actor, school=enrollment.school):
+        raise PermissionDenied(_("只有该校所属经办机构或市经办人员可以撤销他处参保登记。"))
     if not reason:
         raise _field_error("reason", _("请填写撤销原因。"), "required")
-    enrollment = other.enrollment
     roster = roster_lock_for_change(school=enrollment.school, insurance_year=enrollment.insurance_year)
     enrollment = Enrollment.objects.select_for_update().select_related("student", "school", "insurance_year").get(pk=enrollment.pk)
     old = _snapshot(enrollment)
@@ -145,6 +147,13 @@ def may_follow_up(*, user, school: School) -> bool:
     if membership is None or membership.role not in (Role.DISTRICT_STAFF, Role.CITY_STAFF):
         return False
     return School.objects.visible_to(user).filter(pk=school.pk).exists()
+
+
+def staff_may_correct(*, actor: Actor, school: School) -> bool:
+    """Corrections are the bureau's: staff over the school, or the command line and jobs (no user)."""
+    if actor.user is None:
+        return actor.source in (AuditEvent.Source.SHELL, AuditEvent.Source.JOB)
+    return may_follow_up(user=actor.user, school=school)
 
 
 @transaction.atomic

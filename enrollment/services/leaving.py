@@ -11,7 +11,7 @@ snapshot (the bureau reopens it if the charge must not go ahead).
 import datetime
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -127,13 +127,16 @@ def _enrollment_follows(*, actor, student, enrollment, roster, year, on, refresh
 @transaction.atomic
 def student_return(*, actor: Actor, student: Student, reason: str) -> Student:
     """Staff correction: a student recorded as left or deceased by mistake is in school again."""
+    from enrollment.services.elsewhere import staff_may_correct
     from enrollment.services.enrollments import enrollment_refresh
     from enrollment.services.students import school_year
 
     reason = (reason or "").strip()
+    school = student.school
+    if not staff_may_correct(actor=actor, school=school):
+        raise PermissionDenied(_("只有该校所属经办机构或市经办人员可以更正学生的在校状态。"))
     if not reason:
         raise ValidationError({"reason": ValidationError(_("请填写更正原因。"), code="required")})
-    school = student.school
     year = school_year(school)
     roster_get_or_create(school=school, insurance_year=year)
     roster = Roster.objects.select_for_update().get(school=school, insurance_year=year)

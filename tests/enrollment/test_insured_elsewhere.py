@@ -4,7 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from enrollment import coverage
 from enrollment.models import Channel, Enrollment, OtherScheme, PaymentStatus, Roster, School
@@ -69,3 +69,11 @@ def test_a_student_already_paid_through_the_school_is_refused(world):
     with pytest.raises(ValidationError) as refused:
         record(world, student)
     assert "已经由学校缴费" in " ".join(refused.value.messages)
+
+
+def test_only_staff_over_the_school_may_cancel_a_record(world):
+    other = record(world, StudentFactory(school=world.school))
+    for user in (world.coordinator, world.other_district_staff):
+        with pytest.raises(PermissionDenied):
+            insured_elsewhere_cancel(actor=Actor(user=user, source="admin"), other=other, reason="x")
+    assert Enrollment.objects.get(pk=other.enrollment_id).channel == Channel.INSURED_ELSEWHERE

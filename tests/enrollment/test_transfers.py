@@ -19,7 +19,14 @@ from enrollment.services.common import Actor
 from enrollment.services.enrollments import enrollment_refresh
 from enrollment.services.rosters import roster_confirm
 from enrollment.services.transfers import transfer_accept, transfer_refuse, transfer_request
-from tests.factories import CityFactory, InsuranceYearFactory, OfficeFactory, SchoolFactory, StudentFactory, make_user
+from tests.factories import (
+    CityFactory,
+    InsuranceYearFactory,
+    OfficeFactory,
+    SchoolFactory,
+    StudentFactory,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
