@@ -62,7 +62,7 @@ class Rule:
 CITY_A_TARGETS = {
     "student", "student_card", "import_job", "documents_job", "report_job", "enrollment", "card", "notice", "school",
     "school_code", "identity_number", "year", "roster", "exemption", "registry_entry", "declaration", "batch",
-    "instruction", "refund_export",
+    "instruction", "refund_export", "transfer",
 }
 
 
@@ -139,6 +139,15 @@ RULES = [
     rule("portal:roster_remove", "enrollment", PORTAL_OBJECT, method="POST"),
     rule("portal:roster_restore", "enrollment", PORTAL_OBJECT, method="POST"),
     rule("portal:profile", None, PORTAL),
+    rule("portal:transfers", None, PORTAL),
+    rule("portal:transfers", None, PORTAL, method="POST"),
+    # Only the old school (A) answers a transfer; the asking school (B) and everyone else find nothing.
+    rule("portal:transfer_accept", "transfer", PORTAL_OBJECT, method="POST"),
+    rule("portal:transfer_refuse", "transfer", PORTAL_OBJECT, method="POST"),
+    rule("portal:student_leave", "student", PORTAL_OBJECT),
+    rule("portal:student_leave", "student", PORTAL_OBJECT, method="POST"),
+    rule("portal:student_elsewhere", "student", PORTAL_OBJECT),
+    rule("portal:student_elsewhere", "student", PORTAL_OBJECT, method="POST"),
     rule("portal:cards", None, PORTAL),
     rule("portal:card_photo_upload", "student_card", PORTAL_OBJECT, method="POST"),
     rule("portal:card_photos_zip", None, PORTAL, method="POST"),
@@ -165,6 +174,10 @@ RULES = [
     rule("bureau:school", "school", BUREAU_OBJECT),
     rule("bureau:report_start", None, BUREAU, method="POST"),
     rule("bureau:cards_export", None, BUREAU, method="POST"),
+    rule("bureau:transfers", None, BUREAU),
+    rule("bureau:transfer_decide", "transfer", BUREAU_OBJECT, method="POST"),
+    rule("bureau:follow_ups", None, BUREAU),
+    rule("bureau:follow_up_record", "enrollment", BUREAU_OBJECT, method="POST"),
     # Report jobs belong to the staff member who started them (district staff of Yuexiu here).
     rule("bureau:job", "report_job", {**BUREAU_OBJECT, Y: "hidden"}),
     rule("bureau:job_download", "report_job", {**BUREAU_OBJECT, Y: "hidden"}),
@@ -286,6 +299,9 @@ ADMIN_RIGHTS = {
     "enrollment.chargecorrection": ("v", "vc", True),
     "enrollment.auditevent": ("v", "v", True),
     "enrollment.personaldataaccess": ("", "v", True),
+    "enrollment.transfer": ("v", "v", True),
+    "enrollment.otherinsurance": ("vc", "vc", True),
+    "enrollment.otherchannelenrollment": ("v", "v", True),
     "coordinators.notice": ("vac", "vacd", True),
     "coordinators.handout": ("v", "v", True),
     "coordinators.coordinator": ("vc", "vc", True),
