@@ -7,7 +7,14 @@ from enrollment.identity import mask
 from enrollment.models import Student, Transfer
 from enrollment.services.common import Actor
 from enrollment.services.enrollments import enrollment_refresh
-from tests.factories import CityFactory, InsuranceYearFactory, OfficeFactory, SchoolFactory, StudentFactory, make_user
+from tests.factories import (
+    CityFactory,
+    InsuranceYearFactory,
+    OfficeFactory,
+    SchoolFactory,
+    StudentFactory,
+    make_user,
+)
 
 BACKEND = "enrollment.auth.MembershipBackend"
 

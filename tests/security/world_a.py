@@ -34,15 +34,15 @@ from enrollment.models import (
     ChargeCorrection,
     CitizenCard,
     Enrollment,
-    OtherChannelEnrollment,
-    OtherInsurance,
-    Transfer,
     Exemption,
     ExemptionCategory,
     Job,
+    OtherChannelEnrollment,
+    OtherInsurance,
     PersonalDataAccess,
     Roster,
     RosterConfirmation,
+    Transfer,
 )
 from enrollment.services.common import Actor, roster_get_or_create
 from enrollment.services.enrollments import enrollments_refresh_bulk
