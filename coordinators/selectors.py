@@ -29,7 +29,13 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
-from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, school_data_stamp, suspected_graduates
+from enrollment.selectors import (
+    ON_ROSTER,
+    ROSTER_ORDER,
+    paid_before_transfer,
+    school_data_stamp,
+    suspected_graduates,
+)
 from enrollment.services.common import current_insurance_year
 from enrollment.todos import Todo, school_todos
 
@@ -78,6 +84,10 @@ def home_summary(*, school: School, today: datetime.date | None = None) -> HomeS
         summary.paying, summary.exempt, summary.other_channels = counts["paying"], counts["exempt"], counts["other"]
         summary.amount_due = counts["amount"] or Decimal("0.00")
         roster = Roster.objects.filter(school=school, insurance_year=year).first()
+        if roster is not None:  # transferred in after paying at the old school: nothing due here
+            moved = paid_before_transfer(roster=roster).aggregate(n=Count("pk"), fee=Sum("fee_due"))
+            summary.paying -= moved["n"]
+            summary.amount_due -= moved["fee"] or Decimal("0.00")
         summary.roster_state = roster.state if roster else RosterState.OPEN
         summary.coordinator_deadline = year.coordinator_deadline
         if year.collection_route == CollectionRoute.BANK_DEBIT and not SchoolAccount.objects.filter(school=school, active=True).exists():
@@ -189,7 +199,8 @@ def roster_list_page(*, roster: Roster, which: str, sizes: dict[str, int], page_
         queryset = suspected_graduates(roster=roster, today=today)
     else:
         queryset = {
-            "paying": base.filter(ON_ROSTER, exemption_category__isnull=True),
+            "paying": base.filter(ON_ROSTER, exemption_category__isnull=True).exclude(
+                pk__in=paid_before_transfer(roster=roster).values("pk")),
             "exempt": base.filter(ON_ROSTER, exemption_category__isnull=False),
             "elsewhere": base.filter(status=EnrollmentStatus.REGISTERED).exclude(channel=Channel.SCHOOL),
         }[which].select_related("student", "exemption_category").only(*ROSTER_COLUMNS).order_by(*ROSTER_ORDER)

@@ -47,3 +47,9 @@ def test_another_schools_coordinator_cannot_open_these_pages(client, student, wo
     client.force_login(world.other_coordinator, backend=BACKEND)
     assert client.get(reverse("portal:student_leave", args=[student.pk])).status_code == 404
     assert client.post(reverse("portal:student_elsewhere", args=[student.pk]), {}).status_code == 404
+
+
+def test_marking_a_student_left_from_the_student_page_tells_what_happens_to_the_fee(client, student):
+    day = timezone.localdate() - datetime.timedelta(days=1)
+    response = client.post(reverse("portal:student_status", args=[student.pk]), {"status": "left", "on": day.isoformat()}, follow=True)
+    assert "已登记为已离校，已从本年度缴费名单中剔除，不会扣费" in response.content.decode()

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from enrollment.identity import mask
-from enrollment.models import Student, Transfer
+from enrollment.models import Enrollment, PaymentStatus, Student, Transfer
 from enrollment.services.common import Actor
 from enrollment.services.enrollments import enrollment_refresh
 from tests.factories import (
@@ -87,3 +87,13 @@ def test_a_student_of_another_city_is_refused_with_what_to_do(client, world):
     page = ask(client, world, elsewhere.identity_number).content.decode()
     assert "跨城市不能办理转学" in page and "苏州市" in page
     assert not Transfer.objects.exists()
+
+
+def test_a_student_who_paid_at_the_old_school_is_shown_apart_on_the_new_roster_and_not_counted_as_paying(client, world, student):
+    Enrollment.objects.filter(student=student).update(payment_status=PaymentStatus.PAID)
+    ask(client, world, student.identity_number)
+    transfer = Transfer.objects.get()
+    as_user(client, world.coordinator).post(reverse("portal:transfer_accept", args=[transfer.pk]))
+    page = as_user(client, world.other_coordinator).get(reverse("portal:roster")).content.decode()
+    assert 'id="preview-paying">0<' in page
+    assert 'id="preview-paid-before-transfer">1<' in page
