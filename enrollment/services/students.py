@@ -85,6 +85,8 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     number = values.get("identity_number", "")
     if number:
         clash = Student.objects.filter(identity_number=number).exclude(pk=student.pk if student else None).first()
+        if clash is not None and student is None and _left_in_other_city(clash, school):
+            clash = None  # registered again here: student_create takes the record over (a move between cities)
         if clash is not None:
             errors["identity_number"] = [
                 _("该身份证号码的学生已在本校名册中（%(name)s），请直接修改该学生。") % {"name": clash.name}
@@ -94,6 +96,34 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     if errors:
         raise ValidationError({key: [ValidationError(m, code="invalid") for m in msgs] for key, msgs in errors.items()})
     return values
+
+
+def _left_in_other_city(student: Student, school: School) -> bool:
+    """A student recorded as left at a school of another city: a new registration here is how they move."""
+    return student.status == StudentStatus.LEFT and student.school.office.city_id != school.office.city_id
+
+
+def _reregister(*, actor: Actor, school: School, values: dict, roster) -> Student | None:
+    """Take over the record of a student who left a school of another city; their enrollments there stay there."""
+    student = Student.objects.select_for_update().select_related("school__office").filter(
+        identity_number=values.get("identity_number", "")).first()
+    if student is None or not _left_in_other_city(student, school):
+        return None
+    old_school = student.school
+    old = {key: getattr(student, key) for key in values if key != "identity_number"}
+    for key, value in values.items():
+        setattr(student, key, value)
+    student.school = school
+    student.status, student.status_changed_on = StudentStatus.IN_SCHOOL, timezone.localdate()
+    student.save()
+    changes = diff(old, {k: v for k, v in values.items() if k != "identity_number"})
+    for school_id in (old_school.pk, school.pk):
+        audit_record(
+            actor=actor, action="student_reregistered", obj=student, school_id=school_id, student_id=student.pk,
+            roster_id=roster.pk if school_id == school.pk else None,
+            changes={**changes, "school": [old_school.name, school.name], "status": [StudentStatus.LEFT, StudentStatus.IN_SCHOOL]},
+        )
+    return student
 
 
 def _refresh(*, actor: Actor, student: Student, year: InsuranceYear) -> None:
@@ -107,6 +137,10 @@ def student_create(*, actor: Actor, school: School, data: dict) -> Student:
     year = school_year(school)
     values = _clean(school=school, data=data)
     roster = roster_lock_for_change(school=school, insurance_year=year)
+    moved = _reregister(actor=actor, school=school, values=values, roster=roster)
+    if moved is not None:
+        _refresh(actor=actor, student=moved, year=year)
+        return moved
     try:
         with transaction.atomic():
             student = Student.objects.create(school=school, **values)

@@ -17,7 +17,9 @@ from enrollment.models import (
 )
 from enrollment.services.common import Actor
 from enrollment.services.enrollments import enrollment_refresh
+from enrollment.services.leaving import student_leave
 from enrollment.services.rosters import roster_confirm
+from enrollment.services.students import student_create
 from enrollment.services.transfers import transfer_accept, transfer_refuse, transfer_request
 from tests.factories import (
     CityFactory,
@@ -132,3 +134,32 @@ def test_a_second_request_for_the_same_student_waits_for_the_first(world):
     requested(world, enrollment)
     with pytest.raises(ValidationError):
         transfer_request(actor=actor(None), to_school=SchoolFactory(office=world.office), identity_number=enrollment.student.identity_number)
+
+
+def test_a_student_who_left_in_another_city_is_registered_here_as_new_and_keeps_the_old_citys_year_there(world):
+    suzhou = CityFactory(code="suzhou", name="苏州市")
+    suzhou_year = InsuranceYearFactory(city=suzhou, label="2027")
+    suzhou_school = SchoolFactory(office=OfficeFactory(code="sz-centre", city=suzhou))
+    old = enrolled(world)
+    student_leave(actor=actor(world.coordinator), student=old.student, status="left", on=old.student.created_at.date())
+    student = old.student
+    data = {"identity_number": student.identity_number, "name": student.name, "sex": student.sex,
+            "birth_date": student.birth_date, "grade": 6, "class_name": "6班"}
+    moved = student_create(actor=actor(None), school=suzhou_school, data=data)
+    assert moved.pk == student.pk and moved.school == suzhou_school and moved.status == "in_school"
+    assert Enrollment.objects.get(student=moved, insurance_year=suzhou_year).school == suzhou_school
+    assert Enrollment.objects.get(pk=old.pk).school == world.school  # Guangzhou's year stays Guangzhou's
+    events = AuditEvent.objects.filter(student_id=student.pk, action="student_reregistered")
+    assert {e.school_id for e in events} == {world.school.pk, suzhou_school.pk}
+
+
+def test_a_student_still_in_school_in_another_city_is_not_taken_over(world):
+    suzhou = CityFactory(code="suzhou", name="苏州市")
+    InsuranceYearFactory(city=suzhou, label="2027")
+    suzhou_school = SchoolFactory(office=OfficeFactory(code="sz-centre", city=suzhou))
+    student = enrolled(world).student
+    data = {"identity_number": student.identity_number, "name": student.name, "sex": student.sex,
+            "birth_date": student.birth_date, "grade": 6}
+    with pytest.raises(ValidationError):
+        student_create(actor=actor(None), school=suzhou_school, data=data)
+    assert Student.objects.get(pk=student.pk).school == world.school
