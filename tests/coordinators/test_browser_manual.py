@@ -28,6 +28,7 @@ PAGES = {
     "import.png": "portal:import",
     "roster.png": "portal:roster",
     "documents.png": "portal:documents",
+    "transfers.png": "portal:transfers",
 }
 
 
