@@ -74,9 +74,9 @@ def transfer_request(*, actor: Actor, to_school: School, identity_number: str, n
               "再由本校按新生登记；两地的参保年度、缴费标准和缴费方式各自独立。")
             % {"city": student.school.office.city.name}, code="other_city")})
     if student.status in (StudentStatus.GRADUATED, StudentStatus.DECEASED):
+        # The asking school learns no more of the student than the request needs: not which status it is.
         raise ValidationError({"identity_number": ValidationError(
-            _("该学生在原学校的状态为“%(status)s”，不能办理转学；如有误请联系原学校或经办机构。")
-            % {"status": student.get_status_display()}, code="not_in_school")})
+            _("该学生在原学校已登记为毕业或死亡，不能办理转学；如有误请联系原学校或经办机构。"), code="not_in_school")})
     year = school_year(to_school)
     try:
         with transaction.atomic():

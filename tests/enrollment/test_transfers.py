@@ -163,3 +163,11 @@ def test_a_student_still_in_school_in_another_city_is_not_taken_over(world):
     with pytest.raises(ValidationError):
         student_create(actor=actor(None), school=suzhou_school, data=data)
     assert Student.objects.get(pk=student.pk).school == world.school
+
+
+def test_a_graduated_student_cannot_be_asked_for(world):
+    enrollment = enrolled(world)
+    Student.objects.filter(pk=enrollment.student_id).update(status="graduated")
+    with pytest.raises(ValidationError) as refused:
+        requested(world, enrollment)
+    assert "毕业或死亡" in " ".join(refused.value.messages)
