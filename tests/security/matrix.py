@@ -207,6 +207,13 @@ RULES = [
     rule("roster-preview", "roster", API_OBJECT),
     # Only the school's own coordinator confirms; staff are refused by role, others by scope.
     rule("roster-confirm", "roster", {**API_OBJECT, D: "denied", DB: "denied", Y: "denied"}, method="POST"),
+    # Transfers: the asking school (B) sees the request it made but cannot decide it; machines have no access.
+    rule("transfer-list", None, API_LIST),
+    rule("transfer-list", None, {**API_LIST, D: "denied", DB: "denied", Y: "denied"}, method="POST",
+         note="only a coordinator asks: without a number, 400 for coordinators"),
+    rule("transfer-detail", "transfer", {**API_OBJECT, CB: "ok"}),
+    rule("transfer-accept", "transfer", {**API_OBJECT, CB: "denied"}, method="POST"),
+    rule("transfer-refuse", "transfer", {**API_OBJECT, CB: "denied"}, method="POST"),
     rule("enrollment-list", None, API_LIST),
     rule("enrollment-detail", "enrollment", API_OBJECT),
     rule("exemption-list", None, API_STAFF_LIST),
