@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils.translation import ngettext
 
+from enrollment.models import AuditEvent
 from enrollment.services.common import Actor, audit_record
 
 PAIR, ACCOUNT, ADDRESS = "username+ip_address", "username", "ip_address"
@@ -130,5 +131,5 @@ def login_unlock(*, actor: Actor, user) -> int:
     attempts = AccessAttempt.objects.filter(username=user.get_username())
     failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
     attempts.delete()
-    audit_record(actor=actor, action="login_unlocked", obj=user, changes={"failures_cleared": failures})
+    audit_record(actor=actor, action=AuditEvent.Action.LOGIN_UNLOCKED, obj=user, changes={"failures_cleared": failures})
     return failures

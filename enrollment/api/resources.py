@@ -66,7 +66,7 @@ def client_ip(request) -> str | None:
 class FullIdentityMixin:
     """Masked identity numbers by default; ``?full=1`` from bureau staff shows them and logs the access."""
 
-    full_identity_action = "api_full_identity"
+    full_identity_action = PersonalDataAccess.Action.API_FULL_IDENTITY
 
     def wants_full_identity(self) -> bool:
         raw = self.request.query_params.get("full", "")
@@ -302,7 +302,7 @@ class CoverageView(APIView):
         responses={200: s.CoverageSerializer},
     )
     def get(self, request, identity_number):
-        from enrollment.selectors import coverage_lookup
+        from enrollment.selectors_coverage import student_coverage
         from enrollment.services.common import current_insurance_year
 
         try:
@@ -325,7 +325,7 @@ class CoverageView(APIView):
             year = current_insurance_year(city_id=city_id)
             if year is None:
                 raise ValidationError({"year": ValidationError(_("尚未设置参保年度。"), code="unknown_year")})
-        answer = coverage_lookup(identity_number=number, insurance_year=year)
+        answer = student_coverage(student=student, insurance_year=year)
         return Response(s.CoverageSerializer(coverage_payload(answer, number=number, year=year)).data)
 
 
@@ -335,8 +335,8 @@ def coverage_payload(answer, *, number: str, year: InsuranceYear) -> dict:
         "identity_number": identity.mask(number),
         "insurance_year": year.label,
         "covered": answer.covered,
-        "coverage_start": answer.coverage_from if answer.covered else None,
-        "coverage_end": answer.coverage_to if answer.covered else None,
+        "coverage_start": answer.covered_from,
+        "coverage_end": answer.covered_to,
         "reason_code": answer.reason_code,
         "reason": str(answer.reason),
         "channel": answer.channel,

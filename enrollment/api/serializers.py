@@ -202,6 +202,9 @@ class CoverageSerializer(serializers.Serializer):
     covered = serializers.BooleanField()
     coverage_start = serializers.DateField(allow_null=True)
     coverage_end = serializers.DateField(allow_null=True)
-    reason_code = serializers.CharField(allow_blank=True, help_text="not_enrolled, unpaid, paid_late, other_channel, public_funded")
+    reason_code = serializers.CharField(allow_blank=True, help_text=(
+        "Blank when covered, else the state: not_enrolled, stopped, unpaid, billed, awaiting_confirmation, paid_late, "
+        "refunded, other_channel, public_funded (enrollment.selectors_coverage.COVERAGE_STATES)"
+    ))
     reason = serializers.CharField(allow_blank=True)
     channel = serializers.CharField(allow_blank=True)

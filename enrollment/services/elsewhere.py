@@ -23,6 +23,7 @@ from enrollment import routing
 from enrollment.models import (
     FOLLOWED_UP_CHANNELS,
     ZERO,
+    AuditAction,
     AuditEvent,
     Channel,
     Enrollment,
@@ -94,7 +95,7 @@ def insured_elsewhere_record(
     )
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="insured_elsewhere_record", obj=enrollment,
+        actor=actor, action=AuditAction.INSURED_ELSEWHERE_RECORD, obj=enrollment,
         changes={**_changes(old, _snapshot(enrollment)), "scheme": [None, scheme], "place": [None, place], "valid_until": [None, valid_until]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     ))
@@ -128,7 +129,7 @@ def insured_elsewhere_cancel(*, actor: Actor, other: OtherInsurance, reason: str
     enrollment.save()
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="insured_elsewhere_cancel", obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
+        actor=actor, action=AuditAction.INSURED_ELSEWHERE_CANCEL, obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
         school_id=enrollment.school_id, student_id=student.pk, roster_id=roster.pk, note=reason,
     ))
     return enrollment
@@ -178,7 +179,7 @@ def other_channel_enrollment_record(
         defaults={"enrolled_on": enrolled_on, "place": place[:100], "recorded_by": _user(actor), "recorded_at": timezone.now()},
     )
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="other_channel_enrolled", obj=enrollment,
+        actor=actor, action=AuditAction.OTHER_CHANNEL_ENROLLED, obj=enrollment,
         changes={"channel": [None, enrollment.channel], "enrolled_on": [None, enrolled_on], "place": [None, place]},
         school_id=enrollment.school_id, student_id=enrollment.student_id,
     ))

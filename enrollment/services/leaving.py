@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment.models import (
+    AuditAction,
     AuditEvent,
     Channel,
     ChargeCorrection,
@@ -76,7 +77,7 @@ def student_leave(*, actor: Actor, student: Student, status: str, on: datetime.d
     student.status, student.status_changed_on = status, on
     student.save(update_fields=["status", "status_changed_on", "updated_at"])
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="student_deceased" if status == StudentStatus.DECEASED else "student_left", obj=student,
+        actor=actor, action=AuditAction.STUDENT_DECEASED if status == StudentStatus.DECEASED else AuditAction.STUDENT_LEFT, obj=student,
         changes={"status": [old["status"], status], "status_changed_on": [old["status_changed_on"], on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     ))
@@ -103,7 +104,7 @@ def _enrollment_follows(*, actor, student, enrollment, roster, year, on, refresh
             )
             if created:
                 AuditEvent.objects.create(**audit_fields(
-                    actor=actor, action="charge_correction", obj=correction, changes={"amount": [None, correction.amount]},
+                    actor=actor, action=AuditAction.CHARGE_CORRECTION, obj=correction, changes={"amount": [None, correction.amount]},
                     school_id=enrollment.school_id, student_id=student.pk, roster_id=roster.pk,
                 ))
             return _("%(name)s已登记为%(status)s。本年度已缴费用%(fee)s元将按本市规定退还学校，下一年度不再为其参保缴费。") % {
@@ -147,7 +148,7 @@ def student_return(*, actor: Actor, student: Student, reason: str) -> Student:
     student.status, student.status_changed_on = StudentStatus.IN_SCHOOL, timezone.localdate()
     student.save(update_fields=["status", "status_changed_on", "updated_at"])
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="student_status_corrected", obj=student,
+        actor=actor, action=AuditAction.STUDENT_STATUS_CORRECTED, obj=student,
         changes={"status": [old["status"], student.status], "status_changed_on": [old["status_changed_on"], student.status_changed_on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk, note=reason,
     ))

@@ -25,6 +25,7 @@ from enrollment.imports.reader import read_table
 from enrollment.imports.sniff import sniff
 from enrollment.imports.validate import ParsedFile, parse
 from enrollment.models import (
+    AuditAction,
     AuditEvent,
     Enrollment,
     InsuranceYear,
@@ -119,7 +120,7 @@ def _reregister(*, actor: Actor, school: School, values: dict, roster) -> Studen
     changes = diff(old, {k: v for k, v in values.items() if k != "identity_number"})
     for school_id in (old_school.pk, school.pk):
         audit_record(
-            actor=actor, action="student_reregistered", obj=student, school_id=school_id, student_id=student.pk,
+            actor=actor, action=AuditAction.STUDENT_REREGISTERED, obj=student, school_id=school_id, student_id=student.pk,
             roster_id=roster.pk if school_id == school.pk else None,
             changes={**changes, "school": [old_school.name, school.name], "status": [StudentStatus.LEFT, StudentStatus.IN_SCHOOL]},
         )
@@ -147,7 +148,7 @@ def student_create(*, actor: Actor, school: School, data: dict) -> Student:
     except IntegrityError as exc:  # registered by someone else since the check above
         raise ValidationError({"identity_number": [ValidationError(_other_school_message(), code="taken")]}) from exc
     audit_record(
-        actor=actor, action="student_create", obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
+        actor=actor, action=AuditEvent.Action.STUDENT_CREATE, obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
         changes={k: [None, v] for k, v in values.items() if k != "identity_number"},
     )
     _refresh(actor=actor, student=student, year=year)
@@ -170,7 +171,7 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
     student.save()
     if "identity_number" in changes:  # never put a full number in the audit trail
         changes["identity_number"] = [identity.mask(old["identity_number"]), identity.mask(values["identity_number"])]
-    audit_record(actor=actor, action="student_update", obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
+    audit_record(actor=actor, action=AuditEvent.Action.STUDENT_UPDATE, obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
     _refresh(actor=actor, student=student, year=year)
     return student
 
@@ -198,7 +199,7 @@ def student_set_status(*, actor: Actor, student: Student, status: str, on: datet
     student.status_changed_on = on
     student.save(update_fields=["status", "status_changed_on", "updated_at"])
     audit_record(
-        actor=actor, action="student_status", obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
+        actor=actor, action=AuditEvent.Action.STUDENT_STATUS, obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     )
     _refresh(actor=actor, student=student, year=year)
@@ -400,7 +401,7 @@ def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school
     from enrollment.imports.pgcopy import copy_audit
 
     with connection.cursor() as cursor:
-        copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
+        copy_audit(cursor, at=now, rows=((AuditEvent.Action.STUDENT_UPDATE, pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
             actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
         ))
 
@@ -443,7 +444,7 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
         raise ValidationError(_("导入过程中有学生被其他学校同时登记，本次未导入任何数据；请重新导入。"), code="race")
     _audit_updates(actor=actor, updated_rows=updated_rows, school=school, roster_id=roster.pk, note=f"job {job.pk}", now=now)
     audit_record(
-        actor=actor, action="student_import", obj=job, school_id=school.pk, roster_id=roster.pk,
+        actor=actor, action=AuditEvent.Action.STUDENT_IMPORT, obj=job, school_id=school.pk, roster_id=roster.pk,
         changes={"created": created, "updated": len(updated_rows), "rejected_rows": len({e.row for e in parsed.errors})},
         note=job.input_name,
     )
@@ -503,7 +504,7 @@ def students_export(*, actor: Actor, school: School, what: str, full_numbers: bo
         raise ValidationError(_("未知的导出类型。"), code="invalid")
     if full_numbers:
         PersonalDataAccess.objects.create(
-            user=actor.user, action=f"export_{what}_full", target=f"{school.code} {school.name} {year.label}", record_count=count,
+            user=actor.user, action=PersonalDataAccess.Action(f"export_{what}_full"), target=f"{school.code} {school.name} {year.label}", record_count=count,
             ip_address=ip_address,
         )
     return filename, content

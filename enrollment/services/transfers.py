@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from enrollment import identity, routing
 from enrollment.models import (
+    AuditAction,
     AuditEvent,
     ConfirmationLine,
     Enrollment,
@@ -87,7 +88,7 @@ def transfer_request(*, actor: Actor, to_school: School, identity_number: str, n
     except IntegrityError as exc:
         raise ValidationError({"identity_number": ValidationError(
             _("该学生已有一份待原学校处理的转学申请，请等待处理结果。"), code="pending")}) from exc
-    _audit_both(actor=actor, action="transfer_request", transfer=transfer, changes=_names(transfer), note=transfer.note)
+    _audit_both(actor=actor, action=AuditAction.TRANSFER_REQUEST, transfer=transfer, changes=_names(transfer), note=transfer.note)
     return transfer
 
 
@@ -129,7 +130,7 @@ def transfer_refuse(*, actor: Actor, transfer: Transfer, reason: str) -> Transfe
     locked.refusal_reason = reason[:200]
     locked.decided_by, locked.decided_at = _user(actor), timezone.now()
     locked.save(update_fields=["state", "refusal_reason", "decided_by", "decided_at"])
-    _audit_both(actor=actor, action="transfer_refuse", transfer=locked, changes={"state": [Transfer.State.PENDING, locked.state]}, note=reason)
+    _audit_both(actor=actor, action=AuditAction.TRANSFER_REFUSE, transfer=locked, changes={"state": [Transfer.State.PENDING, locked.state]}, note=reason)
     return locked
 
 
@@ -157,7 +158,7 @@ def transfer_accept(*, actor: Actor, transfer: Transfer) -> Transfer:
     student.status = StudentStatus.IN_SCHOOL
     student.save(update_fields=["school", "status", "updated_at"])
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="student_transfer", obj=student, school_id=new_school.pk, student_id=student.pk,
+        actor=actor, action=AuditAction.STUDENT_TRANSFER, obj=student, school_id=new_school.pk, student_id=student.pk,
         roster_id=rosters[new_school.pk].pk, changes={"school": [old_school.name, new_school.name], "status": [old_status, student.status]},
     ))
     if enrollment is not None:
@@ -169,7 +170,7 @@ def transfer_accept(*, actor: Actor, transfer: Transfer) -> Transfer:
     locked.decided_by, locked.decided_at = _user(actor), timezone.now()
     locked.payment_status = enrollment.payment_status if enrollment is not None else ""
     locked.save(update_fields=["state", "decided_by", "decided_at", "payment_status"])
-    _audit_both(actor=actor, action="transfer_accept", transfer=locked, changes={**_names(locked), "state": [Transfer.State.PENDING, locked.state]})
+    _audit_both(actor=actor, action=AuditAction.TRANSFER_ACCEPT, transfer=locked, changes={**_names(locked), "state": [Transfer.State.PENDING, locked.state]})
     return locked
 
 
@@ -206,7 +207,7 @@ def _move_enrollment(*, actor: Actor, enrollment: Enrollment, student: Student, 
         setattr(enrollment, field, value)
     enrollment.save()
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="enrollment_transfer", obj=enrollment, changes=_changes(old, new),
+        actor=actor, action=AuditAction.ENROLLMENT_TRANSFER, obj=enrollment, changes=_changes(old, new),
         school_id=school.pk, student_id=student.pk, roster_id=rosters[school.pk].pk,
     ))
 

@@ -54,23 +54,26 @@ def session_cookie(user, live_server_url: str) -> dict:
 def test_manual_screenshots_are_taken_from_the_live_portal(world, live_server, settings):
     sync_api = pytest.importorskip("playwright.sync_api")
     settings.ALLOWED_HOSTS = ["*"]
-    for name, class_name in (("陈一", "1班"), ("林二", "1班"), ("黄三", "2班")):
+    enrolled = [
         enroll(world, name=name, class_name=class_name, paid=class_name == "1班")
+        for name, class_name in (("陈一", "1班"), ("林二", "1班"), ("黄三", "2班"))
+    ]
     publish_notice(actor=Actor(user=world.district_staff, source="admin"), kind=Notice.Kind.TRAINING,
                    title="越秀区学生医保协管员业务培训", body="9月5日上午9时，越秀区梅东路28号。", office=world.office)
     cookie = session_cookie(world.coordinator, live_server.url)
+    lookup_number = enrolled[0].student.identity_number
     manual.SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
 
     # Playwright's sync API runs an event loop in this thread: all database work is done above.
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            take_screenshots(browser, live_server.url, cookie)
+            take_screenshots(browser, live_server.url, cookie, lookup_number=lookup_number)
         finally:
             browser.close()
 
 
-def take_screenshots(browser, base_url: str, cookie: dict) -> None:
+def take_screenshots(browser, base_url: str, cookie: dict, *, lookup_number: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
     context.add_cookies([cookie])
     page = context.new_page()
@@ -82,6 +85,16 @@ def take_screenshots(browser, base_url: str, cookie: dict) -> None:
         assert "/login/" not in page.url
         page.screenshot(path=str(target), full_page=True)
         assert target.stat().st_size > 5000
+
+    # The coverage lookup with its answer: a paid student of the school, found by the full number.
+    target = manual.SCREENSHOT_DIR / "coverage.png"
+    target.unlink(missing_ok=True)
+    page.goto(base_url + reverse("portal:coverage"))
+    page.fill("#coverage-number", lookup_number)
+    page.click("#coverage-form button[type=submit]")
+    page.wait_for_selector("#coverage-result")
+    assert "已缴费" in page.inner_text("#coverage-result")
+    page.screenshot(path=str(target), full_page=True)
 
     # The manual now shows the screenshots instead of placeholders.
     response = page.goto(base_url + reverse("portal:manual_chapter", args=["import"]))

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from enrollment import coverage
 from enrollment.models import Channel, Enrollment, OtherScheme, PaymentStatus, Roster, School
+from enrollment.selectors_coverage import student_coverage
 from enrollment.services.common import Actor
 from enrollment.services.elsewhere import insured_elsewhere_cancel, insured_elsewhere_record
 from enrollment.services.enrollments import enrollment_refresh
@@ -77,3 +78,11 @@ def test_only_staff_over_the_school_may_cancel_a_record(world):
         with pytest.raises(PermissionDenied):
             insured_elsewhere_cancel(actor=Actor(user=user, source="admin"), other=other, reason="x")
     assert Enrollment.objects.get(pk=other.enrollment_id).channel == Channel.INSURED_ELSEWHERE
+
+
+def test_the_students_coverage_says_insured_elsewhere_with_the_proof(world):
+    student = StudentFactory(school=world.school)
+    record(world, student, place="湖南省某县", scheme=OtherScheme.RESIDENTS_HUKOU)
+    answer = student_coverage(student=student, insurance_year=world.year)
+    assert (answer.state, answer.kind) == ("insured_elsewhere", "elsewhere")
+    assert "户籍地城乡居民医保" in answer.reason and "湖南省某县" in answer.reason

@@ -17,6 +17,7 @@ from enrollment.models import (
     RosterState,
     StudentStatus,
 )
+from enrollment.selectors_coverage import student_coverage
 from enrollment.services.common import Actor
 from enrollment.services.enrollments import enrollment_refresh, enrollments_refresh_bulk
 from enrollment.services.leaving import leaving_rule_text, student_leave, student_return
@@ -105,3 +106,11 @@ def test_staff_correct_a_student_recorded_as_left_by_mistake(world):
     enrollment.student.refresh_from_db()
     assert enrollment.student.status == StudentStatus.IN_SCHOOL
     assert AuditEvent.objects.filter(student_id=enrollment.student_id, action="student_status_corrected", note="误登记").exists()
+
+
+def test_the_coverage_of_a_deceased_student_says_so_with_the_date(world):
+    enrollment = paid(world)
+    leave(world, enrollment, StudentStatus.DECEASED)
+    enrollment.student.refresh_from_db()
+    answer = student_coverage(student=enrollment.student, insurance_year=world.year)
+    assert (answer.state, answer.covered) == ("deceased", False) and YESTERDAY.isoformat() in answer.reason

@@ -128,6 +128,9 @@ RULES = [
     rule("portal:student_edit", "student", PORTAL_OBJECT),
     rule("portal:student_status", "student", PORTAL_OBJECT, method="POST"),
     rule("portal:export", "export_register", PORTAL),
+    # Coverage lookup by full identity number: the coordinator's own school only (another school's number is
+    # "not found" on the page, tested in tests/coordinators/test_coverage_lookup.py).
+    rule("portal:coverage", None, PORTAL, method="POST", note="without a number: the form again (GET shows the same form)"),
     rule("portal:import", None, PORTAL),
     rule("portal:import_template", None, PORTAL),
     rule("portal:import_job", "import_job", PORTAL_OBJECT),
@@ -172,6 +175,10 @@ RULES = [
     rule("portal:notice_read", "notice", PORTAL_OBJECT, method="POST"),
     rule("bureau:dashboard", None, BUREAU),
     rule("bureau:school", "school", BUREAU_OBJECT),
+    # Scoped inside the view: a number outside the district or city is "not found" (tests/bureau/test_coverage_lookup.py).
+    rule("bureau:coverage", None, BUREAU, method="POST", note="without a number: the form again (GET shows the same form)"),
+    rule("bureau:reminders_send", None, BUREAU, method="POST",
+         note="without a year or schools: back to the dashboard; schools outside the scope are never reminded"),
     rule("bureau:report_start", None, BUREAU, method="POST"),
     rule("bureau:cards_export", None, BUREAU, method="POST"),
     rule("bureau:transfers", None, BUREAU),

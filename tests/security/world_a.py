@@ -139,7 +139,7 @@ def build(world) -> SimpleNamespace:
         outcome=GraduateRecord.Outcome.NAME_MISMATCH,
     )
     run = DeregistrationRun.objects.create()
-    access = PersonalDataAccess.objects.create(user=world.coordinator, action="export_full", target=school.code)
+    access = PersonalDataAccess.objects.create(user=world.coordinator, action=PersonalDataAccess.Action.EXPORT_ROSTER_FULL, target=school.code)
     # Changes during the year: a transfer school B asked for (named without the marker: school B sees its name),
     # a student insured elsewhere and one sent to the village committee.
     moving = StudentFactory(school=school, name="转学学生")
