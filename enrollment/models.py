@@ -1098,6 +1098,7 @@ class AuditAction(models.TextChoices):
     API_TOKEN_ISSUED = "api_token_issued", _("签发接口令牌")
     API_TOKENS_REVOKED = "api_tokens_revoked", _("吊销接口令牌")
     LOGIN_UNLOCKED = "login_unlocked", _("解除登录锁定")
+    REMINDER_SENT = "reminder_sent", _("发送催办提醒")
     # Changes during the year (R20).
     TRANSFER_REQUEST = "transfer_request", _("申请转学")
     TRANSFER_ACCEPT = "transfer_accept", _("同意转学")

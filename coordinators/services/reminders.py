@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from coordinators.models import Coordinator, Notice, ReminderSent
 from enrollment.coverage import SchoolCoverage, lagging_schools, school_coverage
-from enrollment.models import InsuranceYear, RosterState, School
+from enrollment.models import AuditEvent, InsuranceYear, RosterState, School
 from enrollment.services.common import Actor, audit_record
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def reminders_send_by_staff(
             threshold_percent=threshold_percent, notice=notice,
         )
         audit_record(
-            actor=actor, action="reminder_sent", obj=reminder, school_id=row.school_id, note=title,
+            actor=actor, action=AuditEvent.Action.REMINDER_SENT, obj=reminder, school_id=row.school_id, note=title,
             changes={"threshold_percent": threshold_percent, "notice": notice.pk, "rate": row.rate,
                      "roster_state": row.roster_state},
         )
