@@ -212,6 +212,7 @@ JOB_COUNT_LABELS = {
     "batches": _lazy("批次数"), "declarations": _lazy("申报数"), "instructions_created": _lazy("新建扣款指令"), "instructions": _lazy("扣款指令"),
     "cards": _lazy("照片数"), "created": _lazy("新增"), "updated": _lazy("更新"), "rows": _lazy("行数"),
     "matched": _lazy("匹配"), "stopped": _lazy("已停保"), "exceptions": _lazy("待处理"),
+    "feeds": _lazy("处理数据批数"), "records": _lazy("毕业生记录"),
 }
 # Jobs whose output file the starter downloads from this page.
 DOWNLOADABLE = (Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT)
@@ -231,6 +232,8 @@ def job_detail(request, pk):
         result_link = {"url": reverse(page[0]), "label": page[1]}
     counts = []
     for key, value in (job.result or {}).items():
+        if key.endswith("_id"):  # a row's id (the run's) is not a count the clerk reads
+            continue
         if isinstance(value, list):
             value = len(value)
         if isinstance(value, int) and not isinstance(value, bool):

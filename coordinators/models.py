@@ -75,29 +75,14 @@ class CoordinatorChange(models.Model):
 
     def change_lines(self) -> list[tuple[str, str, str]]:
         """(label, before, after) per changed item, in the words of the form, for people to read."""
-        lines = []
-        for key, (before, after) in self.changes.items():
-            try:
-                field = Coordinator._meta.get_field(key)
-            except models.FieldDoesNotExist:
-                label = self.EXTRA_LABELS.get(key, key)
-                lines.append((str(label), _shown(before), _shown(after)))
-                continue
-            if field.choices:
-                choices = dict(field.flatchoices)
-                before, after = choices.get(before, before), choices.get(after, after)
-            lines.append((str(field.verbose_name), _shown(before), _shown(after)))
-        return lines
+        from enrollment.changes import change_lines
 
+        return [(label, before or "", after) for label, before, after in change_lines(Coordinator, self.changes, self.EXTRA_LABELS)]
 
-def _shown(value) -> str:
-    if value is None or value == "":
-        return ""
-    if value is True:
-        return str(_("是"))
-    if value is False:
-        return str(_("否"))
-    return str(value)
+    def change_text(self) -> str:
+        from enrollment.changes import change_text
+
+        return change_text(Coordinator, self.changes, self.EXTRA_LABELS)
 
 
 class Notice(models.Model):

@@ -1167,7 +1167,12 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.model}#{self.object_id}"
+        from enrollment.changes import model_named
+
+        model = model_named(self.model)
+        kind = model._meta.verbose_name if model is not None else self.model
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.get_action_display()} {kind}#{self.object_id}"
+
 
 
 class PersonalDataAction(models.TextChoices):

@@ -25,6 +25,9 @@ from enrollment.models import (
     ConfirmationLine,
     Enrollment,
     EnrollmentStatus,
+    Exemption,
+    ExemptionCategory,
+    ExemptionSource,
     InsuranceYear,
     Office,
     PaymentStatus,
@@ -35,6 +38,7 @@ from enrollment.models import (
     SchoolAccount,
     SchoolDataStamp,
     Student,
+    StudentStatus,
 )
 from enrollment.rowset import RowSet
 from enrollment.selectors_coverage import StudentCoverage, student_coverage
@@ -332,4 +336,25 @@ def school_debit_accounts() -> RowSet:
           JOIN {Bank.allowed_in.through._meta.db_table} ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
          WHERE a.active AND a.agreement_signed_on IS NOT NULL
         """
+    )
+
+
+def exemption_letters_awaited(*, school: School, today: datetime.date) -> int:
+    """Students of the school a list names for a local-only exemption, who are non-local: only a stamped letter
+    entered by the bureau exempts them (R7), and none is in the register yet. The school hands the letter in."""
+    covering = Q(valid_from__lte=today) & (Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    city_id = school.office.city_id
+    if not ExemptionCategory.objects.filter(city_id=city_id, requires_letter=True).exists():
+        return 0
+    listed = Exemption.objects.filter(
+        covering, identity_number=OuterRef("identity_number"), category__city_id=city_id,
+        category__local_hukou_only=True,
+    ).exclude(source=ExemptionSource.CONFIRMATION_LETTER)
+    lettered = Exemption.objects.filter(
+        covering, identity_number=OuterRef("identity_number"), category__city_id=city_id,
+        source=ExemptionSource.CONFIRMATION_LETTER,
+    )
+    return (
+        Student.objects.filter(school=school, hukou_local=False, status=StudentStatus.IN_SCHOOL)
+        .filter(Exists(listed)).exclude(Exists(lettered)).count()
     )

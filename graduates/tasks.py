@@ -17,7 +17,8 @@ def deregistration_job(job: Job):
     """Read the inbox and process pending feeds. Safe to run twice: feeds are claimed, each applied once."""
     run = deregistration_run(triggered_by=job.params.get("triggered_by", "nightly"))
     return JobOutcome(
-        result={"run_id": run.pk, "feeds": run.feeds_processed, "stopped": run.stopped, "exceptions": run.exceptions},
+        result={"run_id": run.pk, "feeds": run.feeds_processed, "records": run.record_count, "matched": run.matched,
+                "stopped": run.stopped, "exceptions": run.exceptions},
         progress=run.feeds_processed, total=run.feeds_processed,
     )
 

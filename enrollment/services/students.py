@@ -75,11 +75,19 @@ def _other_school_message() -> str:
     return _("该学生已在其他学校的名册中登记，不能重复登记，也不会被自动转入本校。如学生已转学，请联系原学校或经办机构办理。")
 
 
+def with_current_values(*, student: Student, data: dict) -> dict:
+    """An update may send only the fields it changes: the student's other values are checked with them.
+
+    A new number without a document type is recognised afresh (a passport replaced by an identity card).
+    """
+    kept = ("identity_number", *EDITABLE) if "identity_number" in data else ("document_type", "identity_number", *EDITABLE)
+    return {**{f: getattr(student, f) for f in kept}, **data}
+
+
 def _clean(*, school: School, data: dict, student: Student | None = None) -> dict:
     """Validate one student's fields with the per-field rules every path shares; raise ValidationError keyed by field."""
-    if student is not None:  # an update may send only the fields it changes
-        kept = ("identity_number", *EDITABLE) if "identity_number" in data else ("document_type", "identity_number", *EDITABLE)
-        data = {**{f: getattr(student, f) for f in kept}, **data}
+    if student is not None:
+        data = with_current_values(student=student, data=data)
     values, found = rules.check_student(data, final_grade=school.final_grade)
     errors: dict[str, list] = {field: [message] for field, message in found.items()}
     values = {k: v for k, v in values.items() if k not in errors}

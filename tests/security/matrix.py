@@ -206,6 +206,10 @@ RULES = [
     rule("school-detail", "school", API_OBJECT),
     rule("student-list", None, API_LIST),
     rule("student-detail", "student", API_OBJECT),
+    # A school's system registers students: coordinators in their own school, staff in a school of their scope
+    # (an empty body is a 400 naming the field); machine tokens never write.
+    rule("student-list", None, API_LIST, method="POST", note="an empty body: 400 once the caller may write"),
+    rule("student-detail", "student", API_OBJECT, method="PATCH", note="an empty change: 200 when the student is in scope"),
     # Insurance years are the city's: every logged-in persona of the city reads them.
     rule("insurance-year-list", None, API_LIST),
     rule("insurance-year-detail", "year", API_LIST),
