@@ -66,6 +66,7 @@ STEPS: list[Step] = [
     Step("roster.png", "coord-gz1", "portal:roster"),
     Step("documents.png", "coord-gz1", "portal:documents"),
     Step("coverage.png", "coord-gz1", "portal:coverage", act=_look_up_coverage, values=_demo_student_number),
+    Step("transfers.png", "coord-gz1", "portal:transfers"),
 ]
 
 

@@ -216,6 +216,18 @@ class Channel(models.TextChoices):
     COMMUNITY_OFFICE = "community_office", _("社区社保工作机构")
     PUBLIC_FUNDED = "public_funded", _("公费医疗（学校确认，不参保）")
     OUTSIDE_SCHEME = "outside_scheme", _("不属于居民医保学校代办范围")
+    INSURED_ELSEWHERE = "insured_elsewhere", _("已在他处参保")
+
+
+# Channels whose bodies enroll the student themselves; the bureau follows each one up (R20).
+FOLLOWED_UP_CHANNELS = (Channel.VILLAGE_COMMITTEE, Channel.CIVIL_AFFAIRS, Channel.DISABLED_FEDERATION)
+
+
+class LeavingFee(models.TextChoices):
+    """What happens to a paid fee when a student leaves school or dies during the year (a city's setting)."""
+
+    KEEP = "keep", _("本年度不退费，下一年度停保")
+    REFUND = "refund", _("退还本年度已缴费用，下一年度停保")
 
 
 class InsuranceYearManager(models.Manager.from_queryset(ScopedQuerySet)):
@@ -245,6 +257,10 @@ class InsuranceYear(models.Model):
             "否：申报期结束后学校仍可补充登记和调整（广州：穗人社函〔2014〕1366号未规定锁定，"
             "并要求正式标准公布后按实际标准缴交）。公布正式缴费标准不受此限制。"
         ),
+    )
+    paid_fee_on_leaving = models.CharField(
+        _("离校或死亡学生已缴费用"), max_length=20, choices=LeavingFee.choices, default=LeavingFee.KEEP,
+        help_text=_("学生年度中离校或死亡时已缴费用如何处理；无论哪种，下一年度都不再为其参保缴费。"),
     )
     urban_districts_only = models.BooleanField(
         _("仅适用于市区"), default=False,
@@ -485,6 +501,7 @@ class StudentStatus(models.TextChoices):
     IN_SCHOOL = "in_school", _("在校")
     GRADUATED = "graduated", _("已毕业")
     LEFT = "left", _("已离校")
+    DECEASED = "deceased", _("已死亡")
 
 
 class MedicalAssistance(models.TextChoices):
@@ -801,6 +818,7 @@ class ChargeCorrection(models.Model):
         GRADUATE = "graduate", _("毕业生停保")
         DUPLICATE = "duplicate", _("重复缴费")
         LEFT = "left", _("离校")
+        DECEASED = "deceased", _("死亡")
 
     class State(models.TextChoices):
         PENDING = "pending", _("待处理")
@@ -833,6 +851,116 @@ class ChargeCorrection(models.Model):
 
     def __str__(self):
         return f"{self.get_reason_display()} {self.amount}"
+
+
+# --- Changes during the year (R20): transfers, insurance elsewhere, follow-up of other channels -----------
+
+
+class Transfer(models.Model):
+    """A student moving to another school of the same city: requested by the new school, decided by the old one.
+
+    Accepting it moves the student and the year's enrollment (enrollment.services.transfers): paid stays paid,
+    unpaid goes onto the new school's roster.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("待原学校处理")
+        ACCEPTED = "accepted", _("已转出")
+        REFUSED = "refused", _("已拒绝")
+
+    # Staff decide for the old school: the admin and the bureau pages scope by it.
+    scope_school = "from_school"
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="transfers", verbose_name=_("学生"))
+    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.PROTECT, related_name="+", verbose_name=_("参保年度"))
+    from_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="transfers_out", verbose_name=_("原学校"))
+    to_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="transfers_in", verbose_name=_("转入学校"))
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.PENDING)
+    note = models.CharField(_("申请说明"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("申请人")
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("处理人")
+    )
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    refusal_reason = models.CharField(_("拒绝原因"), max_length=200, blank=True)
+    payment_status = models.CharField(_("转出时缴费状态"), max_length=20, choices=PaymentStatus.choices, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("转学")
+        verbose_name_plural = _("转学")
+        ordering = ["-requested_at"]
+        constraints = [
+            # One open request per student: a second school cannot ask while the first waits.
+            models.UniqueConstraint(fields=["student"], condition=Q(state="pending"), name="transfer_one_pending_per_student"),
+            models.CheckConstraint(condition=~Q(from_school=models.F("to_school")), name="transfer_between_two_schools"),
+            models.CheckConstraint(condition=~Q(state="refused") | ~Q(refusal_reason=""), name="transfer_refusal_needs_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.student}：{self.from_school.name} → {self.to_school.name}"
+
+
+class OtherScheme(models.TextChoices):
+    EMPLOYEE = "employee", _("职工基本医疗保险")
+    RESIDENTS_HUKOU = "residents_hukou", _("户籍地城乡居民医保")
+    OTHER = "other", _("其他")
+
+
+class OtherInsurance(models.Model):
+    """Proof that a student is insured elsewhere for the year: not charged, counted as covered apart from the school's own."""
+
+    scope_school = "enrollment__school"
+
+    enrollment = models.OneToOneField(Enrollment, on_delete=models.PROTECT, related_name="other_insurance", verbose_name=_("参保登记"))
+    scheme = models.CharField(_("参保险种"), max_length=20, choices=OtherScheme.choices)
+    place = models.CharField(_("参保地"), max_length=100)
+    valid_until = models.DateField(_("参保截止日期"))
+    detail = models.CharField(_("说明"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("他处参保")
+        verbose_name_plural = _("他处参保")
+        ordering = ["-recorded_at"]
+
+    def __str__(self):
+        return f"{self.get_scheme_display()}（{self.place}，至{self.valid_until.isoformat()}）"
+
+
+class OtherChannelEnrollment(models.Model):
+    """The bureau's follow-up of a student sent to the village committee, civil affairs or the federation: enrolled there."""
+
+    scope_school = "enrollment__school"
+
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, related_name="other_channel_enrollment", verbose_name=_("参保登记")
+    )
+    enrolled_on = models.DateField(_("参保日期"))
+    place = models.CharField(_("参保地点"), max_length=100)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("其他途径参保跟进")
+        verbose_name_plural = _("其他途径参保跟进")
+        ordering = ["-recorded_at"]
+
+    def __str__(self):
+        return f"{self.place} {self.enrolled_on.isoformat()}"
 
 
 # --- Citizen cards (R14) ----------------------------------------------------
@@ -988,6 +1116,19 @@ class AuditAction(models.TextChoices):
     API_TOKENS_REVOKED = "api_tokens_revoked", _("吊销接口令牌")
     LOGIN_UNLOCKED = "login_unlocked", _("解除登录锁定")
     REMINDER_SENT = "reminder_sent", _("发送催办提醒")
+    # Changes during the year (R20).
+    TRANSFER_REQUEST = "transfer_request", _("申请转学")
+    TRANSFER_ACCEPT = "transfer_accept", _("同意转学")
+    TRANSFER_REFUSE = "transfer_refuse", _("拒绝转学")
+    STUDENT_TRANSFER = "student_transfer", _("学生转学")
+    ENROLLMENT_TRANSFER = "enrollment_transfer", _("参保登记随学生转学")
+    STUDENT_REREGISTERED = "student_reregistered", _("外市离校学生在本市登记")
+    STUDENT_LEFT = "student_left", _("学生离校")
+    STUDENT_DECEASED = "student_deceased", _("学生死亡")
+    STUDENT_STATUS_CORRECTED = "student_status_corrected", _("更正在校状态")
+    INSURED_ELSEWHERE_RECORD = "insured_elsewhere_record", _("登记他处参保")
+    INSURED_ELSEWHERE_CANCEL = "insured_elsewhere_cancel", _("撤销他处参保")
+    OTHER_CHANNEL_ENROLLED = "other_channel_enrolled", _("其他途径已参保")
 
 
 class AuditEvent(models.Model):

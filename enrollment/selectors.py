@@ -30,6 +30,7 @@ from enrollment.models import (
     ExemptionSource,
     InsuranceYear,
     Office,
+    PaymentStatus,
     Roster,
     RosterConfirmation,
     RosterState,
@@ -67,6 +68,7 @@ class RosterPreview:
     other_channels: dict[str, int]
     removed_count: int
     suspected_graduates: list[SuspectedGraduate] = field(default_factory=list)
+    paid_before_transfer: int = 0
     at_other_school: list[dict] = field(default_factory=list)
     removed_since_last_year: list[dict] = field(default_factory=list)
 
@@ -120,6 +122,8 @@ def student_list_cache_key(*, school: School, url: str) -> str | None:
 
 
 ON_ROSTER = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
+# Charged already: a confirmation never freezes these again (enrollment.services.rosters.roster_confirm).
+CHARGED_ELSEWHERE = (PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDED)
 ROSTER_ORDER = ("student__grade", "student__class_name", "student__name", "pk")
 
 
@@ -131,6 +135,8 @@ class RosterCounts:
     exempt_by_category: dict[str, int] = field(default_factory=dict)
     other_channels: dict[str, int] = field(default_factory=dict)
     removed_count: int = 0
+    # Transferred in after paying at the old school: on the roster, never charged here (not in paying_count).
+    paid_before_transfer: int = 0
 
     @property
     def exempt_count(self) -> int:
@@ -139,6 +145,15 @@ class RosterCounts:
     @property
     def elsewhere_count(self) -> int:
         return sum(self.other_channels.values())
+
+
+def paid_before_transfer(*, roster: Roster):
+    """Paying enrollments of the roster charged through another school's list (transferred in after paying)."""
+    return (
+        Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id,
+                                  exemption_category__isnull=True, payment_status__in=CHARGED_ELSEWHERE)
+        .filter(ON_ROSTER).exclude(confirmation_lines__confirmation__roster_id=roster.pk)
+    )
 
 
 def roster_counts(*, roster: Roster) -> RosterCounts:
@@ -160,6 +175,8 @@ def roster_counts(*, roster: Roster) -> RosterCounts:
             counts.paying_count += n
         else:
             counts.exempt_by_category[category] = counts.exempt_by_category.get(category, 0) + n
+    counts.paid_before_transfer = paid_before_transfer(roster=roster).count()
+    counts.paying_count -= counts.paid_before_transfer
     return counts
 
 
@@ -260,6 +277,7 @@ def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview
         exempt_by_category=counts.exempt_by_category,
         other_channels=counts.other_channels,
         removed_count=counts.removed_count,
+        paid_before_transfer=counts.paid_before_transfer,
         suspected_graduates=suspects,
         at_other_school=at_other_school,
         removed_since_last_year=removed_since_last_year,

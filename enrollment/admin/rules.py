@@ -333,6 +333,7 @@ class RosterAdmin(ScopedModelAdmin):
         rows += [(_("免缴：%(c)s") % {"c": name}, n) for name, n in p.exempt_by_category.items()]
         rows += [(_("其他途径：%(c)s") % {"c": name}, n) for name, n in p.other_channels.items()]
         rows += [
+            (_("转入前已在原学校缴费（不再缴费）"), p.paid_before_transfer),
             (_("已剔除/停保"), p.removed_count),
             (_("疑似毕业生仍在名单"), len(p.suspected_graduates)),
             (_("本校学生在其他学校登记"), len(p.at_other_school)),

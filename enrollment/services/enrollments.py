@@ -46,7 +46,13 @@ BILLING_OWNED = {PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDE
 
 
 def auto_removal_reasons() -> dict[str, str]:
-    return {StudentStatus.GRADUATED: _("学生已毕业"), StudentStatus.LEFT: _("学生已离校")}
+    return {StudentStatus.GRADUATED: _("学生已毕业"), StudentStatus.LEFT: _("学生已离校"), StudentStatus.DECEASED: _("学生已死亡")}
+
+
+# Leaving school or dying mid-year keeps a fee already charged: the student stays covered to the year's end
+# (a refund, where the city's year grants one, goes through a charge correction), and is stopped from the next year.
+KEPT_WHEN_LEAVING = {PaymentStatus.BILLED, PaymentStatus.PAID}
+LEAVING = {StudentStatus.LEFT, StudentStatus.DECEASED}
 
 
 def _snapshot(enrollment: Enrollment | None) -> dict:
@@ -60,9 +66,18 @@ def _target(
 ) -> dict:
     """The values the enrollment should hold, decided from the student, the year's rules and the register."""
     channel, channel_reason = routing.route(student=student, school=school, rules=rules)
+    if existing is not None and existing.channel == Channel.INSURED_ELSEWHERE:
+        # Recorded with its proof (enrollment.services.elsewhere): only its own service undoes it.
+        channel, channel_reason = existing.channel, existing.channel_reason
     auto = auto or auto_removal_reasons()
+    kept = (
+        existing is not None and student.status in LEAVING and existing.payment_status in KEPT_WHEN_LEAVING
+        and existing.status == EnrollmentStatus.REGISTERED
+    )
 
-    if student.status in auto:
+    if kept:
+        status, status_reason = existing.status, existing.status_reason
+    elif student.status in auto:
         status, status_reason = EnrollmentStatus.REMOVED, auto[student.status]
     elif existing is None:
         status, status_reason = EnrollmentStatus.REGISTERED, ""
@@ -79,6 +94,8 @@ def _target(
 
     paying = channel == Channel.SCHOOL and status == EnrollmentStatus.REGISTERED and exemption is None
     fee_due = year.fee_standard if paying else ZERO
+    if kept:
+        fee_due = existing.fee_due
 
     if existing is not None and existing.payment_status in BILLING_OWNED:
         payment_status = existing.payment_status

@@ -19,6 +19,7 @@ from enrollment.models import (
     ConfirmationLine,
     Enrollment,
     EnrollmentStatus,
+    PaymentStatus,
     Role,
     Roster,
     RosterConfirmation,
@@ -116,8 +117,11 @@ def roster_confirm(
             INSERT INTO {lines_table} (confirmation_id, enrollment_id, fee, exemption_category_id)
             SELECT %s, e.id, e.fee_due, e.exemption_category_id FROM {enrollment_table} e
             WHERE e.insurance_year_id = %s AND e.school_id = %s AND e.channel = %s AND e.status = %s
+              AND e.payment_status NOT IN %s
             """,
-            [confirmation.pk, year.pk, locked.school_id, Channel.SCHOOL, EnrollmentStatus.REGISTERED],
+            # A student transferred in after paying at the old school is never charged a second time.
+            [confirmation.pk, year.pk, locked.school_id, Channel.SCHOOL, EnrollmentStatus.REGISTERED,
+             (PaymentStatus.BILLED.value, PaymentStatus.PAID.value, PaymentStatus.REFUNDED.value)],
         )
     confirmation_totals_refresh(confirmation=confirmation)
 

@@ -25,6 +25,7 @@ from enrollment.imports.reader import read_table
 from enrollment.imports.sniff import sniff
 from enrollment.imports.validate import ParsedFile, parse
 from enrollment.models import (
+    AuditAction,
     AuditEvent,
     Enrollment,
     InsuranceYear,
@@ -95,6 +96,8 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     number = values.get("identity_number", "")
     if number:
         clash = Student.objects.filter(identity_number=number).exclude(pk=student.pk if student else None).first()
+        if clash is not None and student is None and _left_in_other_city(clash, school):
+            clash = None  # registered again here: student_create takes the record over (a move between cities)
         if clash is not None:
             errors["identity_number"] = [
                 _("该身份证号码的学生已在本校名册中（%(name)s），请直接修改该学生。") % {"name": clash.name}
@@ -104,6 +107,34 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     if errors:
         raise ValidationError({key: [ValidationError(m, code="invalid") for m in msgs] for key, msgs in errors.items()})
     return values
+
+
+def _left_in_other_city(student: Student, school: School) -> bool:
+    """A student recorded as left at a school of another city: a new registration here is how they move."""
+    return student.status == StudentStatus.LEFT and student.school.office.city_id != school.office.city_id
+
+
+def _reregister(*, actor: Actor, school: School, values: dict, roster) -> Student | None:
+    """Take over the record of a student who left a school of another city; their enrollments there stay there."""
+    student = Student.objects.select_for_update().select_related("school__office").filter(
+        identity_number=values.get("identity_number", "")).first()
+    if student is None or not _left_in_other_city(student, school):
+        return None
+    old_school = student.school
+    old = {key: getattr(student, key) for key in values if key != "identity_number"}
+    for key, value in values.items():
+        setattr(student, key, value)
+    student.school = school
+    student.status, student.status_changed_on = StudentStatus.IN_SCHOOL, timezone.localdate()
+    student.save()
+    changes = diff(old, {k: v for k, v in values.items() if k != "identity_number"})
+    for school_id in (old_school.pk, school.pk):
+        audit_record(
+            actor=actor, action=AuditAction.STUDENT_REREGISTERED, obj=student, school_id=school_id, student_id=student.pk,
+            roster_id=roster.pk if school_id == school.pk else None,
+            changes={**changes, "school": [old_school.name, school.name], "status": [StudentStatus.LEFT, StudentStatus.IN_SCHOOL]},
+        )
+    return student
 
 
 def _refresh(*, actor: Actor, student: Student, year: InsuranceYear, late: bool = False) -> None:
@@ -137,6 +168,10 @@ def student_create(*, actor: Actor, school: School, data: dict) -> Student:
     year = school_year(school)
     values = _clean(school=school, data=data)
     roster, late = _lock(school=school, year=year)
+    moved = _reregister(actor=actor, school=school, values=values, roster=roster)
+    if moved is not None:
+        _refresh(actor=actor, student=moved, year=year, late=late)
+        return moved
     try:
         with transaction.atomic():
             student = Student.objects.create(school=school, **values)
@@ -175,6 +210,11 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
 def student_set_status(*, actor: Actor, student: Student, status: str, on: datetime.date | None = None) -> Student:
     if status not in StudentStatus.values:
         raise ValidationError({"status": [ValidationError(_("在校状态无效。"), code="invalid")]})
+    if status in (StudentStatus.LEFT, StudentStatus.DECEASED):
+        # Mid-year, after confirmation too: the city's rule on a paid fee decides (enrollment.services.leaving).
+        from enrollment.services.leaving import student_leave
+
+        return student_leave(actor=actor, student=student, status=status, on=on or timezone.localdate()).student
     on = on or timezone.localdate()
     if on > timezone.localdate():
         raise ValidationError({"on": [ValidationError(_("日期不能晚于今天。"), code="future")]})
