@@ -70,3 +70,29 @@ def test_a_paid_transferred_student_is_not_charged_again_nor_refunded(two_school
     assert (moving.school, moving.payment_status) == (world.other_school, PaymentStatus.PAID)
     assert ConfirmationLine.objects.filter(enrollment=moving, fee__gt=0).count() == 1
     assert not Refund.objects.exists() and not ChargeCorrection.objects.exists()
+
+
+def test_an_unpaid_student_moving_to_a_billed_school_waits_for_its_supplementary_confirmation_and_is_charged_once(debit_world):
+    from enrollment.selectors import late_enrollments
+    from enrollment.services.rosters import roster_confirm_supplementary
+    from enrollment.services.students import student_create
+    from tests.enrollment.test_student_services import _data
+
+    services.batches_generate(insurance_year=debit_world.year, actor=JOB)
+    # A late freshman at the first school, not confirmed there yet, then moves to the other school.
+    student = student_create(actor=Actor(user=debit_world.coordinator, source="portal"), school=debit_world.school, data=_data(7))
+    enrollment = Enrollment.objects.get(student=student)
+    move(debit_world, enrollment)
+
+    old_roster = Roster.objects.get(school=debit_world.school, insurance_year=debit_world.year)
+    new_roster = Roster.objects.get(school=debit_world.other_school, insurance_year=debit_world.year)
+    assert list(late_enrollments(roster=old_roster)) == []
+    assert list(late_enrollments(roster=new_roster)) == [enrollment]
+    roster_confirm_supplementary(actor=Actor(user=debit_world.other_coordinator, source="portal"), roster=new_roster, checked=True)
+
+    services.batches_generate(insurance_year=debit_world.year, actor=JOB)
+    services.batches_generate(insurance_year=debit_world.year, actor=JOB)
+    supplementary = DebitInstruction.objects.get(kind=DebitInstruction.Kind.SUPPLEMENTARY)
+    assert (supplementary.school, supplementary.head_count, supplementary.amount) == (
+        debit_world.other_school, 1, debit_world.year.fee_standard)
+    assert ConfirmationLine.objects.filter(enrollment=enrollment, live=True).count() == 1
