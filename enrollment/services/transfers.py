@@ -33,6 +33,7 @@ from enrollment.models import (
 )
 from enrollment.querysets import membership_of
 from enrollment.services.common import Actor, audit_fields, roster_get_or_create, roster_touch
+from enrollment.services.rosters import staff_over_school
 
 # Money already on its way or received: the enrollment moves as it is, never charged a second time.
 CHARGED = (PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDED)
@@ -94,21 +95,10 @@ def transfer_request(*, actor: Actor, to_school: School, identity_number: str, n
 
 def can_decide(*, user, transfer: Transfer) -> bool:
     """The old school's coordinator, staff of its office or city, or a superuser."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_superuser:
-        return True
-    membership = membership_of(user)
-    if membership is None:
-        return False
-    office = transfer.from_school.office
-    if membership.role == Role.COORDINATOR:
+    membership = membership_of(user) if getattr(user, "is_authenticated", False) else None
+    if membership is not None and membership.role == Role.COORDINATOR and not user.is_superuser:
         return membership.school_id == transfer.from_school_id
-    if membership.role == Role.DISTRICT_STAFF:
-        return membership.office_id == office.pk
-    if membership.role == Role.CITY_STAFF:
-        return membership.city_id == office.city_id
-    return False
+    return staff_over_school(user=user, school=transfer.from_school)
 
 
 def _lock_pending(*, actor: Actor, transfer: Transfer) -> Transfer:
