@@ -139,6 +139,12 @@ def transfer_accept(*, actor: Actor, transfer: Transfer) -> Transfer:
     student = Student.objects.select_for_update().get(pk=locked.student_id)
     if student.school_id != old_school.pk:
         raise ValidationError(_("该学生已不在原学校名册中，申请已失效。"), code="moved")
+    if student.status in (StudentStatus.GRADUATED, StudentStatus.DECEASED):
+        # Recorded while the request waited: accepting would put the student back in school at the new one.
+        raise ValidationError(
+            _("%(name)s在原学校已登记为“%(status)s”，不能转学；请拒绝该申请并注明原因。")
+            % {"name": student.name, "status": student.get_status_display()}, code="not_in_school",
+        )
     enrollment = Enrollment.objects.select_for_update().filter(student=student, insurance_year=year).first()
     if enrollment is not None and enrollment.payment_status not in CHARGED:
         _leave_old_confirmation(enrollment=enrollment, roster=rosters[old_school.pk])
