@@ -75,7 +75,7 @@ def test_city_staff_read_only_their_own_citys_entries_in_the_personal_data_acces
 
 def test_district_staff_see_the_exception_counts_of_their_own_districts_schools_only(client, world, suzhou):
     run = DeregistrationRun.objects.create(
-        exceptions=9, exceptions_per_school={world.school.code: 4, world.other_school.code: 3, suzhou.school.code: 2},
+        city=world.city, exceptions=9, exceptions_per_school={world.school.code: 4, world.other_school.code: 3, suzhou.school.code: 2},
     )
     login(client, world.other_district_staff)
     page = client.get(reverse("admin:graduates_deregistrationrun_change", args=[run.pk])).content.decode()
@@ -84,7 +84,7 @@ def test_district_staff_see_the_exception_counts_of_their_own_districts_schools_
 
 
 def test_district_staff_do_not_see_who_uploaded_a_graduate_feed(client, world):
-    feed = GraduateFeed.objects.create(source="school_roll", received_via="admin", checksum="c" * 64,
+    feed = GraduateFeed.objects.create(source="school_roll", received_via="admin", checksum="c" * 64, city=world.city,
                                        received_by=world.city_staff, record_count=1)
     url = reverse("admin:graduates_graduatefeed_change", args=[feed.pk])
     login(client, world.district_staff)
