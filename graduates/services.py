@@ -34,8 +34,8 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
-from enrollment.services import bulk
 from enrollment.querysets import membership_city_id, membership_of
+from enrollment.services import bulk
 from enrollment.services.common import Actor
 from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, GraduateRecord
 from graduates.parsing import (
