@@ -129,13 +129,13 @@ def build(world) -> SimpleNamespace:
                                          source="civil_affairs", valid_from=datetime.date(2020, 1, 1))
 
     feed = GraduateFeed.objects.create(source=FeedSource.values[0], received_via=GraduateFeed.Via.API, checksum="1" * 64,
-                                       received_by=world.city_staff, record_count=1)
+                                       received_by=world.city_staff, record_count=1, city=world.city)
     graduate = GraduateRecord.objects.create(
         feed=feed, row_number=1, identity_number=number, name=MARKER_NAME, school_code=school.code,
         graduation_date=datetime.date(2027, 6, 30), school=school, student=student,
         outcome=GraduateRecord.Outcome.NAME_MISMATCH,
     )
-    run = DeregistrationRun.objects.create()
+    run = DeregistrationRun.objects.create(city=world.city)
     access = PersonalDataAccess.objects.create(user=world.coordinator, action="export_full", target=school.code)
     return SimpleNamespace(
         school=school, year=year, student=student, second=second, enrollment=enrollment, roster=roster,
