@@ -415,8 +415,11 @@ def exemptions_apply(*, actor: Actor, identity_numbers: list[str]) -> dict:
                 counts["skipped_window_closed"] += 1
                 continue
             for roster in (
-                Roster.objects.filter(insurance_year=year, school_id__in=school_ids).select_related("school", "insurance_year").order_by("pk")
+                Roster.objects.filter(insurance_year=year, school_id__in=school_ids)
+                .select_related("school__office", "insurance_year").order_by("pk")
             ):
+                if not year.applies_to_school(roster.school):
+                    continue  # a county-level school's roster left from before the rule: the year does not apply
                 ids = list(students.filter(school_id=roster.school_id).values_list("pk", flat=True))
                 if roster.state == RosterState.OPEN:
                     counts["refreshed"] += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=ids)
