@@ -119,7 +119,8 @@ class InsuranceYearAdminForm(forms.ModelForm):
         model = InsuranceYear
         fields = [
             "city", "label", "collection_route", "fee_standard", "fee_provisional", "window_start", "window_end",
-            "coverage_start", "coverage_end", "coordinator_deadline", "locked_after_window", "urban_districts_only",
+            "coverage_start", "coverage_end", "coverage_description", "coordinator_deadline", "locked_after_window",
+            "urban_districts_only",
         ]
 
     @property
@@ -153,7 +154,8 @@ class InsuranceYearAdmin(ScopedModelAdmin):
     fieldsets = [
         (None, {"fields": ["city", "label", "collection_route"]}),
         (_("缴费标准"), {"fields": ["fee_standard", "fee_provisional"]}),
-        (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
+        (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end",
+                                                  "coverage_description"]}),
         (_("本市规则"), {"fields": ["locked_after_window", "urban_districts_only"]}),
         (_("协管员"), {"fields": ["coordinator_deadline"]}),
     ]
