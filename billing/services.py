@@ -37,6 +37,7 @@ from billing.models import (
 )
 from enrollment import identity, selectors
 from enrollment.models import (
+    AuditEvent,
     Bank,
     ChargeCorrection,
     CollectionRoute,
@@ -163,7 +164,7 @@ def corrections_process(*, insurance_year: InsuranceYear, actor: Actor) -> dict:
             adjustments += 1
         ChargeCorrection.objects.filter(pk=correction.pk).update(state=ChargeCorrection.State.IN_BILLING)
         audit_record(
-            actor=actor, action="correction_billed", obj=correction, changes={"amount": correction.amount},
+            actor=actor, action=AuditEvent.Action.CORRECTION_BILLED, obj=correction, changes={"amount": correction.amount},
             school_id=enrollment.school_id, student_id=enrollment.student_id,
         )
     return {"refunds": refunds, "adjustments": adjustments, "waiting": waiting}
@@ -342,7 +343,7 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
         DebitInstruction.objects.filter(batch=batch, kind=DebitInstruction.Kind.ROSTER).values_list("confirmation_id", flat=True)
     )
     payments.rosters_mark_billed(confirmation_ids=confirmation_ids, actor=actor)
-    audit_record(actor=actor, action="debit_batch_generated", obj=batch, changes={"lines": count, "amount": line_sum})
+    audit_record(actor=actor, action=AuditEvent.Action.DEBIT_BATCH_GENERATED, obj=batch, changes={"lines": count, "amount": line_sum})
     return batch
 
 
@@ -504,7 +505,7 @@ def _apply_results(*, batch, parsed, checksum, actor) -> ResultSummary:
     locked.result_checksum = checksum
     locked.succeeded_count, locked.failed_count = summary.succeeded, summary.failed
     locked.save(update_fields=["state", "results_imported_at", "result_checksum", "succeeded_count", "failed_count"])
-    audit_record(actor=actor, action="debit_results_imported", obj=locked,
+    audit_record(actor=actor, action=AuditEvent.Action.DEBIT_RESULTS_IMPORTED, obj=locked,
                  changes={"succeeded": summary.succeeded, "failed": summary.failed, "flagged": summary.flagged})
     return summary
 
@@ -517,7 +518,7 @@ def instruction_retry(*, instruction: DebitInstruction, actor: Actor) -> None:
     )
     if not changed:
         raise BillingError(_("只有多次失败待处理的扣款指令可以重新扣款。"), code="not_flagged")
-    audit_record(actor=actor, action="debit_instruction_retried", obj=instruction, school_id=instruction.school_id)
+    audit_record(actor=actor, action=AuditEvent.Action.DEBIT_INSTRUCTION_RETRIED, obj=instruction, school_id=instruction.school_id)
 
 
 # --- Refund files ---------------------------------------------------------------------
@@ -597,7 +598,7 @@ def _refunds_export(*, school, actor):
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
         state=Refund.State.EXPORTED, export=export, export_reference=export.reference
     )
-    audit_record(actor=actor, action="refunds_exported", obj=export, school_id=school.pk, changes={"lines": len(refunds), "amount": total})
+    audit_record(actor=actor, action=AuditEvent.Action.REFUNDS_EXPORTED, obj=export, school_id=school.pk, changes={"lines": len(refunds), "amount": total})
     return export
 
 
@@ -658,7 +659,7 @@ def refund_results_import(*, export: RefundExport, content: bytes, file_name: st
                 summary.failed += 1
         locked.state, locked.result_checksum = RefundExport.State.SETTLED, checksum
         locked.save(update_fields=["state", "result_checksum"])
-        audit_record(actor=actor, action="refund_results_imported", obj=locked, school_id=locked.school_id,
+        audit_record(actor=actor, action=AuditEvent.Action.REFUND_RESULTS_IMPORTED, obj=locked, school_id=locked.school_id,
                      changes={"succeeded": summary.succeeded, "failed": summary.failed})
     return summary
 
@@ -789,7 +790,7 @@ def declaration_record_payment(
         )
     locked.state, locked.payment_method, locked.paid_at = Declaration.State.PAID, method, paid_at or timezone.now()
     locked.save(update_fields=["state", "payment_method", "paid_at"])
-    audit_record(actor=actor, action="declaration_paid", obj=locked, school_id=locked.school_id, changes={"method": method})
+    audit_record(actor=actor, action=AuditEvent.Action.DECLARATION_PAID, obj=locked, school_id=locked.school_id, changes={"method": method})
     return locked
 
 

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from bureau import views
+from bureau import views, views_coverage
 
 app_name = "bureau"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("coverage/", views_coverage.coverage_lookup, name="coverage"),
+    path("reminders/", views_coverage.reminders_send, name="reminders_send"),
     path("schools/<int:pk>/", views.school_detail, name="school"),
     path("reports/year-end/", views.report_start, name="report_start"),
     path("cards/export/", views.cards_export, name="cards_export"),

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from bureau import reports
-from coordinators.models import Coordinator
+from coordinators.models import Coordinator, ReminderSent
 from enrollment import coverage
 from enrollment.api.permissions import is_bureau_staff
 from enrollment.models import (
@@ -93,15 +93,24 @@ def reports_threshold() -> int:
     return settings.LAGGING_COVERAGE_PERCENT
 
 
+def threshold_from(params) -> int:
+    """The completion threshold (percent) staff chose for the lagging list, else the setting's."""
+    raw = str(params.get("threshold") or "").strip()
+    if raw.isdigit() and 1 <= int(raw) <= 100:
+        return int(raw)
+    return reports_threshold()
+
+
 @staff_required
 def dashboard(request):
     year = selected_year(request)
-    context = {"years": visible_years(request.user), "year": year, "threshold": reports_threshold()}
+    threshold = threshold_from(request.GET)
+    context = {"years": visible_years(request.user), "year": year, "threshold": threshold}
     if year is not None:
         schools = School.objects.visible_to(request.user)
         rows = coverage.school_coverage(insurance_year=year, schools=schools)
         districts = coverage.district_coverage(rows)
-        lagging = [r for r in rows if r.expected > 0 and (not r.confirmed or r.rate < reports_threshold())]
+        lagging = [r for r in rows if r.expected > 0 and (not r.confirmed or r.rate < threshold)]
         context.update(
             rows=rows,
             districts=districts,
@@ -117,6 +126,8 @@ def dashboard(request):
             refunds=reports.refunds(insurance_year=year, schools=schools),
             cards_waiting=CitizenCard.objects.visible_to(request.user).filter(state=CitizenCard.State.PHOTO_SUBMITTED).count(),
             jobs=Job.objects.filter(created_by=request.user, kind__in=[Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT])[:5],
+            reminders=ReminderSent.objects.filter(insurance_year=year, school__in=schools)
+            .select_related("school", "sent_by", "notice").order_by("-sent_at", "-pk")[:30],
         )
     return render(request, "bureau/dashboard.html", context)
 
@@ -198,6 +209,7 @@ JOB_COUNT_LABELS = {
     "batches": _lazy("批次数"), "declarations": _lazy("申报数"), "instructions_created": _lazy("新建扣款指令"), "instructions": _lazy("扣款指令"),
     "cards": _lazy("照片数"), "created": _lazy("新增"), "updated": _lazy("更新"), "rows": _lazy("行数"),
     "matched": _lazy("匹配"), "stopped": _lazy("已停保"), "exceptions": _lazy("待处理"),
+    "feeds": _lazy("处理数据批数"), "records": _lazy("毕业生记录"),
 }
 # Jobs whose output file the starter downloads from this page.
 DOWNLOADABLE = (Job.Kind.REPORT, Job.Kind.PHOTO_EXPORT)
@@ -217,6 +229,8 @@ def job_detail(request, pk):
         result_link = {"url": reverse(page[0]), "label": page[1]}
     counts = []
     for key, value in (job.result or {}).items():
+        if key.endswith("_id"):  # a row's id (the run's) is not a count the clerk reads
+            continue
         if isinstance(value, list):
             value = len(value)
         if isinstance(value, int) and not isinstance(value, bool):

@@ -72,3 +72,14 @@ class CoordinatorForm(forms.ModelForm):
     class Meta:
         model = Coordinator
         fields = ["name", "gender", "department", "post", "work_phone", "mobile", "email"]
+
+
+class CoverageLookupForm(forms.Form):
+    """The full identity number of one student, for the coverage lookup (exact match; never echoed back)."""
+
+    identity_number = forms.CharField(label=_("证件号码"), max_length=40, strip=True)
+
+    def clean_identity_number(self):
+        from enrollment.identity import validate
+
+        return validate(self.cleaned_data["identity_number"])

@@ -75,29 +75,14 @@ class CoordinatorChange(models.Model):
 
     def change_lines(self) -> list[tuple[str, str, str]]:
         """(label, before, after) per changed item, in the words of the form, for people to read."""
-        lines = []
-        for key, (before, after) in self.changes.items():
-            try:
-                field = Coordinator._meta.get_field(key)
-            except models.FieldDoesNotExist:
-                label = self.EXTRA_LABELS.get(key, key)
-                lines.append((str(label), _shown(before), _shown(after)))
-                continue
-            if field.choices:
-                choices = dict(field.flatchoices)
-                before, after = choices.get(before, before), choices.get(after, after)
-            lines.append((str(field.verbose_name), _shown(before), _shown(after)))
-        return lines
+        from enrollment.changes import change_lines
 
+        return [(label, before or "", after) for label, before, after in change_lines(Coordinator, self.changes, self.EXTRA_LABELS)]
 
-def _shown(value) -> str:
-    if value is None or value == "":
-        return ""
-    if value is True:
-        return str(_("是"))
-    if value is False:
-        return str(_("否"))
-    return str(value)
+    def change_text(self) -> str:
+        from enrollment.changes import change_text
+
+        return change_text(Coordinator, self.changes, self.EXTRA_LABELS)
 
 
 class Notice(models.Model):
@@ -140,18 +125,33 @@ class NoticeRead(models.Model):
 
 
 class ReminderSent(models.Model):
-    """One reminder per school, insurance year and threshold (days before the window closes)."""
+    """A reminder to a lagging school: nightly, once per threshold (days before the window closes), or sent by
+    bureau staff from the dashboard (who, with which completion threshold). What was sent is the notice."""
 
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
-    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.CASCADE, related_name="+")
-    days_before = models.PositiveSmallIntegerField()
-    notice = models.ForeignKey(Notice, null=True, on_delete=models.SET_NULL, related_name="+")
-    sent_at = models.DateTimeField(default=timezone.now)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", verbose_name=_("学校"))
+    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.CASCADE, related_name="+", verbose_name=_("参保年度"))
+    # Nightly reminders only; a reminder sent by staff has none (NULLs never collide in the unique constraint).
+    days_before = models.PositiveSmallIntegerField(_("截止前天数"), null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("发送人")
+    )
+    threshold_percent = models.PositiveSmallIntegerField(_("参保率标准（%）"), null=True, blank=True)
+    notice = models.ForeignKey(Notice, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("通知"))
+    sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("参保提醒记录")
+        verbose_name_plural = _("参保提醒记录")
         constraints = [
-            models.UniqueConstraint(fields=["school", "insurance_year", "days_before"], name="reminder_once_per_threshold")
+            models.UniqueConstraint(fields=["school", "insurance_year", "days_before"], name="reminder_once_per_threshold"),
+            models.CheckConstraint(
+                condition=Q(days_before__isnull=False) | Q(threshold_percent__isnull=False), name="reminder_nightly_or_by_staff"
+            ),
         ]
+
+    @property
+    def by_staff(self) -> bool:
+        return self.days_before is None
 
 
 class Handout(models.Model):

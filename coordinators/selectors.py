@@ -11,6 +11,7 @@ from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from coordinators.models import Coordinator
 from enrollment.identity import normalize
@@ -29,7 +30,13 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
-from enrollment.selectors import ON_ROSTER, ROSTER_ORDER, school_data_stamp, suspected_graduates
+from enrollment.selectors import (
+    ON_ROSTER,
+    ROSTER_ORDER,
+    exemption_letters_awaited,
+    school_data_stamp,
+    suspected_graduates,
+)
 from enrollment.services.common import current_insurance_year
 from enrollment.todos import Todo, school_todos
 
@@ -82,6 +89,13 @@ def home_summary(*, school: School, today: datetime.date | None = None) -> HomeS
         summary.coordinator_deadline = year.coordinator_deadline
         if year.collection_route == CollectionRoute.BANK_DEBIT and not SchoolAccount.objects.filter(school=school, active=True).exists():
             summary.todos.append(Todo(_("学校尚无有效的扣费账户，银行无法扣款：请向经办机构提交开户银行和账号。"), reverse("portal:contacts")))
+    awaited = exemption_letters_awaited(school=school, today=today)
+    if awaited:
+        summary.todos.append(Todo(ngettext(
+            "%(n)d名非本市户籍学生在低保等名单中，须由经办机构录入民政局盖章确认函后才能免缴：请将确认函交所属经办机构。",
+            "%(n)d名非本市户籍学生在低保等名单中，须由经办机构录入民政局盖章确认函后才能免缴：请将确认函交所属经办机构。",
+            awaited,
+        ) % {"n": awaited}, reverse("portal:contacts")))
     summary.todos.extend(school_todos(school=school, year=year, today=today))
     return summary
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from coordinators.views import home, imports, registry, roster, students
+from coordinators.views import coverage, home, imports, registry, roster, students
 from enrollment.lockout import LoginForm
 
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("students/add/", students.student_add, name="student_add"),
     path("students/<int:pk>/", students.student_edit, name="student_edit"),
     path("students/<int:pk>/status/", students.student_status, name="student_status"),
+    path("coverage/", coverage.coverage_lookup, name="coverage"),
     path("export/<str:what>.xlsx", students.export, name="export"),
     path("import/", imports.import_start, name="import"),
     path("import/template.xlsx", imports.import_template, name="import_template"),

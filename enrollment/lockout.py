@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils.translation import ngettext
 
+from enrollment.models import AuditEvent
 from enrollment.services.common import Actor, audit_record
 
 PAIR, ACCOUNT, ADDRESS = "username+ip_address", "username", "ip_address"
@@ -161,7 +162,7 @@ def login_unlock(*, actor: Actor, user) -> int:
     # A coordinator's unlock is filed under the school, where the school's district and city staff read it.
     membership = membership_of(user)
     audit_record(
-        actor=actor, action="login_unlocked", obj=user, changes={"failures_cleared": failures},
+        actor=actor, action=AuditEvent.Action.LOGIN_UNLOCKED, obj=user, changes={"failures_cleared": failures},
         school_id=membership.school_id if membership is not None else None,
     )
     return failures

@@ -927,6 +927,59 @@ class Job(models.Model):
         return int(self.progress * 100 / self.total) if self.total else 0
 
 
+class AuditAction(models.TextChoices):
+    # One name per kind of change, so the audit can be searched and shown by kind; a new kind of
+    # change adds a member here (and its migration: the column's check constraint lists them all).
+    STUDENT_CREATE = "student_create", _("新增学生")
+    STUDENT_UPDATE = "student_update", _("修改学生")
+    STUDENT_STATUS = "student_status", _("学生状态变更")
+    STUDENT_IMPORT = "student_import", _("导入学生")
+    STUDENT_GRADUATED = "student_graduated", _("学生毕业")
+    PSEUDONYMISE = "pseudonymise", _("个人信息去标识化")
+    ENROLLMENT_CREATE = "enrollment_create", _("新增参保登记")
+    ENROLLMENT_UPDATE = "enrollment_update", _("修改参保登记")
+    ENROLLMENT_REMOVE = "enrollment_remove", _("移出参保名单")
+    ENROLLMENT_RESTORE = "enrollment_restore", _("恢复到参保名单")
+    ENROLLMENT_FEE_RECOMPUTE = "enrollment_fee_recompute", _("重算应缴金额")
+    ENROLLMENT_EXEMPT_AFTER_CONFIRM = "enrollment_exempt_after_confirm", _("确认后认定免缴")
+    ENROLLMENT_EXEMPT_AFTER_BILLING = "enrollment_exempt_after_billing", _("扣款后认定免缴")
+    ENROLLMENT_PAID = "enrollment_paid", _("缴费成功")
+    ENROLLMENT_REFUNDED = "enrollment_refunded", _("全额退费")
+    ENROLLMENT_PARTLY_REFUNDED = "enrollment_partly_refunded", _("部分退费")
+    GRADUATE_DEREGISTERED = "graduate_deregistered", _("毕业生停保")
+    ROSTER_CONFIRM = "roster_confirm", _("确认参保名单")
+    ROSTER_REOPEN = "roster_reopen", _("退回参保名单")
+    ROSTER_BILLED = "roster_billed", _("名单已出账")
+    ROSTER_SETTLED = "roster_settled", _("名单已结清")
+    FEE_STANDARD_PUBLISH = "fee_standard_publish", _("公布缴费标准")
+    CHARGE_CORRECTION = "charge_correction", _("补扣或退费调整")
+    CORRECTION_BILLED = "correction_billed", _("调整已出账")
+    EXEMPTION_CREATE = "exemption_create", _("新增免缴人员")
+    EXEMPTION_UPDATE = "exemption_update", _("修改免缴人员")
+    DEBIT_BATCH_GENERATED = "debit_batch_generated", _("生成扣款批次")
+    DEBIT_RESULTS_IMPORTED = "debit_results_imported", _("导入扣款结果")
+    DEBIT_INSTRUCTION_RETRIED = "debit_instruction_retried", _("重新扣款")
+    REFUNDS_EXPORTED = "refunds_exported", _("导出退费文件")
+    REFUND_RESULTS_IMPORTED = "refund_results_imported", _("导入退费结果")
+    DECLARATION_PAID = "declaration_paid", _("申报已缴费")
+    CARD_PHOTO_UPLOAD = "card_photo_upload", _("上传社保卡照片")
+    CARD_SENT = "card_sent", _("社保卡已送制")
+    CARD_READY = "card_ready", _("社保卡已制成")
+    CARD_PICKED_UP = "card_picked_up", _("社保卡已领取")
+    COORDINATOR_REGISTER = "coordinator_register", _("登记协管员")
+    COORDINATOR_UPDATE = "coordinator_update", _("修改协管员")
+    COORDINATOR_DEACTIVATE = "coordinator_deactivate", _("停用协管员")
+    NOTICE_PUBLISHED = "notice_published", _("发布通知")
+    NOTICE_UPDATED = "notice_updated", _("修改通知")
+    HANDOUT_RECORDED = "handout_recorded", _("登记发放")
+    HANDOUT_UPDATED = "handout_updated", _("修改发放记录")
+    DOCUMENTS_REQUESTED = "documents_requested", _("申请打印材料")
+    API_TOKEN_ISSUED = "api_token_issued", _("签发接口令牌")
+    API_TOKENS_REVOKED = "api_tokens_revoked", _("吊销接口令牌")
+    LOGIN_UNLOCKED = "login_unlocked", _("解除登录锁定")
+    REMINDER_SENT = "reminder_sent", _("发送催办提醒")
+
+
 class AuditEvent(models.Model):
     """Who changed what, when, from which entry point: old and new values (append-only)."""
 
@@ -937,6 +990,8 @@ class AuditEvent(models.Model):
         IMPORT = "import", _("批量导入")
         JOB = "job", _("后台任务")
         SHELL = "shell", _("命令行")
+
+    Action = AuditAction
 
     scope_school = "school"
 
@@ -951,7 +1006,7 @@ class AuditEvent(models.Model):
     )
     actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
     source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
-    action = models.CharField(_("操作"), max_length=50)
+    action = models.CharField(_("操作"), max_length=50, choices=Action.choices)
     model = models.CharField(_("对象类型"), max_length=50)
     object_id = models.BigIntegerField(_("对象编号"))
     school = models.ForeignKey(
@@ -973,17 +1028,35 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("操作记录")
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["model", "object_id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(action__in=AuditAction.values), name="auditevent_action_known"),
+        ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.model}#{self.object_id}"
+        from enrollment.changes import model_named
+
+        model = model_named(self.model)
+        kind = model._meta.verbose_name if model is not None else self.model
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.get_action_display()} {kind}#{self.object_id}"
+
+
+
+class PersonalDataAction(models.TextChoices):
+    ADMIN_VIEW_STUDENT = "admin_view_student", _("后台查看学生")
+    API_FULL_IDENTITY = "api_full_identity", _("接口读取完整证件号码")
+    EXPORT_REGISTER_FULL = "export_register_full", _("导出学生名册（完整证件号码）")
+    EXPORT_ROSTER_FULL = "export_roster_full", _("导出参保名单（完整证件号码）")
+    CARD_PHOTO_EXPORT = "card_photo_export", _("导出社保卡照片")
 
 
 class PersonalDataAccess(models.Model):
     """Each view or export of full identity numbers: who, what, when (PIPL). Nobody edits it."""
 
+    Action = PersonalDataAction
+
     at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("用户"))
-    action = models.CharField(_("操作"), max_length=50)
+    action = models.CharField(_("操作"), max_length=50, choices=Action.choices)
     target = models.CharField(_("对象"), max_length=200)
     record_count = models.PositiveIntegerField(_("记录数"), default=1)
     ip_address = models.GenericIPAddressField(_("IP地址"), null=True, blank=True)
@@ -992,6 +1065,9 @@ class PersonalDataAccess(models.Model):
         verbose_name = _("个人信息查看记录")
         verbose_name_plural = _("个人信息查看记录")
         ordering = ["-at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(action__in=PersonalDataAction.values), name="personaldataaccess_action_known"),
+        ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.get_action_display()}"

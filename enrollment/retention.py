@@ -113,7 +113,7 @@ def students_pseudonymise(
 
     AuditEvent.objects.bulk_create(
         AuditEvent(**audit_fields(
-            actor=actor, action="pseudonymise", obj=student, school_id=student.school_id, student_id=student.pk,
+            actor=actor, action=AuditEvent.Action.PSEUDONYMISE, obj=student, school_id=student.school_id, student_id=student.pk,
             changes={"fields": ["name", "identity_number", "class_name"]},
             note=f"retention {settings.RETENTION_YEARS} years",
         ))

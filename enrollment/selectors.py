@@ -25,9 +25,11 @@ from enrollment.models import (
     ConfirmationLine,
     Enrollment,
     EnrollmentStatus,
+    Exemption,
+    ExemptionCategory,
+    ExemptionSource,
     InsuranceYear,
     Office,
-    PaymentStatus,
     Roster,
     RosterConfirmation,
     RosterState,
@@ -35,8 +37,10 @@ from enrollment.models import (
     SchoolAccount,
     SchoolDataStamp,
     Student,
+    StudentStatus,
 )
 from enrollment.rowset import RowSet
+from enrollment.selectors_coverage import StudentCoverage, student_coverage
 
 
 @dataclass
@@ -262,58 +266,10 @@ def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview
     )
 
 
-@dataclass
-class CoverageAnswer:
-    covered: bool
-    coverage_from: datetime.date
-    coverage_to: datetime.date
-    reason_code: str = ""
-    reason: str = ""
-    channel: str = ""
-
-
-def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> CoverageAnswer:
-    def answer(covered, code="", reason="", channel=""):
-        return CoverageAnswer(
-            covered=covered, coverage_from=insurance_year.coverage_start, coverage_to=insurance_year.coverage_end,
-            reason_code=code, reason=reason, channel=channel,
-        )
-
-    enrollment = (
-        Enrollment.objects.filter(student__identity_number=identity_number, insurance_year=insurance_year)
-        .select_related("student")
-        .first()
-    )
-    if enrollment is None:
-        student = Student.objects.filter(identity_number=identity_number).first()
-        if student is not None and student.public_funded_care:
-            return answer(False, "public_funded", _("享受公费医疗，不参加居民医保"))
-        return answer(False, "not_enrolled", _("未参保登记"))
-    if enrollment.channel == Channel.PUBLIC_FUNDED:
-        return answer(False, "public_funded", _("享受公费医疗，不参加居民医保"), enrollment.channel)
-    if enrollment.channel != Channel.SCHOOL:
-        return answer(
-            False, "other_channel",
-            _("经%(channel)s参保，由其办理") % {"channel": enrollment.get_channel_display()}, enrollment.channel,
-        )
-    if enrollment.status != EnrollmentStatus.REGISTERED:
-        return answer(False, "not_enrolled", _("已剔除或停保：%(reason)s") % {"reason": enrollment.status_reason or enrollment.get_status_display()}, enrollment.channel)
-    if enrollment.payment_status == PaymentStatus.PAID:
-        paid_day = timezone.localdate(enrollment.paid_at) if enrollment.paid_at else None
-        if paid_day is not None and paid_day <= insurance_year.window_end:
-            return answer(True, channel=enrollment.channel)
-        return answer(False, "paid_late", _("缴费不在申报缴费期内（%(start)s至%(end)s）") % {
-            "start": insurance_year.window_start.isoformat(), "end": insurance_year.window_end.isoformat(),
-        }, enrollment.channel)
-    if enrollment.payment_status == PaymentStatus.FUNDED:
-        confirmed = Roster.objects.filter(
-            school_id=enrollment.school_id, insurance_year=insurance_year,
-            state__in=[RosterState.CONFIRMED, RosterState.BILLED, RosterState.SETTLED],
-        ).exists()
-        if confirmed:
-            return answer(True, channel=enrollment.channel)
-        return answer(False, "unpaid", _("免缴人员，所在学校名单尚未确认"), enrollment.channel)
-    return answer(False, "unpaid", _("未缴费"), enrollment.channel)
+def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> StudentCoverage:
+    """Coverage of the student with this number (not scoped: callers scope first); see ``selectors_coverage``."""
+    student = Student.objects.filter(identity_number=identity_number).first()
+    return student_coverage(student=student, insurance_year=insurance_year)
 
 
 
@@ -362,4 +318,25 @@ def school_debit_accounts() -> RowSet:
           JOIN {Bank.allowed_in.through._meta.db_table} ba ON ba.bank_id = a.bank_id AND ba.city_id = o.city_id
          WHERE a.active AND a.agreement_signed_on IS NOT NULL
         """
+    )
+
+
+def exemption_letters_awaited(*, school: School, today: datetime.date) -> int:
+    """Students of the school a list names for a local-only exemption, who are non-local: only a stamped letter
+    entered by the bureau exempts them (R7), and none is in the register yet. The school hands the letter in."""
+    covering = Q(valid_from__lte=today) & (Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    city_id = school.office.city_id
+    if not ExemptionCategory.objects.filter(city_id=city_id, requires_letter=True).exists():
+        return 0
+    listed = Exemption.objects.filter(
+        covering, identity_number=OuterRef("identity_number"), category__city_id=city_id,
+        category__local_hukou_only=True,
+    ).exclude(source=ExemptionSource.CONFIRMATION_LETTER)
+    lettered = Exemption.objects.filter(
+        covering, identity_number=OuterRef("identity_number"), category__city_id=city_id,
+        source=ExemptionSource.CONFIRMATION_LETTER,
+    )
+    return (
+        Student.objects.filter(school=school, hukou_local=False, status=StudentStatus.IN_SCHOOL)
+        .filter(Exists(listed)).exclude(Exists(lettered)).count()
     )

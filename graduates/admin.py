@@ -146,16 +146,18 @@ class GraduateFeedAdmin(BureauOnlyMixin, ScopedModelAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return redirect("admin:graduates_graduatefeed_changelist")
-        tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
-        self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
-        return redirect("admin:graduates_graduatefeed_changelist")
+        job = tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
+        self.message_user(request, _("已提交停保处理，本页显示进度，完成后显示结果。"), messages.SUCCESS)
+        # The job's page follows the run on the worker and shows its counts, as for billing runs.
+        return redirect("bureau:job", pk=job.pk)
 
     @admin.action(description=gettext_lazy("立即处理全部待处理数据（停保）"))
     def run_now(self, request, queryset):
         if not can_feed(request):
             raise PermissionDenied
-        tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
-        self.message_user(request, _("已提交停保处理，稍后可在“停保处理批次”中查看结果。"), messages.SUCCESS)
+        job = tasks.deregistration_start(triggered_by=f"admin:{request.user.get_username()}", user=request.user)
+        self.message_user(request, _("已提交停保处理，本页显示进度，完成后显示结果。"), messages.SUCCESS)
+        return redirect("bureau:job", pk=job.pk)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {

@@ -66,13 +66,6 @@ class FeedRefused(ValidationError):
         return [e.as_dict() for e in self.errors]
 
 
-def _heading_key(value) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value or ""))).lower()
-
-
-_HEADING_LOOKUP = {_heading_key(alias): field for field, aliases in HEADINGS.items() for alias in aliases}
-
-
 def read_table(content: bytes, file_name: str) -> list[list]:
     """Rows of cells, heading first; raise FeedRefused when the file cannot be read at all."""
     try:
@@ -84,21 +77,16 @@ def read_table(content: bytes, file_name: str) -> list[list]:
 
 def rows_from_table(table: list[list], *, file_name: str = "") -> list[tuple[int, dict]]:
     """(row number as people count it in the file, {field: raw value}) for each non-blank data row."""
-    table = [row for row in table]
     if not table:
         raise FeedRefused([FeedError(None, "", _("文件为空。"))], file_name=file_name)
-    heading = table[0]
-    columns = {}
-    for index, cell in enumerate(heading):
-        field = _HEADING_LOOKUP.get(_heading_key(cell))
-        if field and field not in columns:
-            columns[field] = index
-    missing = [field for field in REQUIRED if field not in columns]
-    if missing:
+    try:
+        # Headings are matched as every list's are (NFKC, no spaces, no required-mark asterisks, any case).
+        columns = intake.map_columns(table[0], HEADINGS, required=REQUIRED)
+    except intake.MissingColumns as exc:
         raise FeedRefused(
-            [FeedError(1, column_label(field), _("缺少必需的列“%(column)s”。") % {"column": column_label(field)}) for field in missing],
+            [FeedError(1, column_label(field), _("缺少必需的列“%(column)s”。") % {"column": column_label(field)}) for field in exc.missing],
             file_name=file_name,
-        )
+        ) from exc
     rows = []
     for offset, row in enumerate(table[1:], start=2):
         values = {field: (row[index] if index < len(row) else None) for field, index in columns.items()}

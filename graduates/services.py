@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment.models import (
+    AuditEvent,
     ChargeCorrection,
     City,
     Enrollment,
@@ -426,7 +427,7 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
                     _("毕业生停保减员，名单已扣费，已提出退费"), _("毕业生停保减员，已从待确认名单中移除"),
                 ),
             ),
-            actor=actor, action="graduate_deregistered", at=now,
+            actor=actor, action=AuditEvent.Action.GRADUATE_DEREGISTERED, at=now,
         )
         # The school's open roster changed: its version moves so a confirmation of the old list is refused.
         bulk.rosters_bump(rows=bulk.RowSet("SELECT roster_id FROM grad_out WHERE outcome = 'stopped'"), at=now)

@@ -28,6 +28,7 @@ def deregistration_job(job: Job):
     return JobOutcome(
         result={
             "run_id": runs[-1].pk if runs else None, "run_ids": [run.pk for run in runs], "feeds": feeds,
+            "records": sum(run.record_count for run in runs), "matched": sum(run.matched for run in runs),
             "stopped": sum(run.stopped for run in runs), "exceptions": sum(run.exceptions for run in runs),
         },
         progress=feeds, total=feeds,

@@ -62,6 +62,7 @@ def _prepare(env: dict) -> list[tuple[str, str, str]]:
     call_command("migrate", interactive=False, verbosity=0)
     call_command("loaddata", "reference", verbosity=0)
     call_command("seed_demo")
+    _manual_screenshots(call_command)
     logins = []
     for user in get_user_model().objects.filter(is_active=True).order_by("username"):
         membership = membership_of(user)
@@ -74,6 +75,21 @@ def _prepare(env: dict) -> list[tuple[str, str, str]]:
     # The children open their own connections; this process keeps none open while it waits.
     connections.close_all()
     return logins
+
+
+def _manual_screenshots(call_command) -> None:
+    """A fresh demo's manual shows the portal, not placeholders: take the screenshots missing (needs Chromium)."""
+    from coordinators import manual, manual_screenshots
+
+    if all((manual.SCREENSHOT_DIR / step.filename).exists() for step in manual_screenshots.STEPS):
+        return
+    if not Path(manual_screenshots.CHROMIUM).exists():
+        _say("操作手册截图未生成：未找到 Chromium（make system-packages 后运行 python manage.py manual_screenshots）")
+        return
+    try:
+        call_command("manual_screenshots")
+    except Exception as exc:  # noqa: BLE001 - the demo runs without the manual's pictures
+        _say(f"操作手册截图未生成：{exc}")
 
 
 def _start(name: str, args: list[str], env: dict, logs: Path) -> subprocess.Popen:

@@ -4,6 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
+# The demo data for browser tests, seeded once per module that asks for it (see tests/demo_live.py).
+from tests.demo_live import browser, demo, demo_server, open_as, situations  # noqa: E402, F401, I001  (fixtures)
 from tests.factories import (
     CityFactory,
     InsuranceYearFactory,

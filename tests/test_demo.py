@@ -80,9 +80,12 @@ def test_the_demo_serves_both_kinds_of_user_runs_jobs_on_its_worker_and_stops_ev
         demo_stack.stop(launcher, tmp_path)
         raise
 
-    launcher.send_signal(signal.SIGINT)
-    assert launcher.wait(90) == 0, output.read_text()
-    gone, alive = psutil.wait_procs(started, timeout=10)
-    assert alive == []
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in servers)
-    assert output.read_text().rstrip().endswith("已全部停止。")
+    try:
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(90) == 0, output.read_text()
+        gone, alive = psutil.wait_procs(started, timeout=10)
+        assert alive == []
+        assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in servers)
+        assert output.read_text().rstrip().endswith("已全部停止。")
+    finally:
+        demo_stack.discard(tmp_path)

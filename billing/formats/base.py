@@ -94,6 +94,15 @@ class BankFileFormat:
     def parse_result(self, content: bytes) -> ParsedResult:
         raise NotImplementedError
 
+    # The bank's side, for tests and the demo: read a batch file as the bank does, then answer it.
+    def read_batch(self, content: bytes) -> tuple[str, list[tuple[str, Decimal]]]:
+        """(batch reference, [(instruction reference, amount)] in file order) of a debit file this format wrote."""
+        raise NotImplementedError
+
+    def render_result(self, batch_reference: str, rows: list[tuple[str, Decimal, bool, str]]) -> bytes:
+        """The bank's result file: (instruction reference, amount, succeeded, failure reason code) per line."""
+        raise NotImplementedError
+
     def write(self, out: IO[bytes], header: BatchHeader, lines: Iterable[BatchLine], on_line=None) -> tuple[str, int, Decimal]:
         """Stream the file to ``out``; returns (SHA-256 of the body, lines written, sum written).
 

@@ -82,6 +82,10 @@ class PipeFormat(BankFileFormat):
         return result
 
     # Helpers for the bank's side (used by tests and the demo to answer a batch).
+    def read_batch(self, content: bytes) -> tuple[str, list[tuple[str, Decimal]]]:
+        lines = [line.split("|") for line in decode_lines(content, self.encoding)]
+        return lines[0][1], [(cols[6], Decimal(cols[5])) for cols in lines if cols[0] == "D"]
+
     def render_result(self, batch_reference: str, rows: list[tuple[str, Decimal, bool, str]]) -> bytes:
         total = sum((r[1] for r in rows), Decimal("0.00"))
         out = [f"H|{batch_reference}|{len(rows)}|{total:.2f}"]

@@ -100,6 +100,12 @@ class IcbcFixedFormat(BankFileFormat):
             raise ResultFileError(errors)
         return result
 
+    def read_batch(self, content: bytes) -> tuple[str, list[tuple[str, Decimal]]]:
+        rows = [row.rstrip(b"\r") for row in content.split(b"\n") if row.strip()]
+        # detail: DTL(3) line(8) school(20) account(32) holder(60) -> amount at byte 123, reference at 138
+        lines = [(row[138:178].decode(ENCODING).strip(), _yuan(row[123:138])) for row in rows if row.startswith(b"DTL")]
+        return rows[0][3:33].decode(ENCODING).strip(), lines
+
     def render_result(self, batch_reference: str, rows: list[tuple[str, Decimal, bool, str]]) -> bytes:
         total = sum((r[1] for r in rows), Decimal("0.00"))
         out = ["HDR" + _fit(batch_reference, 30) + str(len(rows)).rjust(8, "0") + _fen(total, 16)]

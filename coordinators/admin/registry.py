@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -66,9 +67,14 @@ class CoordinatorChangeInline(admin.TabularInline):
     model = CoordinatorChange
     extra = 0
     can_delete = False
-    fields = ["changed_at", "changed_by", "action", "changes"]
+    fields = ["changed_at", "changed_by", "action", "changes_read"]
     readonly_fields = fields
     ordering = ["-changed_at"]
+
+    @admin.display(description=gettext_lazy("变更内容"))
+    def changes_read(self, obj):
+        # "手机：138… → 139…" per line, not the stored JSON.
+        return linebreaksbr(obj.change_text())
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coordinators.selectors_documents import record_enrollments
-from enrollment.models import InsuranceYear, Job, School, Student
+from enrollment.models import AuditEvent, InsuranceYear, Job, School, Student
 from enrollment.services.common import Actor, audit_record
 from enrollment.services.jobs import job_create
 
@@ -58,7 +58,7 @@ def request_rights_records(
         kind=Job.Kind.DOCUMENTS, task=render_rights_records_job, created_by=actor.user, school=school,
         insurance_year=insurance_year, params=params, total=total,
     )
-    audit_record(actor=actor, action="documents_requested", obj=job, school_id=school.pk,
+    audit_record(actor=actor, action=AuditEvent.Action.DOCUMENTS_REQUESTED, obj=job, school_id=school.pk,
                  changes={"scope": scope, "class_name": class_name, "count": total})
     return job
 

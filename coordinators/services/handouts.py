@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from coordinators.models import Handout
 from coordinators.selectors_documents import record_enrollments
-from enrollment.models import InsuranceYear, School
+from enrollment.models import AuditEvent, InsuranceYear, School
 from enrollment.services.common import Actor, audit_record
 
 
@@ -34,7 +34,7 @@ def record_handout(
         defaults={"handed_out_on": handed_out_on, "recorded_by": user},
     )
     audit_record(
-        actor=actor, action="handout_recorded" if created else "handout_updated", obj=handout, school_id=school.pk,
+        actor=actor, action=AuditEvent.Action.HANDOUT_RECORDED if created else AuditEvent.Action.HANDOUT_UPDATED, obj=handout, school_id=school.pk,
         changes={"class_name": class_name, "handed_out_on": handed_out_on},
     )
     return handout

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from coordinators.models import Notice, NoticeRead
 from coordinators.selectors_notices import notices_for
-from enrollment.models import City, Office, Role, School
+from enrollment.models import AuditEvent, City, Office, Role, School
 from enrollment.querysets import membership_of
 from enrollment.services.common import Actor, audit_record
 
@@ -56,7 +56,7 @@ def publish_notice(
         kind=kind, title=title.strip(), body=body, published_at=published_at or timezone.now(),
         published_by=actor.user if getattr(actor.user, "is_authenticated", False) else None, **audience,
     )
-    audit_record(actor=actor, action="notice_published", obj=notice, school_id=school.pk if school else None,
+    audit_record(actor=actor, action=AuditEvent.Action.NOTICE_PUBLISHED, obj=notice, school_id=school.pk if school else None,
                  changes={"title": notice.title, "office": office, "school": school, "city": audience["city"]})
     return notice
 
@@ -75,7 +75,7 @@ def update_notice(*, actor: Actor, notice: Notice, title: str, body: str, kind: 
     current.published_at = published_at or current.published_at
     current.save()
     after = {field: getattr(current, field) for field in NOTICE_FIELDS}
-    audit_record(actor=actor, action="notice_updated", obj=current,
+    audit_record(actor=actor, action=AuditEvent.Action.NOTICE_UPDATED, obj=current,
                  changes={k: [before[k], after[k]] for k in NOTICE_FIELDS if before[k] != after[k]})
     return current
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coordinators.models import Coordinator, CoordinatorChange
-from enrollment.models import School, Sex
+from enrollment.models import AuditEvent, School, Sex
 from enrollment.services.common import Actor, audit_record, diff
 
 FIELDS = ["name", "gender", "department", "post", "work_phone", "mobile", "email"]
@@ -45,7 +45,7 @@ def coordinator_register(*, actor: Actor, school: School, data: dict, user=None)
     CoordinatorChange.objects.create(
         coordinator=coordinator, changed_by=_user(actor), action=CoordinatorChange.Action.REGISTER, changes={k: [None, v] for k, v in values.items()}
     )
-    audit_record(actor=actor, action="coordinator_register", obj=coordinator, school_id=school.pk)
+    audit_record(actor=actor, action=AuditEvent.Action.COORDINATOR_REGISTER, obj=coordinator, school_id=school.pk)
     return coordinator
 
 
@@ -60,7 +60,7 @@ def coordinator_update(*, actor: Actor, coordinator: Coordinator, data: dict) ->
         setattr(coordinator, key, value)
     coordinator.save()
     CoordinatorChange.objects.create(coordinator=coordinator, changed_by=_user(actor), action=CoordinatorChange.Action.UPDATE, changes=changes)
-    audit_record(actor=actor, action="coordinator_update", obj=coordinator, changes=changes, school_id=coordinator.school_id)
+    audit_record(actor=actor, action=AuditEvent.Action.COORDINATOR_UPDATE, obj=coordinator, changes=changes, school_id=coordinator.school_id)
     return coordinator
 
 
@@ -75,5 +75,5 @@ def coordinator_deactivate(*, actor: Actor, coordinator: Coordinator, reason: st
         coordinator=coordinator, changed_by=_user(actor), action=CoordinatorChange.Action.DEACTIVATE,
         changes={"active": [True, False], "reason": [None, reason[:200]], "on": [None, timezone.localdate().isoformat()]},
     )
-    audit_record(actor=actor, action="coordinator_deactivate", obj=coordinator, school_id=coordinator.school_id, note=reason)
+    audit_record(actor=actor, action=AuditEvent.Action.COORDINATOR_DEACTIVATE, obj=coordinator, school_id=coordinator.school_id, note=reason)
     return coordinator

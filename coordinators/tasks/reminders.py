@@ -1,4 +1,4 @@
-"""Nightly reminders to lagging schools (R15); scheduled by ``manage.py setup_reminder_schedule``."""
+"""Nightly reminders to lagging schools (R15); scheduled by migration coordinators 0005 (06:30 Asia/Shanghai)."""
 
 from celery import shared_task
 

@@ -11,6 +11,7 @@ from coordinators.forms import StudentForm, StudentStatusForm
 from coordinators.views.access import coordinator_required, portal_actor
 from enrollment.identity import normalize
 from enrollment.models import Channel, Student, StudentStatus
+from enrollment.selectors_coverage import student_coverage, students_coverage
 from enrollment.services import students as service
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,7 +35,8 @@ def student_list(request):
     qs = selectors.student_list(school=request.school, year=year, params=request.GET)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     enrollments = selectors.channels_for(page.object_list, year)
-    rows = [(s, enrollments.get(s.pk)) for s in page.object_list]
+    coverages = students_coverage(students=page.object_list, insurance_year=year) if year else {}
+    rows = [(s, enrollments.get(s.pk), coverages.get(s.pk)) for s in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     # A full identity number typed into the search is not echoed back into the page.
@@ -67,6 +69,8 @@ def student_edit(request, pk):
     initial = {f: getattr(student, f) for f in StudentForm.base_fields}
     form = StudentForm(request.POST or None, initial=initial, school=request.school)
     status_form = StudentStatusForm(initial={"status": student.status})
+    year = selectors.year_for(request.school)
+    coverage = student_coverage(student=student, insurance_year=year) if year else None
     if request.method == "POST" and form.is_valid():
         try:
             service.student_update(actor=portal_actor(request), student=student, data=form.cleaned_data)
@@ -75,7 +79,9 @@ def student_edit(request, pk):
         else:
             messages.success(request, _("已保存%(name)s的信息。") % {"name": student.name})
             return redirect("portal:students")
-    return render(request, "portal/students/form.html", {"form": form, "student": student, "status_form": status_form, "title": _("修改学生信息")})
+    return render(request, "portal/students/form.html", {
+        "form": form, "student": student, "status_form": status_form, "title": _("修改学生信息"), "coverage": coverage,
+    })
 
 
 @require_POST

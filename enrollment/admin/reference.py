@@ -447,7 +447,7 @@ class StudentAdmin(ScopedModelAdmin):
             # The change page shows the full identity number: record who looked (PIPL).
             PersonalDataAccess.objects.create(
                 user=request.user,
-                action="admin_view_student",
+                action=PersonalDataAccess.Action.ADMIN_VIEW_STUDENT,
                 target=f"student:{object_id}",
                 record_count=1,
                 ip_address=request.META.get("REMOTE_ADDR") or None,

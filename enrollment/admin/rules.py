@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from enrollment import identity
 from enrollment.admin.scoping import ScopedModelAdmin, people_of_city_q, people_of_office_q
+from enrollment.changes import change_text, model_named
 from enrollment.models import (
     AuditEvent,
     ChargeCorrection,
@@ -411,16 +413,44 @@ class ChargeCorrectionAdmin(ReadOnlyMixin, ScopedModelAdmin):
 # --- Audit trail and personal-data access log --------------------------------
 
 
+class AuditModelFilter(admin.SimpleListFilter):
+    """The audit trail's object types by their names, not the stored model names."""
+
+    title = gettext_lazy("对象类型")
+    parameter_name = "model"
+
+    def lookups(self, request, model_admin):
+        names = model_admin.get_queryset(request).order_by().values_list("model", flat=True).distinct()
+        shown = []
+        for name in names:
+            model = model_named(name)
+            shown.append((name, model._meta.verbose_name if model is not None else name))
+        return sorted(shown, key=lambda item: str(item[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(model=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyMixin, ScopedModelAdmin):
-    list_display = ["at", "actor_label", "source", "action", "model", "object_id", "school", "student", "roster", "note"]
-    list_filter = ["model", "source", "action", ("school", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["at", "actor_label", "source", "action", "model_read", "object_id", "school", "student", "roster", "note"]
+    list_filter = [AuditModelFilter, "source", "action", ("school", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["actor_label", "action", "note"]
     list_select_related = ["school", "student", "roster__school", "roster__insurance_year"]
     date_hierarchy = "at"
-    readonly_fields = ["at", "actor", "actor_label", "source", "action", "model", "object_id", "school", "student",
-                       "roster", "changes", "note"]
+    readonly_fields = ["at", "actor", "actor_label", "source", "action", "model_read", "object_id", "school", "student",
+                       "roster", "changes_read", "note"]
     fields = readonly_fields
+
+    @admin.display(description=gettext_lazy("对象类型"), ordering="model")
+    def model_read(self, obj):
+        model = model_named(obj.model)
+        return model._meta.verbose_name if model is not None else obj.model
+
+    @admin.display(description=gettext_lazy("变更内容"))
+    def changes_read(self, obj):
+        # "字段：原值 → 新值" per line with the fields' names, not the stored JSON.
+        return linebreaksbr(change_text(model_named(obj.model), obj.changes))
 
     def lookup_allowed(self, lookup, value, request=None):
         # The student and roster history links filter on these.

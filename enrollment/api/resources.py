@@ -7,6 +7,8 @@ not a 403 that would confirm it exists.
 
 import dataclasses
 import datetime
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django.conf import settings
@@ -27,6 +29,7 @@ from rest_framework.views import APIView
 
 from enrollment import identity
 from enrollment.api import serializers as s
+from enrollment.api.base import ErrorSerializer
 from enrollment.api.filters import (
     CitizenCardFilter,
     EnrollmentFilter,
@@ -66,7 +69,7 @@ def client_ip(request) -> str | None:
 class FullIdentityMixin:
     """Masked identity numbers by default; ``?full=1`` from bureau staff shows them and logs the access."""
 
-    full_identity_action = "api_full_identity"
+    full_identity_action = PersonalDataAccess.Action.API_FULL_IDENTITY
 
     def wants_full_identity(self) -> bool:
         raw = self.request.query_params.get("full", "")
@@ -113,8 +116,19 @@ class SchoolViewSet(ScopedReadOnlyViewSet):
         return super().get_queryset().select_related("office")
 
 
+WRITE_ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
 @extend_schema_view(list=extend_schema(parameters=[FULL_PARAMETER]), retrieve=extend_schema(parameters=[FULL_PARAMETER]))
 class StudentViewSet(FullIdentityMixin, ScopedReadOnlyViewSet):
+    """Students of the caller's schools; a school's information system registers and corrects them here.
+
+    Writes go through the same per-field rules and the same services as the
+    portal form: the same verdicts, the roster lock and the declaration window,
+    the audit trail and the enrollment refresh. A school outside the caller's
+    scope, and its students, are not found (404).
+    """
+
     model = Student
     serializer_class = s.StudentSerializer
     filterset_class = StudentFilter
@@ -123,6 +137,55 @@ class StudentViewSet(FullIdentityMixin, ScopedReadOnlyViewSet):
 
     def get_queryset(self):
         return super().get_queryset().select_related("school")
+
+    @extend_schema(
+        summary="Register a student at a school of the caller's scope",
+        request=s.StudentInputSerializer,
+        responses={201: s.StudentSerializer, **WRITE_ERRORS},
+        description="Identity number, name and grade are required; sex and birth date may be left out when the number "
+                    "carries them. Errors name the field; outside the declaration window the answer is 409.",
+    )
+    def create(self, request, *args, **kwargs):
+        from enrollment.services.students import student_create
+
+        school = self._school_to_write(request)
+        data = s.StudentInputSerializer(data=request.data, context={"school": school})
+        data.is_valid(raise_exception=True)
+        student = student_create(actor=Actor(user=request.user, source=AuditEvent.Source.API), school=school, data=data.validated_data)
+        student = self.get_queryset().get(pk=student.pk)
+        return Response(self.get_serializer(student).data, status=201, headers={"Location": f"{request.path}/{student.pk}"})
+
+    @extend_schema(
+        summary="Correct a student's details: only the fields sent change",
+        request=s.StudentInputSerializer,
+        responses={200: s.StudentSerializer, **WRITE_ERRORS},
+        description="The fields sent are checked together with the student's other values, as the portal form does. "
+                    "A student is never moved to another school here.",
+    )
+    def partial_update(self, request, *args, **kwargs):
+        from enrollment.services.students import student_update
+
+        student = self.get_object()
+        if isinstance(request.data, Mapping) and request.data.get("school") not in (None, "", student.school_id, str(student.school_id)):
+            raise ValidationError({"school": ValidationError(
+                _("学生不能通过修改转到其他学校：请由新学校登记，原学校办理离校。"), code="school_change")})
+        data = s.StudentInputSerializer(student, data=request.data, partial=True, context={"school": student.school})
+        data.is_valid(raise_exception=True)
+        student_update(actor=Actor(user=request.user, source=AuditEvent.Source.API), student=student, data=data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=student.pk)).data)
+
+    def _school_to_write(self, request) -> School:
+        """The school a new student goes to: the one named (in scope), or the coordinator's own."""
+        schools = School.objects.visible_to(request.user).select_related("office")
+        raw = request.data.get("school") if isinstance(request.data, Mapping) else None
+        if raw in (None, ""):
+            membership = membership_of(request.user)
+            if membership is not None and membership.role == Role.COORDINATOR and membership.school_id:
+                return get_object_or_404(schools, pk=membership.school_id)
+            raise ValidationError({"school": ValidationError(_("请指定学校（school，学校编号）。"), code="required")})
+        if isinstance(raw, bool) or not re.fullmatch(r"[0-9]{1,9}", str(raw)):
+            raise ValidationError({"school": ValidationError(_("school 应为学校编号（正整数）。"), code="invalid")})
+        return get_object_or_404(schools, pk=int(raw))
 
     def list(self, request, *args, **kwargs):
         # A school's own systems poll its list; each page is rendered once per change
@@ -302,7 +365,7 @@ class CoverageView(APIView):
         responses={200: s.CoverageSerializer},
     )
     def get(self, request, identity_number):
-        from enrollment.selectors import coverage_lookup
+        from enrollment.selectors_coverage import student_coverage
         from enrollment.services.common import current_insurance_year
 
         try:
@@ -325,7 +388,7 @@ class CoverageView(APIView):
             year = current_insurance_year(city_id=city_id)
             if year is None:
                 raise ValidationError({"year": ValidationError(_("尚未设置参保年度。"), code="unknown_year")})
-        answer = coverage_lookup(identity_number=number, insurance_year=year)
+        answer = student_coverage(student=student, insurance_year=year)
         return Response(s.CoverageSerializer(coverage_payload(answer, number=number, year=year)).data)
 
 
@@ -335,8 +398,8 @@ def coverage_payload(answer, *, number: str, year: InsuranceYear) -> dict:
         "identity_number": identity.mask(number),
         "insurance_year": year.label,
         "covered": answer.covered,
-        "coverage_start": answer.coverage_from if answer.covered else None,
-        "coverage_end": answer.coverage_to if answer.covered else None,
+        "coverage_start": answer.covered_from,
+        "coverage_end": answer.covered_to,
         "reason_code": answer.reason_code,
         "reason": str(answer.reason),
         "channel": answer.channel,

@@ -1,5 +1,8 @@
 """API representations. Identity numbers are masked unless the view asked for the full number."""
 
+from collections.abc import Mapping
+
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -37,14 +40,22 @@ class StudentInputSerializer(serializers.Serializer):
 
     The context carries the ``school`` (its last grade bounds the grade). The
     fields accept anything so that DRF's own checks never give a verdict of
-    their own; ``validated_data`` holds the normalised values.
+    their own; ``validated_data`` holds the normalised values. An update
+    (``instance`` given, ``partial=True``) may send only the fields it changes:
+    the student's other values are checked with them, as the portal form does.
+    A field the API does not know is refused by name, never ignored.
     """
 
-    document_type = serializers.CharField(required=False, allow_blank=True)
+    school = serializers.IntegerField(
+        required=False, write_only=True,
+        help_text="Creating: the school's id (GET /api/v1/schools). A coordinator may leave it out (their own school); "
+                  "bureau staff must give a school of their district or city. An update cannot move a student.",
+    )
+    document_type = serializers.CharField(required=False, allow_blank=True, help_text="Blank: taken from the number.")
     identity_number = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    sex = serializers.CharField(required=False, allow_blank=True)
-    birth_date = serializers.CharField(required=False, allow_blank=True)
+    sex = serializers.CharField(required=False, allow_blank=True, help_text="男/女 (M/F); blank: taken from the number.")
+    birth_date = serializers.CharField(required=False, allow_blank=True, help_text="2012-04-01; blank: taken from the number.")
     grade = serializers.CharField(required=False, allow_blank=True)
     class_name = serializers.CharField(required=False, allow_blank=True)
     hukou_local = serializers.BooleanField(required=False)
@@ -53,7 +64,22 @@ class StudentInputSerializer(serializers.Serializer):
     public_funded_care = serializers.BooleanField(required=False)
     has_citizen_card = serializers.BooleanField(required=False)
 
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key[:50]: [serializers.ErrorDetail(_("不支持的字段“%(name)s”。") % {"name": key[:50]}, code="unknown_field")]
+                     for key in unknown[:20]}
+                )
+        return super().to_internal_value(data)
+
     def validate(self, attrs):
+        attrs.pop("school", None)  # the view has chosen the school (context) before validating
+        if self.instance is not None:
+            from enrollment.services.students import with_current_values
+
+            attrs = with_current_values(student=self.instance, data=attrs)
         values, errors = rules.check_student(attrs, final_grade=self.context["school"].final_grade)
         if errors:
             raise serializers.ValidationError({field: [message] for field, message in errors.items()})
@@ -202,6 +228,9 @@ class CoverageSerializer(serializers.Serializer):
     covered = serializers.BooleanField()
     coverage_start = serializers.DateField(allow_null=True)
     coverage_end = serializers.DateField(allow_null=True)
-    reason_code = serializers.CharField(allow_blank=True, help_text="not_enrolled, unpaid, paid_late, other_channel, public_funded")
+    reason_code = serializers.CharField(allow_blank=True, help_text=(
+        "Blank when covered, else the state: not_enrolled, stopped, unpaid, billed, awaiting_confirmation, paid_late, "
+        "refunded, other_channel, public_funded (enrollment.selectors_coverage.COVERAGE_STATES)"
+    ))
     reason = serializers.CharField(allow_blank=True)
     channel = serializers.CharField(allow_blank=True)

@@ -22,8 +22,8 @@ from enrollment.imports.errors import FileRejected, RowError
 from enrollment.imports.reader import Table, decode_text, read_table
 from enrollment.imports.sniff import CSV, XLS, XLSX, sniff
 
-__all__ = ["CSV", "XLS", "XLSX", "FileRejected", "RowError", "Table", "decode_text", "guard_text", "header_key", "map_columns",
-           "open_table", "read_rows"]
+__all__ = ["CSV", "XLS", "XLSX", "FileRejected", "MissingColumns", "RowError", "Table", "decode_text", "guard_text", "header_key",
+           "map_columns", "open_table", "read_rows"]
 
 SPREADSHEETS = (XLSX, XLS, CSV)
 
@@ -72,6 +72,14 @@ def guard_text(content: bytes, name: str) -> bytes:
     return content
 
 
+class MissingColumns(FileRejected):
+    """The header row lacks required columns; ``missing`` lists their fields in the order required."""
+
+    def __init__(self, message: str, *, missing: list[str]):
+        super().__init__(message, code="missing_columns")
+        self.missing = missing
+
+
 def header_key(value) -> str:
     """A header cell as compared with the known spellings: NFKC, no spaces, no required-mark asterisks."""
     text = unicodedata.normalize("NFKC", str(value if value is not None else ""))
@@ -80,7 +88,7 @@ def header_key(value) -> str:
 
 def map_columns(header: list, spellings: Mapping[str, Iterable[str]], *, required: Iterable[str] = (),
                 labels: Mapping[str, str] | None = None) -> dict[str, int]:
-    """{field: column index} for the header row; raise FileRejected naming the missing required columns."""
+    """{field: column index} for the header row; raise MissingColumns (a FileRejected) naming the missing required columns."""
     lookup = {header_key(spelling): field for field, names in spellings.items() for spelling in names}
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
@@ -91,9 +99,7 @@ def map_columns(header: list, spellings: Mapping[str, Iterable[str]], *, require
     if missing:
         names = "、".join(str((labels or {}).get(f, f)) for f in missing)
         have = "、".join(str(c) for c in header if c not in (None, "")) or "-"
-        raise FileRejected(
-            _("第1行表头缺少必填列：%(cols)s。现有列：%(have)s。") % {"cols": names, "have": have}, code="missing_columns",
-        )
+        raise MissingColumns(_("第1行表头缺少必填列：%(cols)s。现有列：%(have)s。") % {"cols": names, "have": have}, missing=missing)
     return columns
 
 

@@ -19,7 +19,7 @@ def fill_descriptions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0012_school_graduation_date'),
+        ('enrollment', '0014_audit_action_reminder_sent'),
     ]
 
     operations = [

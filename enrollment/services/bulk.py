@@ -63,11 +63,11 @@ def _audit_insert(*, source: str, where: str = "", note_sql: str = "c.note") -> 
     """
 
 
-def _audit_params(*, actor: Actor, action: str, model, changes: dict, at: datetime.datetime) -> list:
+def _audit_params(*, actor: Actor, action: AuditEvent.Action, model, changes: dict, at: datetime.datetime) -> list:
     fields = audit_actor_fields(actor)
     user = fields["actor"]
     return [
-        at, user.pk if user is not None else None, fields["actor_label"], fields["source"], action,
+        at, user.pk if user is not None else None, fields["actor_label"], fields["source"], AuditEvent.Action(action).value,
         model._meta.model_name, json.dumps(changes),
     ]
 
@@ -126,7 +126,7 @@ def students_graduate(*, rows: RowSet, actor: Actor, note: str, at: datetime.dat
     params = [
         graduated, at, *rows.params, graduated,
         *_audit_params(
-            actor=actor, action="student_graduated", model=Student, at=at,
+            actor=actor, action=AuditEvent.Action.STUDENT_GRADUATED, model=Student, at=at,
             changes={"status": [StudentStatus.IN_SCHOOL.value, graduated]},
         ),
         note,
@@ -136,7 +136,7 @@ def students_graduate(*, rows: RowSet, actor: Actor, note: str, at: datetime.dat
 
 
 @transaction.atomic
-def enrollments_deregister(*, rows: RowSet, actor: Actor, action: str, at: datetime.datetime | None = None) -> None:
+def enrollments_deregister(*, rows: RowSet, actor: Actor, action: AuditEvent.Action, at: datetime.datetime | None = None) -> None:
     """Deregister registered enrollments (the student left the insurance through them), one audit row each.
 
     ``rows`` columns: enrollment_id, roster_id (recorded in the audit row),
@@ -202,7 +202,7 @@ def charge_corrections_raise(
 
 @transaction.atomic
 def audit_rows_write(
-    *, rows: RowSet, actor: Actor, action: str, model, changes: dict | None = None, at: datetime.datetime | None = None
+    *, rows: RowSet, actor: Actor, action: AuditEvent.Action, model, changes: dict | None = None, at: datetime.datetime | None = None
 ) -> int:
     """Write one audit row per row (columns object_id, school_id, student_id, roster_id, note) about ``model``.
 

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from enrollment import identity
 from enrollment.exports import XlsxWriter, register_export
 from enrollment.models import (
+    AuditEvent,
     CitizenCard,
     Enrollment,
     EnrollmentStatus,
@@ -150,7 +151,7 @@ def card_photo_upload(*, actor: Actor, student: Student, upload) -> CitizenCard:
     data = _read_upload(upload, limit=PHOTO_MAX_BYTES)
     photo_check(data, where=where)
     card = _store_photo(actor=actor, student=student, data=data, now=timezone.now())
-    audit_record(actor=actor, action="card_photo_upload", obj=card, school_id=student.school_id, student_id=student.pk)
+    audit_record(actor=actor, action=AuditEvent.Action.CARD_PHOTO_UPLOAD, obj=card, school_id=student.school_id, student_id=student.pk)
     return card
 
 
@@ -230,7 +231,7 @@ def _store_many(*, actor: Actor, school: School, clean: list[tuple[Student, byte
     for student, data in clean:
         card = _store_photo(actor=actor, student=student, data=data, now=now)
         events.append(AuditEvent(**audit_fields(
-            actor=actor, action="card_photo_upload", obj=card, school_id=school.pk, student_id=student.pk, note="zip",
+            actor=actor, action=AuditEvent.Action.CARD_PHOTO_UPLOAD, obj=card, school_id=school.pk, student_id=student.pk, note="zip",
         )))
     AuditEvent.objects.bulk_create(events)
 
@@ -303,13 +304,13 @@ def _build_package(job: Job) -> None:
         result={"cards": len(cards)}, progress=len(cards), total=len(cards), expires_at=now + datetime.timedelta(days=7),
     )
     if cards and user is not None:
-        PersonalDataAccess.objects.create(user=user, action="card_photo_export", target=f"job {job.pk}", record_count=len(cards))
+        PersonalDataAccess.objects.create(user=user, action=PersonalDataAccess.Action.CARD_PHOTO_EXPORT, target=f"job {job.pk}", record_count=len(cards))
     actor = Actor.job("cards_export_package")
     from enrollment.models import AuditEvent
 
     AuditEvent.objects.bulk_create([
         AuditEvent(**audit_fields(
-            actor=actor, action="card_sent", obj=card, school_id=card.student.school_id, student_id=card.student_id,
+            actor=actor, action=AuditEvent.Action.CARD_SENT, obj=card, school_id=card.student.school_id, student_id=card.student_id,
             changes={"state": [CitizenCard.State.PHOTO_SUBMITTED, CitizenCard.State.SENT]}, note=f"job {job.pk}",
         ))
         for card in cards
@@ -327,7 +328,7 @@ def card_mark_ready(*, actor: Actor, card: CitizenCard) -> CitizenCard:
     card.state = CitizenCard.State.READY
     card.save(update_fields=["state"])
     audit_record(
-        actor=actor, action="card_ready", obj=card, school_id=card.student.school_id, student_id=card.student_id,
+        actor=actor, action=AuditEvent.Action.CARD_READY, obj=card, school_id=card.student.school_id, student_id=card.student_id,
         changes={"state": [CitizenCard.State.SENT, CitizenCard.State.READY]},
     )
     return card
@@ -349,7 +350,7 @@ def card_mark_picked_up(*, actor: Actor, card: CitizenCard, picked_up_on: dateti
     card.save(update_fields=["state", "picked_up_on"])
     Student.objects.filter(pk=card.student_id).update(has_citizen_card=True, updated_at=timezone.now())
     audit_record(
-        actor=actor, action="card_picked_up", obj=card, school_id=card.student.school_id, student_id=card.student_id,
+        actor=actor, action=AuditEvent.Action.CARD_PICKED_UP, obj=card, school_id=card.student.school_id, student_id=card.student_id,
         changes={"state": [CitizenCard.State.READY, CitizenCard.State.PICKED_UP], "picked_up_on": [None, day]},
     )
     return card

@@ -118,7 +118,7 @@ def roster_touch(*, roster: Roster) -> None:
 def audit_record(
     *,
     actor: Actor,
-    action: str,
+    action: AuditEvent.Action,
     obj,
     changes: dict | None = None,
     school_id: int | None = None,
@@ -132,11 +132,16 @@ def audit_record(
     ))
 
 
-def audit_fields(*, actor: Actor, action: str, obj, changes=None, school_id=None, student_id=None, roster_id=None, note="") -> dict:
-    """Field values of an audit row, for services that write many at once with bulk_create."""
+def audit_fields(
+    *, actor: Actor, action: AuditEvent.Action | str, obj, changes=None, school_id=None, student_id=None, roster_id=None, note=""
+) -> dict:
+    """Field values of an audit row, for services that write many at once with bulk_create.
+
+    ``action`` may be empty only for a template whose rows bring their own (``copy_audit``).
+    """
     return {
         **audit_actor_fields(actor),
-        "action": action,
+        "action": AuditEvent.Action(action) if action else "",
         "model": obj._meta.model_name,
         "object_id": obj.pk,
         "school_id": school_id,

@@ -106,6 +106,19 @@ def _changes(old: dict, new: dict) -> dict:
     return {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
 
 
+def _target_now(*, student: Student, school: School, year: InsuranceYear, existing: Enrollment | None) -> dict:
+    """One student's routing and charge as the year's rules and the exemption register say now."""
+    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=year).get(student.identity_number, [])
+    return _target(student=student, school=school, year=year, rules=routing.rules_for(year), exemptions=exemptions,
+                   existing=existing)
+
+
+def _apply(enrollment: Enrollment, values: dict) -> None:
+    for field, value in values.items():
+        setattr(enrollment, field, value)
+    enrollment.save()
+
+
 def _lock_rosters(*, school_ids, insurance_year: InsuranceYear, target_school_id: int) -> dict[int, Roster]:
     """Lock every roster a change touches, in school order so two writers cannot deadlock.
 
@@ -136,26 +149,20 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
     # same lock, may have marked the student graduated while this caller waited for it.
     student.refresh_from_db(fields=["status", "status_changed_on"])
 
-    rules = routing.rules_for(insurance_year)
-    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=insurance_year).get(
-        student.identity_number, []
-    )
     old = _snapshot(existing)
-    new = _target(student=student, school=school, year=insurance_year, rules=rules, exemptions=exemptions, existing=existing)
+    new = _target_now(student=student, school=school, year=insurance_year, existing=existing)
     changes = _changes(old, new)
     if existing is not None and not changes:
         return existing
 
     enrollment = existing or Enrollment(student=student, insurance_year=insurance_year)
-    for field, value in new.items():
-        setattr(enrollment, field, value)
-    enrollment.save()
+    _apply(enrollment, new)
 
     for school_id in {new["school_id"], old.get("school_id")} - {None}:
         roster_touch(roster=rosters[school_id])
     AuditEvent.objects.create(**audit_fields(
         actor=actor,
-        action="enrollment_create" if existing is None else "enrollment_update",
+        action=AuditEvent.Action.ENROLLMENT_CREATE if existing is None else AuditEvent.Action.ENROLLMENT_UPDATE,
         obj=enrollment,
         changes=changes,
         school_id=school.pk,
@@ -175,15 +182,10 @@ def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
     student, year = enrollment.student, enrollment.insurance_year
     old = _snapshot(enrollment)
     enrollment.status, enrollment.status_reason = EnrollmentStatus.REGISTERED, ""
-    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=year).get(student.identity_number, [])
-    new = _target(student=student, school=enrollment.school, year=year, rules=routing.rules_for(year), exemptions=exemptions,
-                  existing=enrollment)
-    for field, value in new.items():
-        setattr(enrollment, field, value)
-    enrollment.save()
+    _apply(enrollment, _target_now(student=student, school=enrollment.school, year=year, existing=enrollment))
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="enrollment_restore", obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
+        actor=actor, action=AuditEvent.Action.ENROLLMENT_RESTORE, obj=enrollment, changes=_changes(old, _snapshot(enrollment)),
         school_id=enrollment.school_id, student_id=student.pk, roster_id=roster.pk,
     ))
     return enrollment
@@ -317,7 +319,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
                 if text is None:
                     text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix, json_text(changes))
                 lines.append(f"{pk}\t{student_id}\t{text[0]}")
-                audit_rows.append(("enrollment_create", pk, student_id, text[1]))
+                audit_rows.append((AuditEvent.Action.ENROLLMENT_CREATE, pk, student_id, text[1]))
             copy_lines(cursor, table, columns, lines)
             audit += audit_rows
         if to_update:
@@ -331,7 +333,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
                 f'UPDATE "{table}" AS e SET {assignments}, "updated_at" = %s FROM enrollment_refresh_changes AS v WHERE e.id = v.id',
                 [now],
             )
-            audit += [("enrollment_update", pk, student_id, changes) for pk, student_id, _n, changes in to_update]
+            audit += [(AuditEvent.Action.ENROLLMENT_UPDATE, pk, student_id, changes) for pk, student_id, _n, changes in to_update]
         copy_audit(cursor, at=now, rows=audit, fields=audit_fields(
             actor=actor, action="", obj=Enrollment(pk=0), school_id=roster.school_id, roster_id=roster.pk,
         ))
@@ -363,7 +365,7 @@ def enrollment_remove(*, actor: Actor, enrollment: Enrollment, reason: str) -> E
     changes = _changes(old, _snapshot(enrollment))
     roster_touch(roster=roster)
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="enrollment_remove", obj=enrollment, changes=changes,
+        actor=actor, action=AuditEvent.Action.ENROLLMENT_REMOVE, obj=enrollment, changes=changes,
         school_id=enrollment.school_id, student_id=enrollment.student_id, roster_id=roster.pk, note=reason,
     ))
     return enrollment

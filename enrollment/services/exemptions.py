@@ -308,7 +308,7 @@ def _write(*, actor: Actor, clean: list[dict], result: ImportResult) -> None:
                 created_at=now, updated_at=now, **values,
             )
             to_create.append(row)
-            audit_rows.append((row, {k: [None, v] for k, v in values.items()} | {"category": [None, c["category"].code]}, "exemption_create"))
+            audit_rows.append((row, {k: [None, v] for k, v in values.items()} | {"category": [None, c["category"].code]}, AuditEvent.Action.EXEMPTION_CREATE))
             continue
         changes = {k: [getattr(current, k), v] for k, v in values.items() if getattr(current, k) != v}
         if not changes:
@@ -318,7 +318,7 @@ def _write(*, actor: Actor, clean: list[dict], result: ImportResult) -> None:
             setattr(current, k, v)
         current.updated_at = now
         to_update.append(current)
-        audit_rows.append((current, changes, "exemption_update"))
+        audit_rows.append((current, changes, AuditEvent.Action.EXEMPTION_UPDATE))
     Exemption.objects.bulk_create(to_create, batch_size=2000)
     Exemption.objects.bulk_update(to_update, ["name", "valid_from", "valid_to", "updated_at"], batch_size=1000)
     result.created, result.updated = len(to_create), len(to_update)
@@ -381,7 +381,7 @@ def exemption_letter_register(
     row.save()
     new = {"name": row.name, "valid_from": row.valid_from, "valid_to": row.valid_to, "evidence": row.evidence.name}
     AuditEvent.objects.create(**audit_fields(
-        actor=actor, action="exemption_create" if created else "exemption_update", obj=row,
+        actor=actor, action=AuditEvent.Action.EXEMPTION_CREATE if created else AuditEvent.Action.EXEMPTION_UPDATE, obj=row,
         changes={k: [old.get(k), v] for k, v in new.items() if old.get(k) != v},
     ))
     exemptions_apply(actor=actor, identity_numbers=[number])
@@ -463,7 +463,7 @@ def _apply_to_snapshot(*, actor: Actor, roster: Roster, student_ids: list[int]) 
                 fee=ZERO, exemption_category_id=exemption.category_id
             )
         AuditEvent.objects.create(**audit_fields(
-            actor=actor, action="enrollment_exempt_after_confirm", obj=enrollment,
+            actor=actor, action=AuditEvent.Action.ENROLLMENT_EXEMPT_AFTER_CONFIRM, obj=enrollment,
             changes={k: [v, getattr(enrollment, k)] for k, v in old.items()},
             school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
         ))
@@ -492,7 +492,7 @@ def _refund_billed(*, actor: Actor, roster: Roster, student_ids: list[int]) -> i
         old = {"fee_due": enrollment.fee_due, "exemption_category_id": None}
         _exempt(enrollment, exemption, keep_payment=True)
         AuditEvent.objects.create(**audit_fields(
-            actor=actor, action="enrollment_exempt_after_billing", obj=enrollment,
+            actor=actor, action=AuditEvent.Action.ENROLLMENT_EXEMPT_AFTER_BILLING, obj=enrollment,
             changes={k: [v, getattr(enrollment, k)] for k, v in old.items()},
             school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
         ))
@@ -507,7 +507,7 @@ def _refund_billed(*, actor: Actor, roster: Roster, student_ids: list[int]) -> i
                 detail=exemption.category.name,
             )
             AuditEvent.objects.create(**audit_fields(
-                actor=actor, action="charge_correction", obj=correction, changes={"amount": [None, correction.amount]},
+                actor=actor, action=AuditEvent.Action.CHARGE_CORRECTION, obj=correction, changes={"amount": [None, correction.amount]},
                 school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
             ))
             made += 1

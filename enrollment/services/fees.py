@@ -78,7 +78,7 @@ def fee_standard_publish(
     year.save(update_fields=["fee_standard", "fee_provisional"])
     AuditEvent.objects.create(**audit_fields(
         actor=actor,
-        action="fee_standard_publish",
+        action=AuditEvent.Action.FEE_STANDARD_PUBLISH,
         obj=year,
         changes={key: [old[key], getattr(year, key)] for key in old},
     ))
@@ -114,7 +114,7 @@ def fees_recompute(*, actor: Actor, insurance_year: InsuranceYear) -> dict:
             counts["enrollments"] += len(rows)
             for r in rows:
                 audit_rows.append(AuditEvent(**audit_fields(
-                    actor=actor, action="enrollment_fee_recompute", obj=Enrollment(pk=r["pk"]),
+                    actor=actor, action=AuditEvent.Action.ENROLLMENT_FEE_RECOMPUTE, obj=Enrollment(pk=r["pk"]),
                     changes={"fee_due": [r["fee_due"], fee]}, school_id=roster.school_id,
                     student_id=r["student_id"], roster_id=roster.pk,
                 ), at=now))
@@ -196,7 +196,7 @@ def _corrections_for_billed(*, actor, roster, confirmation, fee, now) -> int:
     ChargeCorrection.objects.bulk_create(created, batch_size=2000)
     AuditEvent.objects.bulk_create([
         AuditEvent(**audit_fields(
-            actor=actor, action="charge_correction", obj=obj, changes=change, school_id=roster.school_id,
+            actor=actor, action=AuditEvent.Action.CHARGE_CORRECTION, obj=obj, changes=change, school_id=roster.school_id,
             roster_id=roster.pk, note=str(ChargeCorrection.Reason.FEE_STANDARD.label),
         ), at=now)
         for obj, change in audit_rows

@@ -50,7 +50,7 @@ def rosters_mark_billed(*, confirmation_ids: list[int], actor: Actor) -> int:
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(**audit_fields(
-                actor=actor, action="roster_billed", obj=Roster(pk=roster_id),
+                actor=actor, action=AuditEvent.Action.ROSTER_BILLED, obj=Roster(pk=roster_id),
                 changes={"state": [RosterState.CONFIRMED, RosterState.BILLED]}, school_id=school_id, roster_id=roster_id,
             ))
             for roster_id, school_id in roster_ids
@@ -72,7 +72,7 @@ def roster_settle(*, confirmation: RosterConfirmation, actor: Actor, paid_at: da
         payment_status__in=[PaymentStatus.UNPAID, PaymentStatus.BILLED],
     ).update(payment_status=PaymentStatus.PAID, paid_at=paid_at, updated_at=timezone.now())
     audit_record(
-        actor=actor, action="roster_settled", obj=roster, changes={"state": [old_state, RosterState.SETTLED]},
+        actor=actor, action=AuditEvent.Action.ROSTER_SETTLED, obj=roster, changes={"state": [old_state, RosterState.SETTLED]},
         school_id=roster.school_id, roster_id=roster.pk,
     )
 
@@ -102,7 +102,7 @@ def enrollments_mark_paid(
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(**audit_fields(
-                actor=actor, action="enrollment_paid", obj=Enrollment(pk=pk),
+                actor=actor, action=AuditEvent.Action.ENROLLMENT_PAID, obj=Enrollment(pk=pk),
                 changes={"payment_status": [None, PaymentStatus.PAID], "receipt_number": receipts[pk]},
                 school_id=school_id, student_id=student_id,
             ))
@@ -128,7 +128,7 @@ def roster_settle_if_paid(*, confirmation: RosterConfirmation, actor: Actor) -> 
     old_state = roster.state
     Roster.objects.filter(pk=roster.pk).update(state=RosterState.SETTLED, updated_at=timezone.now())
     audit_record(
-        actor=actor, action="roster_settled", obj=roster, changes={"state": [old_state, RosterState.SETTLED]},
+        actor=actor, action=AuditEvent.Action.ROSTER_SETTLED, obj=roster, changes={"state": [old_state, RosterState.SETTLED]},
         school_id=roster.school_id, roster_id=roster.pk,
     )
     return True
@@ -139,13 +139,13 @@ def enrollment_mark_refunded(*, enrollment: Enrollment, actor: Actor, full: bool
     """Money went back to the school for this enrollment; a full refund leaves it refunded, a partial one paid."""
     if not full:
         audit_record(
-            actor=actor, action="enrollment_partly_refunded", obj=enrollment,
+            actor=actor, action=AuditEvent.Action.ENROLLMENT_PARTLY_REFUNDED, obj=enrollment,
             school_id=enrollment.school_id, student_id=enrollment.student_id,
         )
         return
     old = Enrollment.objects.select_for_update().values_list("payment_status", flat=True).get(pk=enrollment.pk)
     Enrollment.objects.filter(pk=enrollment.pk).update(payment_status=PaymentStatus.REFUNDED, updated_at=timezone.now())
     audit_record(
-        actor=actor, action="enrollment_refunded", obj=enrollment, changes={"payment_status": [old, PaymentStatus.REFUNDED]},
+        actor=actor, action=AuditEvent.Action.ENROLLMENT_REFUNDED, obj=enrollment, changes={"payment_status": [old, PaymentStatus.REFUNDED]},
         school_id=enrollment.school_id, student_id=enrollment.student_id,
     )

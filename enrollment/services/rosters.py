@@ -124,7 +124,7 @@ def roster_confirm(
     Roster.objects.filter(pk=locked.pk).update(state=RosterState.CONFIRMED, updated_at=now)
     AuditEvent.objects.create(**audit_fields(
         actor=actor,
-        action="roster_confirm",
+        action=AuditEvent.Action.ROSTER_CONFIRM,
         obj=locked,
         changes={
             "state": [RosterState.OPEN, RosterState.CONFIRMED],
@@ -184,7 +184,7 @@ def roster_reopen(*, actor: Actor, roster: Roster, reason: str) -> Roster:
     roster_touch(roster=locked)
     AuditEvent.objects.create(**audit_fields(
         actor=actor,
-        action="roster_reopen",
+        action=AuditEvent.Action.ROSTER_REOPEN,
         obj=locked,
         changes={"state": [locked.state, RosterState.OPEN], "confirmations_reopened": [None, reopened]},
         school_id=locked.school_id,

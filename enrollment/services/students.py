@@ -70,11 +70,19 @@ def _other_school_message() -> str:
     return _("该学生已在其他学校的名册中登记，不能重复登记，也不会被自动转入本校。如学生已转学，请联系原学校或经办机构办理。")
 
 
+def with_current_values(*, student: Student, data: dict) -> dict:
+    """An update may send only the fields it changes: the student's other values are checked with them.
+
+    A new number without a document type is recognised afresh (a passport replaced by an identity card).
+    """
+    kept = ("identity_number", *EDITABLE) if "identity_number" in data else ("document_type", "identity_number", *EDITABLE)
+    return {**{f: getattr(student, f) for f in kept}, **data}
+
+
 def _clean(*, school: School, data: dict, student: Student | None = None) -> dict:
     """Validate one student's fields with the per-field rules every path shares; raise ValidationError keyed by field."""
-    if student is not None:  # an update may send only the fields it changes
-        kept = ("identity_number", *EDITABLE) if "identity_number" in data else ("document_type", "identity_number", *EDITABLE)
-        data = {**{f: getattr(student, f) for f in kept}, **data}
+    if student is not None:
+        data = with_current_values(student=student, data=data)
     values, found = rules.check_student(data, final_grade=school.final_grade)
     errors: dict[str, list] = {field: [message] for field, message in found.items()}
     values = {k: v for k, v in values.items() if k not in errors}
@@ -109,7 +117,7 @@ def student_create(*, actor: Actor, school: School, data: dict) -> Student:
     except IntegrityError as exc:  # registered by someone else since the check above
         raise ValidationError({"identity_number": [ValidationError(_other_school_message(), code="taken")]}) from exc
     audit_record(
-        actor=actor, action="student_create", obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
+        actor=actor, action=AuditEvent.Action.STUDENT_CREATE, obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
         changes={k: [None, v] for k, v in values.items() if k != "identity_number"},
     )
     _refresh(actor=actor, student=student, year=year)
@@ -132,7 +140,7 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
     student.save()
     if "identity_number" in changes:  # never put a full number in the audit trail
         changes["identity_number"] = [identity.mask(old["identity_number"]), identity.mask(values["identity_number"])]
-    audit_record(actor=actor, action="student_update", obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
+    audit_record(actor=actor, action=AuditEvent.Action.STUDENT_UPDATE, obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
     _refresh(actor=actor, student=student, year=year)
     return student
 
@@ -155,7 +163,7 @@ def student_set_status(*, actor: Actor, student: Student, status: str, on: datet
     student.status_changed_on = on
     student.save(update_fields=["status", "status_changed_on", "updated_at"])
     audit_record(
-        actor=actor, action="student_status", obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
+        actor=actor, action=AuditEvent.Action.STUDENT_STATUS, obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     )
     _refresh(actor=actor, student=student, year=year)
@@ -357,7 +365,7 @@ def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school
     from enrollment.imports.pgcopy import copy_audit
 
     with connection.cursor() as cursor:
-        copy_audit(cursor, at=now, rows=(("student_update", pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
+        copy_audit(cursor, at=now, rows=((AuditEvent.Action.STUDENT_UPDATE, pk, pk, changes) for pk, changes in updated_rows), fields=audit_fields(
             actor=actor, action="", obj=Student(pk=0), school_id=school.pk, roster_id=roster_id, note=note,
         ))
 
@@ -400,7 +408,7 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
         raise ValidationError(_("导入过程中有学生被其他学校同时登记，本次未导入任何数据；请重新导入。"), code="race")
     _audit_updates(actor=actor, updated_rows=updated_rows, school=school, roster_id=roster.pk, note=f"job {job.pk}", now=now)
     audit_record(
-        actor=actor, action="student_import", obj=job, school_id=school.pk, roster_id=roster.pk,
+        actor=actor, action=AuditEvent.Action.STUDENT_IMPORT, obj=job, school_id=school.pk, roster_id=roster.pk,
         changes={"created": created, "updated": len(updated_rows), "rejected_rows": len({e.row for e in parsed.errors})},
         note=job.input_name,
     )
@@ -460,7 +468,7 @@ def students_export(*, actor: Actor, school: School, what: str, full_numbers: bo
         raise ValidationError(_("未知的导出类型。"), code="invalid")
     if full_numbers:
         PersonalDataAccess.objects.create(
-            user=actor.user, action=f"export_{what}_full", target=f"{school.code} {school.name} {year.label}", record_count=count,
+            user=actor.user, action=PersonalDataAccess.Action(f"export_{what}_full"), target=f"{school.code} {school.name} {year.label}", record_count=count,
             ip_address=ip_address,
         )
     return filename, content

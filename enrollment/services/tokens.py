@@ -5,6 +5,7 @@ import datetime
 from django.db import transaction
 from knox.models import AuthToken
 
+from enrollment.models import AuditEvent
 from enrollment.services.common import Actor, audit_record
 
 
@@ -18,7 +19,7 @@ def api_token_issue(*, actor: Actor, user, days: int | None) -> tuple[AuthToken,
     expiry = datetime.timedelta(days=days) if days is not None else None
     token, text = AuthToken.objects.create(user=user, expiry=expiry)
     # The audit row points at the account: a token's key is its hash, not a number.
-    audit_record(actor=actor, action="api_token_issued", obj=user, changes={"expiry": token.expiry.isoformat() if token.expiry else None})
+    audit_record(actor=actor, action=AuditEvent.Action.API_TOKEN_ISSUED, obj=user, changes={"expiry": token.expiry.isoformat() if token.expiry else None})
     return token, text
 
 
@@ -26,5 +27,5 @@ def api_token_issue(*, actor: Actor, user, days: int | None) -> tuple[AuthToken,
 def api_tokens_revoke(*, actor: Actor, user) -> int:
     """Revoke every token of ``user`` (a lost or leaked token, an account closed)."""
     revoked, _by_model = AuthToken.objects.filter(user=user).delete()
-    audit_record(actor=actor, action="api_tokens_revoked", obj=user, changes={"count": revoked})
+    audit_record(actor=actor, action=AuditEvent.Action.API_TOKENS_REVOKED, obj=user, changes={"count": revoked})
     return revoked

@@ -1,12 +1,13 @@
 """Debit instructions and batches: one instruction per confirmed roster, one batch per bank, never a second debit."""
 
 import hashlib
+import io
 from decimal import Decimal
 
 import pytest
 
 from billing import services
-from billing.formats import get_format
+from billing.formats import BatchHeader, BatchLine, get_format
 from billing.models import DebitBatch, DebitInstruction
 from billing.selectors import school_billing_status, unbillable_confirmations
 from billing.tasks import generate_debit_batches
@@ -161,3 +162,13 @@ def test_icbc_format_round_trips_a_result_file():
     parsed = fmt.parse_result(content)
     assert parsed.batch_reference == "B1" and parsed.declared_total == Decimal("15.50")
     assert parsed.lines[1].reason_code == "account_closed" and parsed.lines[1].reason_text == "账户已销户"
+
+
+@pytest.mark.parametrize("code", ["default", "icbc_fixed"])
+def test_a_bank_reads_back_the_lines_of_a_batch_file_the_format_wrote(code):
+    fmt = get_format(code)
+    out = io.BytesIO()
+    lines = [BatchLine(1, "GZ-YX-001", "6222000011112222", "越秀第一中学", Decimal("600.00"), "DI-1"),
+             BatchLine(2, "GZ-YX-002", "6222000033334444", "海珠|第一中学", Decimal("199.50"), "DI-2")]
+    fmt.write(out, BatchHeader("B-2027-1", "icbc", "2027", "20261202", 2, Decimal("799.50")), lines)
+    assert fmt.read_batch(out.getvalue()) == ("B-2027-1", [("DI-1", Decimal("600.00")), ("DI-2", Decimal("199.50"))])

@@ -94,7 +94,7 @@ def test_copies_of_the_name_and_number_elsewhere_are_cleared_too(world, years):
     feed = GraduateFeed.objects.create(source="school_roll", received_via="api", checksum="a" * 64)
     GraduateRecord.objects.create(feed=feed, row_number=1, identity_number=number, name="王五",
                                   school_code=world.school.code, graduation_date=datetime.date(2022, 7, 1))
-    AuditEvent.objects.create(source="portal", action="update", model="student", object_id=student.pk,
+    AuditEvent.objects.create(source="portal", action=AuditEvent.Action.STUDENT_UPDATE, model="student", object_id=student.pk,
                               student=student, changes={"name": ["王五", "王五"], "grade": [5, 6]})
 
     apply_retention(today=TODAY)
@@ -104,7 +104,7 @@ def test_copies_of_the_name_and_number_elsewhere_are_cleared_too(world, years):
     assert Exemption.objects.get(identity_number=pseudonym).name == ERASED_NAME
     record = GraduateRecord.objects.get(feed=feed)
     assert (record.identity_number, record.name) == (pseudonym, ERASED_NAME)
-    edit = AuditEvent.objects.get(action="update", student=student)
+    edit = AuditEvent.objects.get(action=AuditEvent.Action.STUDENT_UPDATE, student=student)
     assert edit.changes == {"name": [ERASED_NAME, ERASED_NAME], "grade": [5, 6]}
 
 

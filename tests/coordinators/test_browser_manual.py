@@ -1,92 +1,49 @@
-"""Screenshots of the real portal for the operation manual, taken with headless Chromium (R18).
+"""The operation manual's screenshots (R18) come from the demo data, by the command the README names.
 
-The manual's images in ``docs/manual/screenshots`` are produced here, from the pages a coordinator sees,
-so they follow the portal as it changes; the manual page then shows them instead of placeholders.
+The steps of ``coordinators.manual_screenshots`` are the only list of screenshots: the command takes them, and
+every image a chapter cites must be one of them, so a fresh demo's manual has no placeholder.
 """
 
+import io
+from pathlib import Path
+
 import pytest
-from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from coordinators import manual
-from coordinators.models import Notice
-from coordinators.services.notices import publish_notice
-from enrollment.services.common import Actor
-from tests.coordinators.documents_support import enroll
+from coordinators import manual, manual_screenshots
+from tests.demo_live import committed
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-
-PAGES = {
-    "home.png": "portal:home",
-    "register.png": "portal:profile",
-    "import.png": "portal:import",
-    "roster.png": "portal:roster",
-    "documents.png": "portal:documents",
-}
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _live_server_media_prefix():
-    # The site serves no media (MEDIA_URL is None: uploads hold personal data), but the test live server
-    # wraps itself in a media handler that needs a prefix; give it one no page uses. Autouse, so it is in
-    # place before the session's live server starts.
-    previous = django_settings.MEDIA_URL
-    django_settings.MEDIA_URL = "/__no-media__/"
-    yield
-    django_settings.MEDIA_URL = previous
+def test_every_screenshot_the_manual_cites_is_taken_by_a_step():
+    cited = manual_screenshots.cited_screenshots()
+    assert cited, "the manual cites no screenshot"
+    missing = cited - {step.filename for step in manual_screenshots.STEPS}
+    assert not missing, f"add a Step to coordinators/manual_screenshots.py for {sorted(missing)}"
 
 
-def session_cookie(user, live_server_url: str) -> dict:
-    user.refresh_from_db()
+def test_the_command_takes_the_screenshots_from_the_demo_and_the_manual_then_shows_them(demo):
+    pytest.importorskip("playwright.sync_api")
+    if not Path(manual_screenshots.CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (make system-packages)")
+    for step in manual_screenshots.STEPS:
+        (manual.SCREENSHOT_DIR / step.filename).unlink(missing_ok=True)
+    out = io.StringIO()
+
+    # On a connection of its own, as from a shell: its log-in sessions are committed for its server to read.
+    committed(call_command, "manual_screenshots", stdout=out)
+
+    assert f"已生成 {len(manual_screenshots.STEPS)} 张截图" in out.getvalue()
+    for step in manual_screenshots.STEPS:
+        assert (manual.SCREENSHOT_DIR / step.filename).stat().st_size > 5000, step.filename
     client = Client()
-    client.force_login(user)
-    return {"name": django_settings.SESSION_COOKIE_NAME, "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-            "url": live_server_url}
-
-
-def test_manual_screenshots_are_taken_from_the_live_portal(world, live_server, settings):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    settings.ALLOWED_HOSTS = ["*"]
-    for name, class_name in (("陈一", "1班"), ("林二", "1班"), ("黄三", "2班")):
-        enroll(world, name=name, class_name=class_name, paid=class_name == "1班")
-    publish_notice(actor=Actor(user=world.district_staff, source="admin"), kind=Notice.Kind.TRAINING,
-                   title="越秀区学生医保协管员业务培训", body="9月5日上午9时，越秀区梅东路28号。", office=world.office)
-    cookie = session_cookie(world.coordinator, live_server.url)
-    manual.SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-
-    # Playwright's sync API runs an event loop in this thread: all database work is done above.
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            take_screenshots(browser, live_server.url, cookie)
-        finally:
-            browser.close()
-
-
-def take_screenshots(browser, base_url: str, cookie: dict) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-    context.add_cookies([cookie])
-    page = context.new_page()
-    for filename, url_name in PAGES.items():
-        target = manual.SCREENSHOT_DIR / filename
-        target.unlink(missing_ok=True)
-        response = page.goto(base_url + reverse(url_name))
-        assert response.status == 200, url_name
-        assert "/login/" not in page.url
-        page.screenshot(path=str(target), full_page=True)
-        assert target.stat().st_size > 5000
-
-    # The manual now shows the screenshots instead of placeholders.
-    response = page.goto(base_url + reverse("portal:manual_chapter", args=["import"]))
-    assert response.status == 200
-    image = page.locator("img.manual-screenshot")
-    assert image.count() == 1
-    assert page.evaluate("img => img.naturalWidth", image.element_handle()) > 0
-    assert page.locator(".manual-placeholder").count() == 0
-    context.close()
+    client.force_login(get_user_model().objects.get(username="coord-gz1"), backend=manual_screenshots.LOGIN_BACKEND)
+    for chapter in manual.chapters():
+        html = client.get(reverse("portal:manual_chapter", args=[chapter.slug])).content.decode()
+        assert "manual-placeholder" not in html and "尚未生成" not in html, chapter.slug
+    image = client.get(reverse("portal:manual_screenshot", args=["home.png"]))
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"

@@ -69,3 +69,25 @@ def test_money_on_the_home_page_has_thousands_separators(home, world):
     world.year.save()
     Enrollment.objects.filter(school=world.school).update(fee_due=250)
     assert "1,500.00" in home()
+
+
+def test_a_listed_non_local_student_waits_for_a_stamped_letter_until_the_bureau_enters_it(home, world):
+    from enrollment.models import Exemption, ExemptionCategory, ExemptionSource
+    from tests.factories import StudentFactory
+
+    low_income = ExemptionCategory.objects.create(city=world.city, code="minimum_living", name="低保人员")
+    letter = ExemptionCategory.objects.create(city=world.city, code="non_local_low_income_student", name="非本市户籍低保大学生",
+                                              local_hukou_only=False, requires_letter=True)
+    local = StudentFactory(school=world.school, hukou_local=True)
+    non_local = StudentFactory(school=world.school, hukou_local=False)
+    for student in (local, non_local):
+        Exemption.objects.create(identity_number=student.identity_number, category=low_income,
+                                 source=ExemptionSource.CIVIL_AFFAIRS, valid_from=datetime.date(2020, 1, 1))
+
+    html = home()
+    assert "1名非本市户籍学生在低保等名单中，须由经办机构录入民政局盖章确认函" in html
+    assert f'href="{reverse("portal:contacts")}"' in html.split("待办事项")[1]
+
+    Exemption.objects.create(identity_number=non_local.identity_number, category=letter, evidence="exemption-letters/a.pdf",
+                             source=ExemptionSource.CONFIRMATION_LETTER, valid_from=datetime.date(2020, 1, 1))
+    assert "盖章确认函" not in home()

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from coordinators import manual
 from tests.coordinators.documents_support import login
 
-CYCLE = ["overview", "register", "import", "roster", "confirm", "payment", "cards", "documents"]
+CYCLE = ["overview", "register", "import", "roster", "confirm", "payment", "cards", "documents", "changes"]
 
 
 @pytest.fixture

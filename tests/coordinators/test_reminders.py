@@ -2,8 +2,6 @@ import datetime
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
-from django_celery_beat.models import PeriodicTask
 
 from coordinators.models import Coordinator, Notice, ReminderSent
 from coordinators.services.reminders import reminders_send, threshold_for
@@ -74,12 +72,6 @@ def test_missed_night_still_reminds_under_the_threshold():
     assert threshold_for(30) == 30
     assert threshold_for(31) is None
     assert threshold_for(0) == 1
-
-
-def test_schedule_command_is_idempotent(db):
-    call_command("setup_reminder_schedule")
-    call_command("setup_reminder_schedule")
-    assert PeriodicTask.objects.filter(task="coordinators.reminders_send").count() == 1
 
 
 def test_the_reminder_shows_on_the_schools_portal_home(client, world, django_capture_on_commit_callbacks):

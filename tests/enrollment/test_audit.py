@@ -74,10 +74,32 @@ def test_a_students_history_is_reachable_by_filter_and_scoped(world, client):
     enrollment_refresh(actor=Actor.job("t"), student=student, insurance_year=world.year)
     login(client, world.district_staff)
     page = client.get(f"/admin/enrollment/auditevent/?student__id__exact={student.pk}")
-    assert page.status_code == 200 and "enrollment_create" in page.content.decode()
+    assert page.status_code == 200 and page.context["cl"].result_count == 1
     login(client, world.other_district_staff)
     page = client.get(f"/admin/enrollment/auditevent/?student__id__exact={student.pk}")
-    assert "enrollment_create" not in page.content.decode()
+    assert page.context["cl"].result_count == 0
+
+
+def test_the_audit_list_names_each_kind_of_change_in_words(world, client):
+    enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    login(client, world.district_staff)
+    page = client.get("/admin/enrollment/auditevent/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert '<td class="field-action">新增参保登记</td>' in page
+
+
+def test_a_change_of_no_known_kind_is_refused_before_it_is_written(world):
+    from enrollment.services.common import audit_record
+
+    with pytest.raises(ValueError):
+        audit_record(actor=Actor.job("t"), action="student_checked", obj=world.school)
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_database_refuses_an_audit_row_of_no_known_kind(world):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEvent.objects.create(source="job", action="student_checked", model="school", object_id=world.school.pk)
 
 
 def test_the_personal_data_access_log_is_visible_to_city_staff_and_editable_by_nobody(world, client):

@@ -125,10 +125,10 @@ def test_audit_rows_write_records_the_actor_and_each_row(world, students):
             (students[0].pk, world.school.pk, students[0].pk, roster.pk, "first"),
             (students[1].pk, world.school.pk, students[1].pk, roster.pk, "second"),
         ),
-        actor=JOB, action="student_checked", model=Student, changes={"checked": [False, True]},
+        actor=JOB, action=AuditEvent.Action.STUDENT_UPDATE, model=Student, changes={"checked": [False, True]},
     )
     assert written == 2
-    events = AuditEvent.objects.filter(action="student_checked").order_by("note")
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.STUDENT_UPDATE).order_by("note")
     assert [(e.student_id, e.note, e.actor_label, e.source) for e in events] == [
         (students[0].pk, "first", "nightly job", "job"), (students[1].pk, "second", "nightly job", "job"),
     ]

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -111,9 +113,14 @@ def test_staff_run_the_job_on_demand_from_the_admin(client, world, next_year, dj
     login(client, world.city_staff)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/admin/graduates/graduatefeed/run/")
-    assert response.status_code == 302
     run = DeregistrationRun.objects.get()
     assert run.triggered_by == "admin:staff-city" and run.stopped == 1
+    # Staff land on the run's job page, which follows it and then shows what it did, in words.
+    assert response.status_code == 302 and response["Location"].startswith("/bureau/jobs/")
+    page = client.get(response["Location"]).content.decode()
+    assert "已提交停保处理" in page
+    counts = dict(re.findall(r"<tr><th>([^<]+)</th><td>(\d+)</td></tr>", page))
+    assert counts == {"处理数据批数": "1", "毕业生记录": "1", "匹配": "1", "已停保": "1", "待处理": "0"}
 
 
 def test_shell_command_runs_the_job(world, next_year, capsys):

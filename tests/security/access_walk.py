@@ -55,6 +55,15 @@ def match(rules, key: str):
     return None
 
 
+def matches(rules, key: str) -> list:
+    """Every rule named ``key`` (one per method, e.g. GET and POST of one URL), else the first wildcard rule."""
+    exact = [rule for rule in rules if rule.name == key]
+    if exact:
+        return exact
+    found = match(rules, key)
+    return [found] if found is not None else []
+
+
 def classify(response, *, login_urls: tuple[str, ...], admin_index: str) -> str:
     """What a persona would notice: ok, login, unauth, denied, hidden, method or error."""
     code = response.status_code
@@ -84,7 +93,12 @@ def classify(response, *, login_urls: tuple[str, ...], admin_index: str) -> str:
 def call(client, method: str, url: str):
     """One request whose writes are rolled back, so a POST by one persona does not change the next one's world."""
     with transaction.atomic():
-        response = client.post(url, {}) if method == "POST" else client.get(url)
+        if method == "POST":
+            response = client.post(url, {})
+        elif method == "PATCH":
+            response = client.patch(url, {}, content_type="application/json")
+        else:
+            response = client.get(url)
         if hasattr(response, "streaming_content"):
             body = b"".join(response.streaming_content)
         else:

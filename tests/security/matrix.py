@@ -138,6 +138,9 @@ RULES = [
     rule("portal:student_edit", "student", PORTAL_OBJECT),
     rule("portal:student_status", "student", PORTAL_OBJECT, method="POST"),
     rule("portal:export", "export_register", PORTAL),
+    # Coverage lookup by full identity number: the coordinator's own school only (another school's number is
+    # "not found" on the page, tested in tests/coordinators/test_coverage_lookup.py).
+    rule("portal:coverage", None, PORTAL, method="POST", note="without a number: the form again (GET shows the same form)"),
     rule("portal:import", None, PORTAL),
     rule("portal:import_template", None, PORTAL),
     rule("portal:import_job", "import_job", PORTAL_OBJECT),
@@ -173,6 +176,10 @@ RULES = [
     rule("portal:notice_read", "notice", PORTAL_OBJECT, method="POST"),
     rule("bureau:dashboard", None, BUREAU),
     rule("bureau:school", "school", BUREAU_OBJECT),
+    # Scoped inside the view: a number outside the district or city is "not found" (tests/bureau/test_coverage_lookup.py).
+    rule("bureau:coverage", None, BUREAU, method="POST", note="without a number: the form again (GET shows the same form)"),
+    rule("bureau:reminders_send", None, BUREAU, method="POST",
+         note="without a year or schools: back to the dashboard; schools outside the scope are never reminded"),
     rule("bureau:report_start", None, BUREAU, method="POST"),
     rule("bureau:cards_export", None, BUREAU, method="POST"),
     # Report jobs belong to the staff member who started them (district staff of Yuexiu here).
@@ -196,6 +203,10 @@ RULES = [
     rule("school-detail", "school", API_OBJECT),
     rule("student-list", None, API_LIST),
     rule("student-detail", "student", API_OBJECT),
+    # A school's system registers students: coordinators in their own school, staff in a school of their scope
+    # (an empty body is a 400 naming the field); machine tokens never write.
+    rule("student-list", None, API_LIST, method="POST", note="an empty body: 400 once the caller may write"),
+    rule("student-detail", "student", API_OBJECT, method="PATCH", note="an empty change: 200 when the student is in scope"),
     # Insurance years are the city's: every logged-in persona of the city reads them.
     rule("insurance-year-list", None, API_LIST),
     rule("insurance-year-detail", "year", API_LIST),

@@ -181,11 +181,10 @@ def cases(world, a):
             holes = {p: r for (lbl, k, p), r in m.ADMIN_HOLES.items() if lbl == label and k == kind}
             out.append((pattern.key, url, "GET", m.admin_expect(label, kind), False, holes))
             continue
-        rule = walk.match(m.RULES, pattern.key)
-        if rule is None:
-            continue  # reported by the completeness test
-        url = _url(rule, pattern.key, pattern.route, targets, world, a)
-        out.append((pattern.key, url, rule.method, rule.expect, rule.fresh_client, rule.holes))
+        # Missing rules are reported by the completeness test; a URL may have one rule per method.
+        for rule in walk.matches(m.RULES, pattern.key):
+            url = _url(rule, pattern.key, pattern.route, targets, world, a)
+            out.append((pattern.key, url, rule.method, rule.expect, rule.fresh_client, rule.holes))
     return out
 
 

@@ -136,7 +136,7 @@ def build(world) -> SimpleNamespace:
         outcome=GraduateRecord.Outcome.NAME_MISMATCH,
     )
     run = DeregistrationRun.objects.create(city=world.city)
-    access = PersonalDataAccess.objects.create(user=world.coordinator, action="export_full", target=school.code)
+    access = PersonalDataAccess.objects.create(user=world.coordinator, action=PersonalDataAccess.Action.EXPORT_ROSTER_FULL, target=school.code)
     return SimpleNamespace(
         school=school, year=year, student=student, second=second, enrollment=enrollment, roster=roster,
         confirmation=confirmation, unbillable=RosterConfirmation.objects.filter(pk=confirmation.pk).first(),
