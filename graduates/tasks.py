@@ -27,7 +27,7 @@ def deregistration_job(job: Job):
     feeds = sum(run.feeds_processed for run in runs)
     return JobOutcome(
         result={
-            "run_id": runs[-1].pk if runs else None, "run_ids": [run.pk for run in runs], "feeds": feeds,
+            "run_id": runs[-1].pk if runs else None, "feeds": feeds,
             "records": sum(run.record_count for run in runs), "matched": sum(run.matched for run in runs),
             "stopped": sum(run.stopped for run in runs), "exceptions": sum(run.exceptions for run in runs),
         },
