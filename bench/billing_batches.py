@@ -7,12 +7,18 @@ database only (its name must contain "bench"). Sizes: BENCH_STUDENTS, BENCH_SCHO
 Loading uses COPY (students, enrollments, rosters, confirmations, confirmation lines, schools and
 accounts across the 23 banks). Then, in a fresh process so that memory figures are not polluted by
 the load, it times:
-  - the baseline: a bare ``COPY (SELECT ... the bank-file lines ...) TO STDOUT``: per school, count and
-    sum of the confirmed paying lines joined to the school's account, i.e. what the files carry;
+  - the old baseline: a bare ``COPY (SELECT ... the bank-file lines ...) TO STDOUT``: per school, count
+    and sum of the confirmed paying lines joined to the school's account, i.e. what the files carry;
+  - the floor: the same rows written to the same tables by bare set-based SQL, rolled back: the
+    instructions by one INSERT ... SELECT summing the confirmation lines, one batch per bank, the
+    instructions claimed by UPDATE ... FROM, the lines (attempts) by INSERT ... SELECT, the files'
+    content by COPY ... TO STDOUT, the batches' totals, the rosters billed and their audit rows, the
+    deferred constraints checked;
   - ``billing.services.batches_generate`` end to end: instructions by INSERT ... SELECT from the
     confirmation lines, one batch per bank, control totals, streamed file writing;
-and prints time, ratio, peak RSS and the number of SQL queries (counted with execute_wrapper).
-Targets: ratio <= 3, peak RSS <= 300 MB, queries proportional to batches, not students.
+and prints time, both ratios, peak RSS and the number of SQL queries (counted with execute_wrapper).
+Targets: generation <= 1.5x the old baseline (the floor ratio is printed too), peak RSS <= 300 MB,
+queries proportional to batches, not students. Figures of the last runs: bench/README.md.
 """
 
 import datetime
@@ -30,12 +36,15 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_billing")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("PRIVATE_MEDIA_ROOT", tempfile.mkdtemp(prefix="bench-billing-"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import floor  # noqa: E402  bench/floor.py
 
 N_STUDENTS = int(os.environ.get("BENCH_STUDENTS", "2000000"))
 N_SCHOOLS = int(os.environ.get("BENCH_SCHOOLS", "3000"))
@@ -128,15 +137,13 @@ def load():
     from enrollment import models as m
 
     call_command("migrate", verbosity=0)
+    emptied = (
+        *billing_tables(), m.ConfirmationLine, m.RosterConfirmation, m.AuditEvent, m.ChargeCorrection, m.Enrollment, m.Roster,
+        m.Student, m.SchoolAccount, m.Job, m.Membership, m.School, m.InsuranceYear, m.Office, m.Bank.allowed_in.through,
+        m.Bank, m.City,
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE billing_billingfiledownload, billing_debitattempt, billing_refund, billing_refundexport, "
-            "billing_debitinstruction, billing_debitbatch, billing_declaration, billing_receiptimport, "
-            "enrollment_confirmationline, enrollment_rosterconfirmation, enrollment_auditevent, enrollment_chargecorrection, "
-            "enrollment_enrollment, enrollment_roster, enrollment_student, enrollment_schoolaccount, enrollment_job, "
-            "enrollment_membership, enrollment_school, enrollment_insuranceyear, enrollment_office, enrollment_bank_allowed_in, "
-            "enrollment_bank, enrollment_city CASCADE"
-        )
+        cursor.execute(f"TRUNCATE {', '.join(floor.table(t) for t in emptied)} CASCADE")
     now = timezone.now()
     today = timezone.localdate()
     city = m.City.objects.create(code="guangzhou", name="广州市")
@@ -158,7 +165,7 @@ def load():
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cur = cursor.cursor  # the psycopg2 cursor, for copy_expert
-        cur.execute("SELECT nextval(pg_get_serial_sequence('enrollment_school', 'id'))")
+        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [m.School._meta.db_table])
         base = cur.fetchone()[0]
         school_ids = list(range(base + 1, base + 1 + N_SCHOOLS))
         copy_rows(cur, m.School, ({"id": sid, "code": f"GZ{sid:06d}", "name": f"第{sid}学校", "office_id": offices[i % 12].pk}
@@ -167,7 +174,7 @@ def load():
         copy_rows(cur, m.SchoolAccount, ({"school_id": sid, "bank_id": banks[i % N_BANKS].pk, "account_number": f"6222{sid:015d}",
                                           "holder_name": f"第{sid}学校"} for i, sid in enumerate(school_ids)),
                   {"agreement_signed_on": datetime.date(2014, 7, 1), "active": True, "created_at": now}, with_id=False)
-        cur.execute("SELECT setval(pg_get_serial_sequence('enrollment_school', 'id'), %s)", [school_ids[-1]])
+        cur.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", [m.School._meta.db_table, school_ids[-1]])
         # Rosters and confirmations: ids chosen here so lines can point at them.
         copy_rows(cur, m.Roster, ({"id": sid, "school_id": sid} for sid in school_ids),
                   {"insurance_year_id": year.pk, "state": "confirmed", "version": 1, "updated_at": now})
@@ -176,7 +183,7 @@ def load():
                   {"confirmed_by_id": user.pk, "confirmed_at": now, "roster_version": 1, "fee_standard": FEE,
                    "fee_provisional": False, "exempt_count": 0, "reopened_at": None, "reopened_by_id": None, "reopen_reason": ""})
         for model in (m.Roster, m.RosterConfirmation):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{model._meta.db_table}', 'id'), %s)", [school_ids[-1]])
+            cur.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", [model._meta.db_table, school_ids[-1]])
 
         def people():
             n = 0
@@ -205,7 +212,7 @@ def load():
         copy_rows(cur, m.ConfirmationLine, ({"id": n, "confirmation_id": sid, "enrollment_id": n} for n, sid in people()),
                   {"fee": FEE, "exemption_category_id": None})
         for model in (m.Student, m.Enrollment, m.ConfirmationLine):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{model._meta.db_table}', 'id'), %s)", [N_STUDENTS])
+            cur.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", [model._meta.db_table, N_STUDENTS])
         cur.execute("ANALYZE")
     print(f"loaded {N_STUDENTS:,} confirmed enrollments in {N_SCHOOLS:,} schools, {N_BANKS} banks "
           f"with COPY in {time.perf_counter() - started:.1f} s")
@@ -215,16 +222,99 @@ def load():
 BASELINE_SQL = """
 COPY (
     SELECT s.code, a.account_number, a.holder_name, count(*), sum(l.fee), c.id
-      FROM enrollment_confirmationline l
-      JOIN enrollment_rosterconfirmation c ON c.id = l.confirmation_id
-      JOIN enrollment_roster r ON r.id = c.roster_id
-      JOIN enrollment_school s ON s.id = r.school_id
-      JOIN enrollment_schoolaccount a ON a.school_id = s.id AND a.active
+      FROM {line} l
+      JOIN {confirmation} c ON c.id = l.confirmation_id
+      JOIN {roster} r ON r.id = c.roster_id
+      JOIN {school} s ON s.id = r.school_id
+      JOIN {account} a ON a.school_id = s.id AND a.active
      WHERE r.insurance_year_id = %s AND c.reopened_at IS NULL AND l.fee > 0
      GROUP BY s.code, a.account_number, a.holder_name, c.id, a.bank_id
      ORDER BY a.bank_id, s.code
 ) TO STDOUT
 """
+
+
+def billing_tables():
+    from billing import models as b
+
+    return (b.BillingFileDownload, b.DebitAttempt, b.Refund, b.RefundExport, b.DebitInstruction, b.DebitBatch, b.Declaration,
+            b.ReceiptImport)
+
+
+def floor_generate(year_id: int, t: dict) -> tuple[float, str]:
+    """The rows generation writes, by bare set-based SQL in one transaction, rolled back; returns (seconds, counts)."""
+    from billing.models import DebitAttempt, DebitBatch, DebitInstruction
+    from enrollment.models import AuditEvent
+
+    class Sink(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            return len(data)
+
+    counts = {}
+    raw = floor.connect()
+    try:
+        with floor.rolled_back(raw) as (cursor, timing):
+            cursor.execute(*floor.insert_select(DebitInstruction, {
+                "reference": "'DI' || c.id || '-floor'", "kind": "'roster'", "insurance_year_id": "r.insurance_year_id",
+                "roster_id": "r.id", "confirmation_id": "c.id", "school_id": "r.school_id", "account_id": "a.id",
+                "bank_id": "a.bank_id", "head_count": "count(*)", "amount": "sum(l.fee)", "created_at": "now()",
+            }, f"""FROM {t['line']} l JOIN {t['confirmation']} c ON c.id = l.confirmation_id
+                    JOIN {t['roster']} r ON r.id = c.roster_id
+                    JOIN {t['account']} a ON a.school_id = r.school_id AND a.active AND a.agreement_signed_on IS NOT NULL
+                   WHERE r.insurance_year_id = %s AND r.state = 'confirmed' AND c.reopened_at IS NULL AND l.fee > 0
+                   GROUP BY c.id, r.id, a.id""", [year_id]))
+            counts["instructions"] = cursor.rowcount
+            cursor.execute(*floor.insert_select(DebitBatch, {
+                "bank_id": "b.id", "insurance_year_id": str(int(year_id)), "reference": "'Bfloor-' || b.code", "file_format": "b.file_format",
+                "created_at": "now()",
+            }, f"FROM {t['bank']} b WHERE b.id IN (SELECT bank_id FROM {t['instruction']} WHERE insurance_year_id = %s "
+               "AND state = 'open')", [year_id]))
+            counts["batches"] = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {t['instruction']} i SET state = 'in_batch', batch_id = b.id, tries = i.tries + 1 "
+                f"FROM {t['batch']} b WHERE b.bank_id = i.bank_id AND b.reference LIKE 'Bfloor-%%' "
+                "AND i.insurance_year_id = %s AND i.state = 'open'", [year_id],
+            )
+            cursor.execute(*floor.insert_select(DebitAttempt, {
+                "instruction_id": "i.id", "batch_id": "i.batch_id", "amount": "i.amount",
+                "line_number": "row_number() OVER (PARTITION BY i.batch_id ORDER BY s.code, i.id)",
+            }, f"FROM {t['instruction']} i JOIN {t['school']} s ON s.id = i.school_id WHERE i.batch_id IS NOT NULL"))
+            counts["lines"] = cursor.rowcount
+            # The files' content: every line with the school and account it debits, in file order.
+            cursor.copy_expert(
+                f"COPY (SELECT a.batch_id, a.line_number, s.code, acc.account_number, acc.holder_name, a.amount, i.reference "
+                f"FROM {t['attempt']} a JOIN {t['instruction']} i ON i.id = a.instruction_id "
+                f"JOIN {t['school']} s ON s.id = i.school_id JOIN {t['account']} acc ON acc.id = i.account_id "
+                "ORDER BY a.batch_id, a.line_number) TO STDOUT", Sink(),
+            )
+            cursor.execute(
+                f"UPDATE {t['batch']} b SET state = 'ready', line_count = x.n, total_amount = x.total "
+                f"FROM (SELECT batch_id, count(*) AS n, sum(amount) AS total FROM {t['attempt']} GROUP BY batch_id) x "
+                "WHERE b.id = x.batch_id"
+            )
+            cursor.execute(
+                f"UPDATE {t['roster']} r SET state = 'billed', updated_at = now() FROM {t['instruction']} i "
+                "WHERE r.id = i.roster_id AND i.batch_id IS NOT NULL AND r.state = 'confirmed'"
+            )
+            counts["rosters billed"] = cursor.rowcount
+            audit = ", ".join(f'"{c}"' for c in ("at", "actor_label", "source", "action", "model", "object_id", "school_id",
+                                                  "roster_id", "changes", "note"))
+            cursor.execute(
+                f"INSERT INTO {floor.table(AuditEvent)} ({audit}) "
+                "SELECT now(), 'floor', 'job', 'roster_billed', 'roster', r.id, r.school_id, r.id, "
+                """'{"state": ["confirmed", "billed"]}'::jsonb, '' """
+                f"FROM {t['roster']} r WHERE r.state = 'billed' "
+                "UNION ALL SELECT now(), 'floor', 'job', 'debit_batch_generated', 'debitbatch', b.id, NULL, NULL, "
+                "jsonb_build_object('lines', b.line_count, 'amount', b.total_amount), '' "
+                f"FROM {t['batch']} b WHERE b.reference LIKE 'Bfloor-%%'"
+            )
+            counts["audit rows"] = cursor.rowcount
+        return timing["seconds"], ", ".join(f"{n:,} {what}" for what, n in counts.items())
+    finally:
+        raw.close()
 
 
 def measure(year_id: int):
@@ -233,7 +323,7 @@ def measure(year_id: int):
     django.setup()
     from django.db import connection
 
-    from billing.models import DebitBatch, DebitInstruction
+    from billing.models import DebitAttempt, DebitBatch, DebitInstruction
     from billing.services import batches_generate
     from enrollment.models import InsuranceYear
     from enrollment.services.common import Actor
@@ -248,18 +338,29 @@ def measure(year_id: int):
             self.size += len(data)
             return len(data)
 
+    from enrollment import models as m
+
+    tables = {name: floor.table(model) for name, model in (
+        ("line", m.ConfirmationLine), ("confirmation", m.RosterConfirmation), ("roster", m.Roster), ("school", m.School),
+        ("account", m.SchoolAccount), ("bank", m.Bank), ("audit", m.AuditEvent), ("instruction", DebitInstruction),
+        ("batch", DebitBatch), ("attempt", DebitAttempt),
+    )}
     with connection.cursor() as cursor:
         # Start from the loaded state even if an earlier measurement ran on this database.
-        cursor.execute(
-            "TRUNCATE billing_billingfiledownload, billing_debitattempt, billing_refund, billing_refundexport, "
-            "billing_debitinstruction, billing_debitbatch, billing_declaration, billing_receiptimport, enrollment_auditevent"
-        )
-        cursor.execute("UPDATE enrollment_roster SET state = 'confirmed' WHERE state <> 'confirmed'")
-        cursor.execute("UPDATE enrollment_enrollment SET payment_status = 'unpaid' WHERE payment_status <> 'unpaid'")
+        cursor.execute(f"TRUNCATE {', '.join(floor.table(t) for t in (*billing_tables(), m.AuditEvent))}")
+        cursor.execute(f"UPDATE {tables['roster']} SET state = 'confirmed' WHERE state <> 'confirmed'")
+        cursor.execute(f"UPDATE {floor.table(m.Enrollment)} SET payment_status = 'unpaid' WHERE payment_status <> 'unpaid'")
+        for name in tables.values():
+            cursor.execute(f"VACUUM ANALYZE {name}")
         sink = Sink()
         started = time.perf_counter()
-        cursor.cursor.copy_expert(cursor.mogrify(BASELINE_SQL, [year_id]).decode(), sink)
+        cursor.cursor.copy_expert(cursor.mogrify(BASELINE_SQL.format(**tables), [year_id]).decode(), sink)
         baseline = time.perf_counter() - started
+
+    floor_seconds, floor_counts = floor_generate(year_id, tables)
+    with connection.cursor() as cursor:
+        for name in tables.values():
+            cursor.execute(f"VACUUM ANALYZE {name}")
 
     queries = []
 
@@ -278,10 +379,13 @@ def measure(year_id: int):
     total = sum((b.total_amount for b in batches), Decimal("0"))
     assert len(summary.batches) == N_BANKS and not summary.errors, summary
     assert lines == N_SCHOOLS == DebitInstruction.objects.count() and total == FEE * N_STUDENTS
-    print(f"baseline COPY of the bank-file lines:   {baseline:.2f} s ({sink.size:,} bytes)")
+    print(f"old baseline, COPY of the bank-file lines: {baseline:.2f} s ({sink.size:,} bytes)")
     print(f"batch generation, all {len(summary.batches)} banks:  {elapsed:.2f} s "
           f"({lines:,} instructions, {total:,} yuan)")
-    print(f"ratio to baseline:                      {elapsed / baseline:.2f}  (target <= 3)")
+    print(f"floor, the same rows by bare SQL:       {floor_seconds:.2f} s ({floor_counts}, rolled back)")
+    print(f"size: {N_STUDENTS:,} confirmed enrollments, {N_SCHOOLS:,} schools, {N_BANKS} banks")
+    print(f"old ratio generation / old baseline:    {elapsed / baseline:.2f}  (target <= 1.5)")
+    print(f"floor ratio generation / floor:         {elapsed / floor_seconds:.2f}")
     print(f"peak RSS of the generating process:     {peak_mb:.0f} MB  (target <= 300)")
     print(f"SQL queries:                            {len(queries)}  ({len(queries) / len(summary.batches):.1f} per batch)")
 

@@ -1,36 +1,35 @@
-"""The nightly graduate deregistration at city scale, against a bare set-based UPDATE.
+"""The nightly graduate deregistration at city scale, against its floor and the old one-UPDATE baseline.
 
 Run: .venv/bin/python bench/graduates_run.py
 Uses DATABASE_URL (default a scratch database ``bench_graduates``, created and
 migrated if missing). THE SCRIPT EMPTIES the student, enrollment, roster,
 audit and graduate tables of that database first: never point it at real data.
 
-Loads BENCH_STUDENTS students (default 2,000,000) of BENCH_SCHOOLS schools,
+Loads BENCH_STUDENTS students (default 200,000) of BENCH_SCHOOLS schools,
 each with an enrollment on an open roster of next year's insurance year (its
-window open today), and BENCH_GRADUATES graduates (default 500,000: 99% known
+window open today), and BENCH_GRADUATES graduates (default 50,000: 99% known
 students, 0.5% name mismatches, 0.5% unknown numbers) in BENCH_FEEDS feeds,
-all with COPY. Then times ``deregistration_run`` end to end, and a bare
-baseline in the same run: COPY the graduates' identity numbers into a temp
-table and one UPDATE ... FROM of the students (rolled back). Prints the ratio.
+all with COPY. The issue's size is BENCH_STUDENTS=2000000 BENCH_GRADUATES=500000;
+the default is a tenth of it, so that a run takes a few minutes on the 2-core
+machine (same shape, same ratios of graduates to students and to schools).
 
-Measured on the idle 2-core development machine (PostgreSQL 15 with its
-default settings, BENCH_REUSE=1): nightly run 84.6 s for 500,000 graduates
-(495,000 stopped, 5,000 exceptions), baseline 31.6 s, ratio 2.67; with a fresh
-load the run took 98-121 s against 33-40 s (ratio 3.0). Per 100,000-record
-feed: roster locks 2 s, matching and deciding with the records' update 6 s,
-students 6 s, enrollments with their audit rows 6.5 s, commit under 0.5 s.
-The students' update alone costs as much as the baseline, which writes one
-row per graduate; the run writes four (record, student, enrollment, audit
-event). LOG_LEVEL=DEBUG prints each statement's time. The roster pages' data
-stamp triggers cost about 0.25 s per 100,000 records (6.3-6.5 s against
-6.1-6.3 s with them disabled, 400,000 students and 100,000 graduates). Since
-any update of a student changes its school's stamp (the cached API list shows
-every column), the run took 6.2-6.4 s against 6.0-6.6 s with the earlier
-trigger, which ignored status changes: no difference above the noise.
+Times ``deregistration_run`` end to end and, in the same run, before and after it:
+  - the floor: the same rows written to the same tables by bare set-based SQL
+    in one transaction, rolled back: the graduates' records matched to their
+    students, enrollments and rosters in one join (identity number, exact name),
+    then UPDATE ... FROM of the records' outcomes, of the students (graduated),
+    of the enrollments (deregistered), one INSERT ... SELECT of their audit
+    rows, the rosters' version bump, the deferred constraints checked;
+  - the old baseline (issue 6): COPY the identity numbers into a temp table and
+    one UPDATE ... FROM of the students, rolled back.
+Target: run <= 1.3x the floor (mean of before and after). BENCH_REUSE=1 reuses
+the data an earlier run loaded. LOG_LEVEL=DEBUG prints each statement's time.
+Figures of the last runs on this machine: bench/README.md.
 """
 
 import datetime
 import io
+import json
 import os
 import sys
 import time
@@ -44,11 +43,12 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import dj_database_url  # noqa: E402
+import floor  # noqa: E402  (bench/floor.py, beside this script)
 import psycopg2  # noqa: E402
 
-STUDENTS = int(os.environ.get("BENCH_STUDENTS", "2000000"))
-GRADUATES = int(os.environ.get("BENCH_GRADUATES", "500000"))
-SCHOOLS = int(os.environ.get("BENCH_SCHOOLS", "2000"))
+STUDENTS = int(os.environ.get("BENCH_STUDENTS", "200000"))
+GRADUATES = int(os.environ.get("BENCH_GRADUATES", "50000"))
+SCHOOLS = int(os.environ.get("BENCH_SCHOOLS", str(max(1, STUDENTS // 1000))))
 FEEDS = int(os.environ.get("BENCH_FEEDS", "5"))
 
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -126,17 +126,24 @@ def _text(value) -> str:
 def load(today, now, graduation):
     from django.db import connection as conn
 
-    from enrollment.models import City, InsuranceYear, Office, Roster, School, Student
-    from graduates.models import GraduateFeed, GraduateRecord
+    from enrollment.models import (
+        AuditEvent,
+        ChargeCorrection,
+        City,
+        Enrollment,
+        InsuranceYear,
+        Office,
+        Roster,
+        School,
+        Student,
+    )
+    from graduates.models import DeregistrationRun, GraduateFeed, GraduateRecord
 
     print(f"loading {STUDENTS:,} students in {SCHOOLS:,} schools, {GRADUATES:,} graduates in {FEEDS} feeds ...", flush=True)
     started = time.monotonic()
     with conn.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE graduates_graduaterecord, graduates_graduatefeed, graduates_deregistrationrun, "
-            "enrollment_auditevent, enrollment_chargecorrection, enrollment_enrollment, enrollment_roster, "
-            "enrollment_student RESTART IDENTITY CASCADE"
-        )
+        emptied = (GraduateRecord, GraduateFeed, DeregistrationRun, AuditEvent, ChargeCorrection, Enrollment, Roster, Student)
+        cursor.execute(f"TRUNCATE {', '.join(floor.table(m) for m in emptied)} RESTART IDENTITY CASCADE")
     city, _ = City.objects.get_or_create(code="bench-city", defaults={"name": "基准市"})
     office, _ = Office.objects.get_or_create(code="bench-office", defaults={"city": city, "name": "基准分局", "district": "基准区", "address": "-"})
     InsuranceYear.objects.filter(city=city).delete()
@@ -175,10 +182,10 @@ def load(today, now, graduation):
             ["identity_number", "name", "sex", "birth_date", "school_id", "grade", "class_name", "status", "created_at", "updated_at"],
         )
         cursor.execute(
-            """
-            INSERT INTO enrollment_enrollment (student_id, insurance_year_id, school_id, channel, channel_reason, status,
+            f"""
+            INSERT INTO {floor.table(Enrollment)} (student_id, insurance_year_id, school_id, channel, channel_reason, status,
                    status_reason, fee_due, payment_status, receipt_number, created_at, updated_at)
-            SELECT id, %s, school_id, 'school', '', 'registered', '', 200.00, 'unpaid', '', now(), now() FROM enrollment_student
+            SELECT id, %s, school_id, 'school', '', 'registered', '', 200.00, 'unpaid', '', now(), now() FROM {floor.table(Student)}
             """,
             [year.pk],
         )
@@ -224,9 +231,21 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from graduates.models import GraduateFeed
+    from enrollment.models import (
+        AuditEvent,
+        ChargeCorrection,
+        Enrollment,
+        EnrollmentStatus,
+        InsuranceYear,
+        Roster,
+        Student,
+        StudentStatus,
+    )
+    from graduates.models import DeregistrationRun, GraduateFeed, GraduateRecord
     from graduates.services import deregistration_run
 
+    student, enrollment, roster, audit = (floor.table(m) for m in (Student, Enrollment, Roster, AuditEvent))
+    record, feed = floor.table(GraduateRecord), floor.table(GraduateFeed)
     today = timezone.localdate()
     now = timezone.now()
     graduation = datetime.date(today.year, 6, 30)
@@ -236,39 +255,43 @@ def main():
         # Loaded by an earlier run: put everything back as it was before the nightly run.
         started = time.monotonic()
         with raw.cursor() as cursor:
-            cursor.execute("UPDATE enrollment_student SET status = 'in_school', status_changed_on = NULL WHERE status <> 'in_school'")
-            cursor.execute("UPDATE enrollment_enrollment SET status = 'registered', status_reason = '' WHERE status <> 'registered'")
-            cursor.execute("UPDATE enrollment_roster SET version = 0")
+            cursor.execute(f"UPDATE {student} SET status = 'in_school', status_changed_on = NULL WHERE status <> 'in_school'")
+            cursor.execute(f"UPDATE {enrollment} SET status = 'registered', status_reason = '' WHERE status <> 'registered'")
+            cursor.execute(f"UPDATE {roster} SET version = 0")
             cursor.execute(
-                "UPDATE graduates_graduaterecord SET outcome = 'pending', student_id = NULL, school_id = NULL, "
+                f"UPDATE {record} SET outcome = 'pending', student_id = NULL, school_id = NULL, "
                 "insurance_year_id = NULL, enrollment_id = NULL, run_id = NULL"
             )
-            cursor.execute("UPDATE graduates_graduatefeed SET state = 'pending', claimed_by_run_id = NULL, claimed_at = NULL, processed_at = NULL")
-            cursor.execute("TRUNCATE enrollment_auditevent, enrollment_chargecorrection CASCADE")
-            cursor.execute("DELETE FROM graduates_deregistrationrun")
-            for table in ("enrollment_student", "enrollment_enrollment", "enrollment_roster", "graduates_graduaterecord"):
-                cursor.execute(f"VACUUM ANALYZE {table}")
+            cursor.execute(f"UPDATE {feed} SET state = 'pending', claimed_by_run_id = NULL, claimed_at = NULL, processed_at = NULL")
+            cursor.execute(f"TRUNCATE {audit}, {floor.table(ChargeCorrection)} CASCADE")
+            cursor.execute(f"DELETE FROM {floor.table(DeregistrationRun)}")
         print(f"reset in {time.monotonic() - started:.1f}s", flush=True)
     else:
         load(today, now, graduation)
-    with raw.cursor() as cursor:
-        for table in ("enrollment_student", "enrollment_enrollment", "enrollment_roster", "graduates_graduaterecord", "enrollment_auditevent"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
-    per_feed = GRADUATES // FEEDS
+    touched = (student, enrollment, roster, record, audit)
 
+    def vacuum():
+        with raw.cursor() as cursor:
+            for name in touched:
+                cursor.execute(f"VACUUM ANALYZE {name}")
+            cursor.execute("CHECKPOINT")
+
+    vacuum()
+    year_id = InsuranceYear.objects.get(city__code="bench-city", label="bench").pk
+    per_feed = GRADUATES // FEEDS
     numbers = "".join(
         identity_number(g * (STUDENTS // GRADUATES) if GRADUATES <= STUDENTS else g) + "\n" for g in range(FEEDS * per_feed)
     )
 
-    def baseline() -> float:
-        """COPY the identity numbers into a temp table, one UPDATE ... FROM; rolled back."""
+    def old_baseline() -> float:
+        """Issue 6's baseline: COPY the identity numbers into a temp table, one UPDATE ... FROM; rolled back."""
         raw.autocommit = False
         with raw.cursor() as cursor:
             t0 = time.monotonic()
             cursor.execute("CREATE TEMP TABLE bench_ids (identity_number varchar(18)) ON COMMIT DROP")
             cursor.copy_expert("COPY bench_ids FROM STDIN", io.StringIO(numbers))
             cursor.execute(
-                "UPDATE enrollment_student s SET status = 'graduated', status_changed_on = %s "
+                f"UPDATE {student} s SET status = 'graduated', status_changed_on = %s "
                 "FROM bench_ids b WHERE s.identity_number = b.identity_number",
                 [graduation],
             )
@@ -276,16 +299,82 @@ def main():
             elapsed = time.monotonic() - t0
         raw.rollback()
         raw.autocommit = True
-        with raw.cursor() as cursor:
-            cursor.execute("VACUUM enrollment_student")
-        print(f"baseline: {updated:,} students updated in {elapsed:.2f}s", flush=True)
+        vacuum()
+        print(f"old baseline: {updated:,} students updated in {elapsed:.2f}s", flush=True)
         return elapsed
 
-    with raw.cursor() as cursor:
-        cursor.execute("CHECKPOINT")
-    base_before = baseline()
-    with raw.cursor() as cursor:
-        cursor.execute("CHECKPOINT")
+    stopped, graduated, registered, deregistered = (
+        "stopped", StudentStatus.GRADUATED.value, EnrollmentStatus.REGISTERED.value, EnrollmentStatus.DEREGISTERED.value,
+    )
+    audit_columns = ("at", "actor_id", "actor_label", "source", "action", "model", "object_id", "school_id", "student_id",
+                     "roster_id", "changes", "note")
+
+    def floor_run() -> float:
+        """The same rows written by bare set-based SQL, rolled back (see the module's docstring)."""
+        raw.autocommit = False
+        counts = {}
+        with floor.rolled_back(raw) as (cursor, timing):
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE floor_match ON COMMIT DROP AS
+                SELECT r.id AS record_id, s.id AS student_id, s.school_id, e.id AS enrollment_id, ro.id AS roster_id,
+                       r.graduation_date,
+                       CASE WHEN s.id IS NULL THEN 'unknown_identity' WHEN s.name <> r.name THEN 'name_mismatch'
+                            ELSE %s END AS outcome
+                  FROM {record} r
+                  JOIN {feed} f ON f.id = r.feed_id AND f.file_name LIKE 'bench-%%'
+                  LEFT JOIN {student} s ON s.identity_number = r.identity_number
+                  LEFT JOIN {enrollment} e ON e.student_id = s.id AND e.insurance_year_id = %s
+                  LEFT JOIN {roster} ro ON ro.school_id = e.school_id AND ro.insurance_year_id = e.insurance_year_id
+                """,
+                [stopped, year_id],
+            )
+            cursor.execute(
+                f"""
+                UPDATE {record} r SET outcome = m.outcome, student_id = m.student_id, school_id = m.school_id,
+                       insurance_year_id = CASE WHEN m.student_id IS NULL THEN NULL ELSE %s END,
+                       enrollment_id = m.enrollment_id
+                  FROM floor_match m WHERE r.id = m.record_id
+                """,
+                [year_id],
+            )
+            counts["records"] = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {student} s SET status = %s, status_changed_on = m.graduation_date, updated_at = now() "
+                "FROM floor_match m WHERE s.id = m.student_id AND m.outcome = %s",
+                [graduated, stopped],
+            )
+            counts["students"] = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {enrollment} e SET status = %s, status_reason = %s, updated_at = now() "
+                "FROM floor_match m WHERE e.id = m.enrollment_id AND m.outcome = %s",
+                [deregistered, "毕业生停保：学籍系统报毕业（毕业日期 " + graduation.isoformat() + "）", stopped],
+            )
+            counts["enrollments"] = cursor.rowcount
+            cursor.execute(
+                f"""
+                INSERT INTO {audit} ({", ".join(audit_columns)})
+                SELECT now(), NULL, 'floor', 'job', 'graduate_deregistered', 'enrollment', m.enrollment_id, m.school_id,
+                       m.student_id, m.roster_id, %s::jsonb, %s
+                  FROM floor_match m WHERE m.outcome = %s
+                """,
+                [json.dumps({"status": [registered, deregistered]}), "毕业生停保减员，已从待确认名单中移除", stopped],
+            )
+            counts["audit rows"] = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {roster} SET version = version + 1, updated_at = now() "
+                "WHERE id IN (SELECT DISTINCT roster_id FROM floor_match WHERE outcome = %s)",
+                [stopped],
+            )
+            counts["rosters"] = cursor.rowcount
+        raw.autocommit = True
+        vacuum()
+        print(f"floor: {', '.join(f'{n:,} {what}' for what, n in counts.items())} written in {timing['seconds']:.2f}s",
+              flush=True)
+        return timing["seconds"]
+
+    old_before = old_baseline()
+    floor_before = floor_run()
 
     t0 = time.monotonic()
     run = deregistration_run(triggered_by="bench", collect_inbox=False)
@@ -296,17 +385,22 @@ def main():
         flush=True,
     )
     with raw.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM enrollment_enrollment WHERE status = 'deregistered'")
-        deregistered = cursor.fetchone()[0]
-        cursor.execute("SELECT count(*) FROM enrollment_auditevent")
+        cursor.execute(f"SELECT count(*) FROM {enrollment} WHERE status = %s", [deregistered])
+        done = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {audit}")
         audits = cursor.fetchone()[0]
-        cursor.execute("CHECKPOINT")
-    print(f"check: {deregistered:,} enrollments deregistered, {audits:,} audit rows", flush=True)
-    base_after = baseline()
-    base = (base_before + base_after) / 2
-    print(f"baseline (mean of before/after): {base:.2f}s")
-    print(f"ratio nightly run / baseline: {elapsed / base:.2f} (target <= 1.5)")
+    print(f"check: {done:,} enrollments deregistered, {audits:,} audit rows", flush=True)
+    vacuum()
+    floor_after = floor_run()
+    old_after = old_baseline()
+    floor_mean, old_mean = (floor_before + floor_after) / 2, (old_before + old_after) / 2
+    print(f"size: {STUDENTS:,} students in {SCHOOLS:,} schools, {FEEDS * per_feed:,} graduates in {FEEDS} feeds")
+    print(f"nightly run {elapsed:.2f}s; floor {floor_mean:.2f}s (before {floor_before:.2f}, after {floor_after:.2f}); "
+          f"old baseline {old_mean:.2f}s (before {old_before:.2f}, after {old_after:.2f})")
+    print(f"floor ratio nightly run / floor:       {elapsed / floor_mean:.2f} (target <= 1.3)")
+    print(f"old ratio nightly run / old baseline:  {elapsed / old_mean:.2f} (old target <= 1.5)")
     raw.close()
+
 
 if __name__ == "__main__":
     main()

@@ -294,9 +294,9 @@ class RefundExportAdmin(ReadOnlyMixin, ScopedModelAdmin):
 
 @admin.register(Declaration)
 class DeclarationAdmin(ReadOnlyMixin, ScopedModelAdmin):
-    list_display = ["reference", "school", "insurance_year", "state", "head_count", "amount", "payment_method", "paid_at",
-                    "receipted_count", "download"]
-    list_filter = ["state", "insurance_year", "payment_method"]
+    list_display = ["reference", "school", "insurance_year", "supplementary", "state", "head_count", "amount", "payment_method",
+                    "paid_at", "receipted_count", "download"]
+    list_filter = ["state", "supplementary", "insurance_year", "payment_method"]
     search_fields = ["reference", "school__name", "school__code"]
     list_select_related = ["school", "insurance_year__city"]
     actions = ["paid_by_transfer", "paid_by_electronic_debit"]

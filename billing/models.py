@@ -71,6 +71,7 @@ class DebitInstruction(models.Model):
 
     class Kind(models.TextChoices):
         ROSTER = "roster", _("名单扣费")
+        SUPPLEMENTARY = "supplementary", _("补充确认扣费")
         ADJUSTMENT = "adjustment", _("补扣")
 
     class State(models.TextChoices):
@@ -113,14 +114,15 @@ class DebitInstruction(models.Model):
         constraints = [
             # A confirmed roster is charged by exactly one live roster instruction: never a second debit.
             models.UniqueConstraint(
-                fields=["confirmation"], condition=Q(kind="roster") & ~Q(state="cancelled"), name="instruction_one_live_per_confirmation"
+                fields=["confirmation"], condition=Q(kind__in=["roster", "supplementary"]) & ~Q(state="cancelled"),
+                name="instruction_one_live_per_confirmation",
             ),
             models.UniqueConstraint(
                 fields=["roster"], condition=Q(kind="roster") & ~Q(state="cancelled"), name="instruction_one_live_per_roster"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="instruction_amount_positive"),
             models.CheckConstraint(
-                condition=Q(kind="roster", correction__isnull=True) | Q(kind="adjustment", correction__isnull=False),
+                condition=Q(kind__in=["roster", "supplementary"], correction__isnull=True) | Q(kind="adjustment", correction__isnull=False),
                 name="instruction_adjustment_has_correction",
             ),
             # An instruction inside a batch names it; one outside names none.
@@ -254,6 +256,7 @@ class Declaration(models.Model):
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="declarations", verbose_name=_("代办学校"))
     head_count = models.PositiveIntegerField(_("缴费人数"))
     amount = money_field(_("缴费金额"))
+    supplementary = models.BooleanField(_("补充申报"), default=False, db_default=False, help_text=_("名单确认后登记的迟到学生的补充确认"))
     state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.DECLARED)
     file = models.FileField(_("申报文件"), upload_to="declarations/%Y/", blank=True)
     # SHA-256 of the workbook written for this declaration: a rerun rewrites a file that is missing or differs.
@@ -271,7 +274,9 @@ class Declaration(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["confirmation"], condition=~Q(state="cancelled"), name="declaration_one_live_per_confirmation"),
-            models.UniqueConstraint(fields=["roster"], condition=~Q(state="cancelled"), name="declaration_one_live_per_roster"),
+            models.UniqueConstraint(
+                fields=["roster"], condition=~Q(state="cancelled") & Q(supplementary=False), name="declaration_one_live_per_roster"
+            ),
             models.CheckConstraint(
                 condition=Q(state__in=["declared", "cancelled"]) | ~Q(payment_method=""), name="declaration_paid_has_method"
             ),

@@ -49,6 +49,7 @@ def unbillable_confirmations(*, insurance_year: InsuranceYear | None = None):
     """Live confirmed bank-debit rosters with no instruction because the school has no usable account."""
     qs = RosterConfirmation.objects.filter(
         reopened_at__isnull=True,
+        supplementary=False,
         roster__state=RosterState.CONFIRMED,
         roster__insurance_year__collection_route=CollectionRoute.BANK_DEBIT,
     ).exclude(debit_instructions__kind=DebitInstruction.Kind.ROSTER, debit_instructions__state__in=[
@@ -68,6 +69,8 @@ class SchoolBillingStatus:
     blocking_reason: str = ""
     instructions: list[dict] = field(default_factory=list)
     declaration: dict | None = None
+    # Late students' supplementary declarations, after the first one.
+    supplementary_declarations: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     refunds: list[dict] = field(default_factory=list)
     flagged: bool = False
@@ -86,7 +89,8 @@ def school_billing_status(*, school: School, insurance_year: InsuranceYear) -> S
         for instruction in DebitInstruction.objects.filter(school=school, insurance_year=insurance_year).select_related("batch").order_by("created_at"):
             row = {
                 "reference": instruction.reference, "kind": instruction.kind, "state": instruction.state,
-                "state_display": instruction.get_state_display(), "head_count": instruction.head_count,
+                "state_display": instruction.get_state_display(), "kind_display": instruction.get_kind_display(),
+                "head_count": instruction.head_count,
                 "amount": instruction.amount, "tries": instruction.tries, "last_failure": instruction.last_failure,
                 "batch": instruction.batch.reference if instruction.batch else "",
             }
@@ -99,16 +103,20 @@ def school_billing_status(*, school: School, insurance_year: InsuranceYear) -> S
         if status.flagged:
             status.blocking_reason = status.blocking_reason or _("多次扣款失败，请核对账户余额或联系经办机构。")
     else:
-        declaration = Declaration.objects.filter(school=school, insurance_year=insurance_year).exclude(
+        declarations = Declaration.objects.filter(school=school, insurance_year=insurance_year).exclude(
             state=Declaration.State.CANCELLED
-        ).first()
-        if declaration is not None:
-            status.declaration = {
+        ).order_by("created_at", "pk")
+        for declaration in declarations:
+            row = {
                 "reference": declaration.reference, "state": declaration.state,
                 "state_display": declaration.get_state_display(), "head_count": declaration.head_count,
                 "amount": declaration.amount, "payment_method": declaration.payment_method,
                 "paid_at": declaration.paid_at, "receipted_count": declaration.receipted_count,
             }
+            if declaration.supplementary:
+                status.supplementary_declarations.append(row)
+            else:
+                status.declaration = row
     status.refunds = [
         {"reference": r.reference, "amount": r.amount, "state": r.state, "state_display": r.get_state_display(), "reason": r.reason}
         for r in Refund.objects.filter(school=school, enrollment__insurance_year=insurance_year)

@@ -92,7 +92,9 @@ def instructions_create(*, insurance_year: InsuranceYear) -> int:
     city. Count and amount are summed from the frozen lines (exempt lines, fee 0,
     are not charged); the batch later checks them against the snapshot's totals.
     ``ON CONFLICT DO NOTHING`` on the one-live-instruction-per-confirmation index
-    makes a concurrent or repeated run a no-op instead of a second debit.
+    makes a concurrent or repeated run a no-op instead of a second debit. A
+    supplementary confirmation (late students) becomes a supplementary instruction
+    (kind ``supplementary``, reference ``DS...``), in the next batch of its bank.
     """
     if not _bank_debit_ready(insurance_year):
         return 0
@@ -104,12 +106,14 @@ def instructions_create(*, insurance_year: InsuranceYear) -> int:
             INSERT INTO {DebitInstruction._meta.db_table}
                 (reference, kind, insurance_year_id, roster_id, confirmation_id, school_id, account_id, bank_id,
                  head_count, amount, state, tries, last_failure, created_at)
-            SELECT 'DI' || b.confirmation_id || '-' || %s, 'roster', b.insurance_year_id, b.roster_id,
+            SELECT CASE WHEN b.supplementary THEN 'DS' ELSE 'DI' END || b.confirmation_id || '-' || %s,
+                   CASE WHEN b.supplementary THEN 'supplementary' ELSE 'roster' END, b.insurance_year_id, b.roster_id,
                    b.confirmation_id, b.school_id, a.account_id, a.bank_id, b.head_count, b.amount, 'open', 0, '', now()
               FROM ({charges.sql}) b
               JOIN ({accounts.sql}) a ON a.school_id = b.school_id
              WHERE NOT EXISTS (SELECT 1 FROM {DebitInstruction._meta.db_table} i
-                                WHERE i.confirmation_id = b.confirmation_id AND i.kind = 'roster' AND i.state <> 'cancelled')
+                                WHERE i.confirmation_id = b.confirmation_id AND i.kind IN ('roster', 'supplementary')
+                                  AND i.state <> 'cancelled')
             ON CONFLICT DO NOTHING
             """,
             [_stamp(), *charges.params, *accounts.params],
@@ -149,7 +153,8 @@ def corrections_process(*, insurance_year: InsuranceYear, actor: Actor) -> dict:
             account = _usable_account(enrollment.school)
             confirmation = (
                 RosterConfirmation.objects.filter(
-                    roster__school_id=enrollment.school_id, roster__insurance_year=insurance_year, reopened_at__isnull=True
+                    roster__school_id=enrollment.school_id, roster__insurance_year=insurance_year, reopened_at__isnull=True,
+                    supplementary=False,
                 ).first()
             )
             if account is None or confirmation is None or not _bank_debit_ready(insurance_year):
@@ -307,8 +312,8 @@ def _batch_generate_for_bank(*, insurance_year: InsuranceYear, bank: Bank, actor
         cursor.execute(
             f"""
             SELECT count(*), COALESCE(sum(a.amount), 0), COALESCE(sum(i.amount), 0), COALESCE(sum(i.head_count), 0),
-                   COALESCE(sum(CASE WHEN i.kind = 'roster' THEN c.total_amount ELSE cc.amount END), 0),
-                   COALESCE(sum(CASE WHEN i.kind = 'roster' THEN c.paying_count ELSE 1 END), 0)
+                   COALESCE(sum(CASE WHEN i.kind IN ('roster', 'supplementary') THEN c.total_amount ELSE cc.amount END), 0),
+                   COALESCE(sum(CASE WHEN i.kind IN ('roster', 'supplementary') THEN c.paying_count ELSE 1 END), 0)
               FROM {DebitAttempt._meta.db_table} a
               JOIN {table} i ON i.id = a.instruction_id
               JOIN {RosterConfirmation._meta.db_table} c ON c.id = i.confirmation_id
@@ -485,7 +490,7 @@ def _apply_results(*, batch, parsed, checksum, actor) -> ResultSummary:
             DebitInstruction.objects.filter(pk=instruction.pk).update(
                 state=DebitInstruction.State.SUCCEEDED, settled_at=now, last_failure=""
             )
-            if instruction.kind == DebitInstruction.Kind.ROSTER:
+            if instruction.kind in (DebitInstruction.Kind.ROSTER, DebitInstruction.Kind.SUPPLEMENTARY):
                 payments.roster_settle(confirmation=instruction.confirmation, actor=actor, paid_at=now)
             else:
                 ChargeCorrection.objects.filter(pk=instruction.correction_id).update(state=ChargeCorrection.State.DONE)
@@ -701,7 +706,11 @@ def declaration_file_ok(*, declaration: Declaration) -> bool:
 
 @transaction.atomic
 def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[int]:
-    """One Declaration per live confirmation (paying lines only), set-based; repeated runs add nothing."""
+    """One Declaration per live confirmation (paying lines only), set-based; repeated runs add nothing.
+
+    A supplementary confirmation (late students) is declared on its own as a supplementary declaration
+    (reference ``TS...``), in the next run after it was confirmed.
+    """
     if insurance_year.collection_route != CollectionRoute.TAX_DECLARATION or insurance_year.fee_provisional:
         return []
     charges = selectors.confirmation_charges(insurance_year_id=insurance_year.pk)
@@ -710,9 +719,10 @@ def declarations_create(*, insurance_year: InsuranceYear, actor: Actor) -> list[
             f"""
             INSERT INTO {Declaration._meta.db_table}
                 (reference, insurance_year_id, roster_id, confirmation_id, school_id, head_count, amount, state, file,
-                 payment_method, receipted_count, created_at, checksum)
-            SELECT 'TD' || b.confirmation_id || '-' || %s, b.insurance_year_id, b.roster_id, b.confirmation_id,
-                   b.school_id, b.head_count, b.amount, 'declared', '', '', 0, now(), ''
+                 payment_method, receipted_count, created_at, checksum, supplementary)
+            SELECT CASE WHEN b.supplementary THEN 'TS' ELSE 'TD' END || b.confirmation_id || '-' || %s, b.insurance_year_id,
+                   b.roster_id, b.confirmation_id, b.school_id, b.head_count, b.amount, 'declared', '', '', 0, now(), '',
+                   b.supplementary
               FROM ({charges.sql}) b
              WHERE NOT EXISTS (SELECT 1 FROM {Declaration._meta.db_table} d
                                 WHERE d.confirmation_id = b.confirmation_id AND d.state <> 'cancelled')
@@ -751,7 +761,8 @@ def _declaration_rows(declaration: Declaration):
 def declaration_write_file(*, declaration: Declaration) -> None:
     """Write the workbook the tax system takes (write-only mode: rows stream, memory stays flat)."""
     writer, count, total = declaration_workbook(
-        school=declaration.school, year_label=declaration.insurance_year.label, lines=_declaration_rows(declaration)
+        school=declaration.school, year_label=declaration.insurance_year.label, lines=_declaration_rows(declaration),
+        supplementary=declaration.supplementary,
     )
     if count != declaration.head_count or total != declaration.amount:
         raise BatchTotalsMismatch(_("申报%(ref)s明细与申报合计不符。") % {"ref": declaration.reference}, code="totals_mismatch")

@@ -85,18 +85,22 @@ def year_end_write(*, rows, districts, exemptions, money) -> bytes:
 
     sheet = writer.sheet(_("学校参保率"))
     sheet.header([_("学校代码"), _("学校名称"), _("所属区"), _("在校学生"), _("其他途径参保"), _("应由学校参保"),
-                  _("已登记"), _("已缴费或补助"), _("免缴人数"), _("参保率（%）"), _("名单状态")])
+                  _("已登记"), _("已缴费或补助"), _("免缴人数"), _("参保率（%）"), _("名单状态"), _("他处参保（计入参保率）"),
+                  _("学校代办参保率（%）"), _("其他途径已确认参保"), _("其他途径待跟进")])
     states = dict(RosterState.choices)
     for row in rows:
         sheet.row([row.code, row.name, row.district, row.in_school, row.other_channel, row.expected, row.enrolled,
-                   row.settled, row.exempt, pct(row.rate), states.get(row.roster_state, _("未建名单"))], text=(0, 1, 2))
+                   row.settled, row.exempt, pct(row.rate), states.get(row.roster_state, _("未建名单")), row.insured_elsewhere,
+                   pct(row.school_rate), row.followed_up, row.follow_up_open], text=(0, 1, 2))
 
     sheet = writer.sheet(_("各区参保率"))
     sheet.header([_("所属区"), _("学校数"), _("在校学生"), _("其他途径参保"), _("应由学校参保"), _("已登记"),
-                  _("已缴费或补助"), _("参保率（%）"), _("已确认名单")])
+                  _("已缴费或补助"), _("参保率（%）"), _("已确认名单"), _("他处参保（计入参保率）"), _("其他途径已确认参保"),
+                  _("其他途径待跟进")])
     for district in districts:
         sheet.row([district.district, district.schools, district.in_school, district.other_channel, district.expected,
-                   district.enrolled, district.settled, pct(district.rate), district.confirmed_rosters], text=(0,))
+                   district.enrolled, district.settled, pct(district.rate), district.confirmed_rosters,
+                   district.insured_elsewhere, district.followed_up, district.follow_up_open], text=(0,))
 
     sheet = writer.sheet(_("免缴分类"))
     sheet.header([_("免缴类别"), _("人数")])
@@ -114,9 +118,10 @@ def year_end_write(*, rows, districts, exemptions, money) -> bytes:
 
 def _probe_year_end(text: str) -> bytes:
     school = SimpleNamespace(code=text, name=text, district=text, in_school=1, other_channel=0, expected=1, enrolled=1,
-                             settled=1, exempt=0, rate=Decimal("100"), roster_state=text)
+                             settled=1, exempt=0, insured_elsewhere=0, rate=Decimal("100"), school_rate=Decimal("100"),
+                             followed_up=0, follow_up_open=0, roster_state=text)
     district = SimpleNamespace(district=text, schools=1, in_school=1, other_channel=0, expected=1, enrolled=1, settled=1,
-                               rate=Decimal("100"), confirmed_rosters=1)
+                               insured_elsewhere=0, rate=Decimal("100"), followed_up=0, follow_up_open=0, confirmed_rosters=1)
     return year_end_write(rows=[school], districts=[district], exemptions=[(text, 1)], money=(1, ZERO, 0, ZERO))
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bureau import views, views_coverage
+from bureau import changes, views, views_coverage
 
 app_name = "bureau"
 urlpatterns = [
@@ -12,4 +12,8 @@ urlpatterns = [
     path("cards/export/", views.cards_export, name="cards_export"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/download/", views.job_download, name="job_download"),
+    path("transfers/", changes.transfer_list, name="transfers"),
+    path("transfers/<int:pk>/decide/", changes.transfer_decide, name="transfer_decide"),
+    path("follow-ups/", changes.follow_up_list, name="follow_ups"),
+    path("follow-ups/<int:pk>/", changes.follow_up_record, name="follow_up_record"),
 ]

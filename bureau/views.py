@@ -140,6 +140,9 @@ def _total(rows):
         total.enrolled += row.enrolled
         total.settled += row.settled
         total.exempt += row.exempt
+        total.insured_elsewhere += row.insured_elsewhere
+        total.followed_up += row.followed_up
+        total.follow_up_open += row.follow_up_open
     return total
 
 

@@ -66,6 +66,7 @@ STEPS: list[Step] = [
     Step("roster.png", "coord-gz1", "portal:roster"),
     Step("documents.png", "coord-gz1", "portal:documents"),
     Step("coverage.png", "coord-gz1", "portal:coverage", act=_look_up_coverage, values=_demo_student_number),
+    Step("transfers.png", "coord-gz1", "portal:transfers"),
 ]
 
 
@@ -143,15 +144,20 @@ def serve() -> Iterator[str]:
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
             pass
 
+    from django.test.utils import override_settings
+
     server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
     server.set_app(StaticFilesHandler(get_wsgi_application()))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    # The server listens on the loopback address only; a production configuration's host list
+    # (DEBUG off) does not name it, and every page would answer 400.
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]):
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def generate(base_url: str, out_dir: Path = manual.SCREENSHOT_DIR, steps: list[Step] | None = None) -> list[Path]:

@@ -34,6 +34,7 @@ from enrollment.selectors import (
     ON_ROSTER,
     ROSTER_ORDER,
     exemption_letters_awaited,
+    paid_before_transfer,
     school_data_stamp,
     suspected_graduates,
 )
@@ -85,6 +86,10 @@ def home_summary(*, school: School, today: datetime.date | None = None) -> HomeS
         summary.paying, summary.exempt, summary.other_channels = counts["paying"], counts["exempt"], counts["other"]
         summary.amount_due = counts["amount"] or Decimal("0.00")
         roster = Roster.objects.filter(school=school, insurance_year=year).first()
+        if roster is not None:  # transferred in after paying at the old school: nothing due here
+            moved = paid_before_transfer(roster=roster).aggregate(n=Count("pk"), fee=Sum("fee_due"))
+            summary.paying -= moved["n"]
+            summary.amount_due -= moved["fee"] or Decimal("0.00")
         summary.roster_state = roster.state if roster else RosterState.OPEN
         summary.coordinator_deadline = year.coordinator_deadline
         if year.collection_route == CollectionRoute.BANK_DEBIT and not SchoolAccount.objects.filter(school=school, active=True).exists():
@@ -203,7 +208,8 @@ def roster_list_page(*, roster: Roster, which: str, sizes: dict[str, int], page_
         queryset = suspected_graduates(roster=roster, today=today)
     else:
         queryset = {
-            "paying": base.filter(ON_ROSTER, exemption_category__isnull=True),
+            "paying": base.filter(ON_ROSTER, exemption_category__isnull=True).exclude(
+                pk__in=paid_before_transfer(roster=roster).values("pk")),
             "exempt": base.filter(ON_ROSTER, exemption_category__isnull=False),
             "elsewhere": base.filter(status=EnrollmentStatus.REGISTERED).exclude(channel=Channel.SCHOOL),
         }[which].select_related("student", "exemption_category").only(*ROSTER_COLUMNS).order_by(*ROSTER_ORDER)
@@ -240,3 +246,32 @@ def removed_by_hand(*, roster: Roster):
         .exclude(status_reason__in=list(auto_removal_reasons().values()))
         .select_related("student").order_by("-updated_at", "-pk")
     )
+
+
+def late_students_todos(*, school: School, year: InsuranceYear | None, today) -> list[Todo]:
+    """Students registered after the roster was confirmed, waiting for the school's supplementary confirmation."""
+    from enrollment.selectors import late_enrollments
+
+    if year is None:
+        return []
+    roster = Roster.objects.filter(school=school, insurance_year=year).first()
+    if roster is None:
+        return []
+    count = late_enrollments(roster=roster).count()
+    if not count:
+        return []
+    return [Todo(
+        ngettext("%(count)d名迟到学生待补充确认：请在参保名单页核对后确认。", "%(count)d名迟到学生待补充确认：请在参保名单页核对后确认。", count)
+        % {"count": count},
+        reverse("portal:roster") + "#supplementary",
+    )]
+
+def transfer_todos(*, school: School, year: InsuranceYear | None, today) -> list:
+    """Transfer requests from other schools waiting for this school's answer, for the portal's to-do list."""
+    from enrollment.selectors_changes import transfers_waiting
+    from enrollment.todos import Todo
+
+    count = transfers_waiting(school=school).count()
+    if not count:
+        return []
+    return [Todo(_("%(count)d份转学申请等待本校处理（同意转出或拒绝）。") % {"count": count}, reverse("portal:transfers"))]

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from coordinators.views import coverage, home, imports, registry, roster, students
+from coordinators.views import changes, coverage, home, imports, registry, roster, students
 from enrollment.lockout import LoginForm
 
 urlpatterns = [
@@ -23,7 +23,13 @@ urlpatterns = [
     path("import/jobs/<int:pk>/errors.xlsx", imports.import_report, name="import_report"),
     path("roster/", roster.roster, name="roster"),
     path("roster/confirm/", roster.roster_confirm, name="roster_confirm"),
+    path("roster/confirm-supplementary/", roster.roster_confirm_supplementary, name="roster_confirm_supplementary"),
     path("roster/remove/<int:pk>/", roster.roster_remove, name="roster_remove"),
     path("roster/restore/<int:pk>/", roster.roster_restore, name="roster_restore"),
     path("profile/", registry.profile, name="profile"),
+    path("transfers/", changes.transfer_list, name="transfers"),
+    path("transfers/<int:pk>/accept/", changes.transfer_accept, name="transfer_accept"),
+    path("transfers/<int:pk>/refuse/", changes.transfer_refuse, name="transfer_refuse"),
+    path("students/<int:pk>/leave/", changes.student_leave, name="student_leave"),
+    path("students/<int:pk>/elsewhere/", changes.student_elsewhere, name="student_elsewhere"),
 ]

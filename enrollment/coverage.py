@@ -2,8 +2,11 @@
 
 Coverage rate of a school for a year: of its students in school who should
 enroll through it (those routed to another channel are someone else's to
-enroll), how many have a registered school enrollment that is paid or fully
-subsidised. Reminders, the bureau's dashboard and its year-end report all read
+enroll), how many are covered: a registered school enrollment that is paid or
+fully subsidised (the school's own, ``school_rate``), or proof of insurance
+elsewhere (counted apart, ``insured_elsewhere``). Students routed to the village
+committee, civil affairs or the federation are followed up by the bureau:
+``followed_up`` of them were confirmed enrolled there, ``follow_up_open`` not yet. Reminders, the bureau's dashboard and its year-end report all read
 these functions, so the three always show the same figure.
 """
 
@@ -13,6 +16,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 
 from enrollment.models import (
+    FOLLOWED_UP_CHANNELS,
     ZERO,
     Channel,
     ChargeCorrection,
@@ -49,6 +53,9 @@ class SchoolCoverage:
     enrolled: int = 0
     settled: int = 0
     exempt: int = 0
+    insured_elsewhere: int = 0
+    followed_up: int = 0
+    follow_up_open: int = 0
     roster_state: str = ""
 
     @property
@@ -56,7 +63,16 @@ class SchoolCoverage:
         return self.in_school - self.other_channel
 
     @property
+    def covered(self) -> int:
+        return self.settled + self.insured_elsewhere
+
+    @property
     def rate(self) -> Decimal | None:
+        return rate(self.covered, self.expected)
+
+    @property
+    def school_rate(self) -> Decimal | None:
+        """Covered through the school itself (paid or fully subsidised), without those insured elsewhere."""
         return rate(self.settled, self.expected)
 
     @property
@@ -73,6 +89,9 @@ class DistrictCoverage:
     other_channel: int = 0
     enrolled: int = 0
     settled: int = 0
+    insured_elsewhere: int = 0
+    followed_up: int = 0
+    follow_up_open: int = 0
     confirmed_rosters: int = 0
 
     @property
@@ -81,6 +100,10 @@ class DistrictCoverage:
 
     @property
     def rate(self) -> Decimal | None:
+        return rate(self.settled + self.insured_elsewhere, self.expected)
+
+    @property
+    def school_rate(self) -> Decimal | None:
         return rate(self.settled, self.expected)
 
 
@@ -110,16 +133,20 @@ def school_coverage(*, insurance_year: InsuranceYear, schools) -> list[SchoolCov
         .filter(student__school_id=F("school_id"))
         .values("school_id")
         .annotate(
-            other=Count("pk", filter=registered & ~Q(channel=Channel.SCHOOL)),
+            other=Count("pk", filter=registered & ~Q(channel__in=[Channel.SCHOOL, Channel.INSURED_ELSEWHERE])),
             enrolled=Count("pk", filter=on_school),
             settled=Count("pk", filter=on_school & Q(payment_status__in=SETTLED)),
             exempt=Count("pk", filter=on_school & Q(exemption_category__isnull=False)),
+            elsewhere=Count("pk", filter=registered & Q(channel=Channel.INSURED_ELSEWHERE)),
+            followed=Count("pk", filter=registered & Q(channel__in=FOLLOWED_UP_CHANNELS, other_channel_enrollment__isnull=False)),
+            open=Count("pk", filter=registered & Q(channel__in=FOLLOWED_UP_CHANNELS, other_channel_enrollment__isnull=True)),
         )
         .order_by()
     ):
         target = rows[row["school_id"]]
         target.other_channel, target.enrolled = row["other"], row["enrolled"]
         target.settled, target.exempt = row["settled"], row["exempt"]
+        target.insured_elsewhere, target.followed_up, target.follow_up_open = row["elsewhere"], row["followed"], row["open"]
     for school_id, state in Roster.objects.filter(insurance_year=insurance_year, school_id__in=ids).values_list("school_id", "state"):
         rows[school_id].roster_state = state
     return list(rows.values())
@@ -134,6 +161,9 @@ def district_coverage(rows: list[SchoolCoverage]) -> list[DistrictCoverage]:
         district.other_channel += row.other_channel
         district.enrolled += row.enrolled
         district.settled += row.settled
+        district.insured_elsewhere += row.insured_elsewhere
+        district.followed_up += row.followed_up
+        district.follow_up_open += row.follow_up_open
         district.confirmed_rosters += int(row.confirmed)
     return list(districts.values())
 

@@ -216,6 +216,18 @@ class Channel(models.TextChoices):
     COMMUNITY_OFFICE = "community_office", _("社区社保工作机构")
     PUBLIC_FUNDED = "public_funded", _("公费医疗（学校确认，不参保）")
     OUTSIDE_SCHEME = "outside_scheme", _("不属于居民医保学校代办范围")
+    INSURED_ELSEWHERE = "insured_elsewhere", _("已在他处参保")
+
+
+# Channels whose bodies enroll the student themselves; the bureau follows each one up (R20).
+FOLLOWED_UP_CHANNELS = (Channel.VILLAGE_COMMITTEE, Channel.CIVIL_AFFAIRS, Channel.DISABLED_FEDERATION)
+
+
+class LeavingFee(models.TextChoices):
+    """What happens to a paid fee when a student leaves school or dies during the year (a city's setting)."""
+
+    KEEP = "keep", _("本年度不退费，下一年度停保")
+    REFUND = "refund", _("退还本年度已缴费用，下一年度停保")
 
 
 class InsuranceYearManager(models.Manager.from_queryset(ScopedQuerySet)):
@@ -245,6 +257,10 @@ class InsuranceYear(models.Model):
             "否：申报期结束后学校仍可补充登记和调整（广州：穗人社函〔2014〕1366号未规定锁定，"
             "并要求正式标准公布后按实际标准缴交）。公布正式缴费标准不受此限制。"
         ),
+    )
+    paid_fee_on_leaving = models.CharField(
+        _("离校或死亡学生已缴费用"), max_length=20, choices=LeavingFee.choices, default=LeavingFee.KEEP,
+        help_text=_("学生年度中离校或死亡时已缴费用如何处理；无论哪种，下一年度都不再为其参保缴费。"),
     )
     urban_districts_only = models.BooleanField(
         _("仅适用于市区"), default=False,
@@ -492,6 +508,7 @@ class StudentStatus(models.TextChoices):
     IN_SCHOOL = "in_school", _("在校")
     GRADUATED = "graduated", _("已毕业")
     LEFT = "left", _("已离校")
+    DECEASED = "deceased", _("已死亡")
 
 
 class MedicalAssistance(models.TextChoices):
@@ -719,7 +736,8 @@ class Roster(models.Model):
 
     @property
     def live_confirmation(self):
-        return self.confirmations.filter(reopened_at__isnull=True).first()
+        """The roster's first (whole-list) confirmation still in force; supplementary ones are not it."""
+        return self.confirmations.filter(reopened_at__isnull=True, supplementary=False).first()
 
 
 class RosterConfirmation(models.Model):
@@ -731,6 +749,12 @@ class RosterConfirmation(models.Model):
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("确认人"))
     confirmed_at = models.DateTimeField(_("确认时间"), default=timezone.now)
     roster_version = models.PositiveIntegerField(_("名单版本"))
+    # A supplementary confirmation freezes only the students registered after the roster was confirmed
+    # (late freshmen, transfers in); billing charges it as a supplementary charge of its own.
+    supplementary = models.BooleanField(
+        _("补充确认"), default=False, db_default=False,
+        help_text=_("名单确认或扣费后登记的迟到学生（迟录取新生、转入学生）单独确认，作为补充扣费/补充申报"),
+    )
     fee_standard = money_field(_("确认时缴费标准"))
     fee_provisional = models.BooleanField(_("暂定标准"), default=False)
     paying_count = models.PositiveIntegerField(_("缴费人数"))
@@ -750,7 +774,9 @@ class RosterConfirmation(models.Model):
         ordering = ["-confirmed_at"]
         constraints = [
             # At most one live snapshot per roster: two confirmations racing each other cannot both land.
-            models.UniqueConstraint(fields=["roster"], condition=Q(reopened_at__isnull=True), name="confirmation_one_live_per_roster"),
+            models.UniqueConstraint(
+                fields=["roster"], condition=Q(reopened_at__isnull=True, supplementary=False), name="confirmation_one_live_per_roster"
+            ),
             models.CheckConstraint(condition=Q(total_amount__gte=0), name="confirmation_total_not_negative"),
             models.CheckConstraint(
                 condition=Q(reopened_at__isnull=True) | ~Q(reopen_reason=""), name="confirmation_reopen_needs_reason"
@@ -768,12 +794,17 @@ class ConfirmationLine(models.Model):
     exemption_category = models.ForeignKey(
         ExemptionCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("免缴类别")
     )
+    # False once the confirmation is sent back (reopened): only live lines are charged.
+    live = models.BooleanField(_("有效"), default=True, db_default=True)
 
     class Meta:
         verbose_name = _("确认名单明细")
         verbose_name_plural = _("确认名单明细")
         constraints = [
             models.UniqueConstraint(fields=["confirmation", "enrollment"], name="confirmation_line_unique"),
+            # A student is on at most one confirmation in force per year (the first or a supplementary one),
+            # so no two charges can ever be raised for the same enrollment.
+            models.UniqueConstraint(fields=["enrollment"], condition=Q(live=True), name="confirmation_line_one_live_per_enrollment"),
             models.CheckConstraint(condition=Q(fee__gte=0), name="confirmation_line_fee_not_negative"),
         ]
 
@@ -794,6 +825,7 @@ class ChargeCorrection(models.Model):
         GRADUATE = "graduate", _("毕业生停保")
         DUPLICATE = "duplicate", _("重复缴费")
         LEFT = "left", _("离校")
+        DECEASED = "deceased", _("死亡")
 
     class State(models.TextChoices):
         PENDING = "pending", _("待处理")
@@ -826,6 +858,116 @@ class ChargeCorrection(models.Model):
 
     def __str__(self):
         return f"{self.get_reason_display()} {self.amount}"
+
+
+# --- Changes during the year (R20): transfers, insurance elsewhere, follow-up of other channels -----------
+
+
+class Transfer(models.Model):
+    """A student moving to another school of the same city: requested by the new school, decided by the old one.
+
+    Accepting it moves the student and the year's enrollment (enrollment.services.transfers): paid stays paid,
+    unpaid goes onto the new school's roster.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("待原学校处理")
+        ACCEPTED = "accepted", _("已转出")
+        REFUSED = "refused", _("已拒绝")
+
+    # Staff decide for the old school: the admin and the bureau pages scope by it.
+    scope_school = "from_school"
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="transfers", verbose_name=_("学生"))
+    insurance_year = models.ForeignKey(InsuranceYear, on_delete=models.PROTECT, related_name="+", verbose_name=_("参保年度"))
+    from_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="transfers_out", verbose_name=_("原学校"))
+    to_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="transfers_in", verbose_name=_("转入学校"))
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.PENDING)
+    note = models.CharField(_("申请说明"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("申请人")
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("处理人")
+    )
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    refusal_reason = models.CharField(_("拒绝原因"), max_length=200, blank=True)
+    payment_status = models.CharField(_("转出时缴费状态"), max_length=20, choices=PaymentStatus.choices, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("转学")
+        verbose_name_plural = _("转学")
+        ordering = ["-requested_at"]
+        constraints = [
+            # One open request per student: a second school cannot ask while the first waits.
+            models.UniqueConstraint(fields=["student"], condition=Q(state="pending"), name="transfer_one_pending_per_student"),
+            models.CheckConstraint(condition=~Q(from_school=models.F("to_school")), name="transfer_between_two_schools"),
+            models.CheckConstraint(condition=~Q(state="refused") | ~Q(refusal_reason=""), name="transfer_refusal_needs_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.student}：{self.from_school.name} → {self.to_school.name}"
+
+
+class OtherScheme(models.TextChoices):
+    EMPLOYEE = "employee", _("职工基本医疗保险")
+    RESIDENTS_HUKOU = "residents_hukou", _("户籍地城乡居民医保")
+    OTHER = "other", _("其他")
+
+
+class OtherInsurance(models.Model):
+    """Proof that a student is insured elsewhere for the year: not charged, counted as covered apart from the school's own."""
+
+    scope_school = "enrollment__school"
+
+    enrollment = models.OneToOneField(Enrollment, on_delete=models.PROTECT, related_name="other_insurance", verbose_name=_("参保登记"))
+    scheme = models.CharField(_("参保险种"), max_length=20, choices=OtherScheme.choices)
+    place = models.CharField(_("参保地"), max_length=100)
+    valid_until = models.DateField(_("参保截止日期"))
+    detail = models.CharField(_("说明"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("他处参保")
+        verbose_name_plural = _("他处参保")
+        ordering = ["-recorded_at"]
+
+    def __str__(self):
+        return f"{self.get_scheme_display()}（{self.place}，至{self.valid_until.isoformat()}）"
+
+
+class OtherChannelEnrollment(models.Model):
+    """The bureau's follow-up of a student sent to the village committee, civil affairs or the federation: enrolled there."""
+
+    scope_school = "enrollment__school"
+
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, related_name="other_channel_enrollment", verbose_name=_("参保登记")
+    )
+    enrolled_on = models.DateField(_("参保日期"))
+    place = models.CharField(_("参保地点"), max_length=100)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("其他途径参保跟进")
+        verbose_name_plural = _("其他途径参保跟进")
+        ordering = ["-recorded_at"]
+
+    def __str__(self):
+        return f"{self.place} {self.enrolled_on.isoformat()}"
 
 
 # --- Citizen cards (R14) ----------------------------------------------------
@@ -940,6 +1082,7 @@ class AuditAction(models.TextChoices):
     ENROLLMENT_UPDATE = "enrollment_update", _("修改参保登记")
     ENROLLMENT_REMOVE = "enrollment_remove", _("移出参保名单")
     ENROLLMENT_RESTORE = "enrollment_restore", _("恢复到参保名单")
+    ENROLLMENT_ADD_LATE = "enrollment_add_late", _("名单确认后登记迟到学生")
     ENROLLMENT_FEE_RECOMPUTE = "enrollment_fee_recompute", _("重算应缴金额")
     ENROLLMENT_EXEMPT_AFTER_CONFIRM = "enrollment_exempt_after_confirm", _("确认后认定免缴")
     ENROLLMENT_EXEMPT_AFTER_BILLING = "enrollment_exempt_after_billing", _("扣款后认定免缴")
@@ -949,6 +1092,8 @@ class AuditAction(models.TextChoices):
     GRADUATE_DEREGISTERED = "graduate_deregistered", _("毕业生停保")
     ROSTER_CONFIRM = "roster_confirm", _("确认参保名单")
     ROSTER_REOPEN = "roster_reopen", _("退回参保名单")
+    ROSTER_CONFIRM_SUPPLEMENTARY = "roster_confirm_supplementary", _("补充确认迟到学生")
+    SUPPLEMENTARY_SETTLED = "supplementary_settled", _("补充确认已结清")
     ROSTER_BILLED = "roster_billed", _("名单已出账")
     ROSTER_SETTLED = "roster_settled", _("名单已结清")
     FEE_STANDARD_PUBLISH = "fee_standard_publish", _("公布缴费标准")
@@ -978,6 +1123,19 @@ class AuditAction(models.TextChoices):
     API_TOKENS_REVOKED = "api_tokens_revoked", _("吊销接口令牌")
     LOGIN_UNLOCKED = "login_unlocked", _("解除登录锁定")
     REMINDER_SENT = "reminder_sent", _("发送催办提醒")
+    # Changes during the year (R20).
+    TRANSFER_REQUEST = "transfer_request", _("申请转学")
+    TRANSFER_ACCEPT = "transfer_accept", _("同意转学")
+    TRANSFER_REFUSE = "transfer_refuse", _("拒绝转学")
+    STUDENT_TRANSFER = "student_transfer", _("学生转学")
+    ENROLLMENT_TRANSFER = "enrollment_transfer", _("参保登记随学生转学")
+    STUDENT_REREGISTERED = "student_reregistered", _("外市离校学生在本市登记")
+    STUDENT_LEFT = "student_left", _("学生离校")
+    STUDENT_DECEASED = "student_deceased", _("学生死亡")
+    STUDENT_STATUS_CORRECTED = "student_status_corrected", _("更正在校状态")
+    INSURED_ELSEWHERE_RECORD = "insured_elsewhere_record", _("登记他处参保")
+    INSURED_ELSEWHERE_CANCEL = "insured_elsewhere_cancel", _("撤销他处参保")
+    OTHER_CHANNEL_ENROLLED = "other_channel_enrolled", _("其他途径已参保")
 
 
 class AuditEvent(models.Model):

@@ -12,6 +12,7 @@ Chinese for people. ``check_student`` runs them all over a dict of raw values.
 """
 
 import datetime
+import functools
 import re
 import unicodedata
 
@@ -38,6 +39,25 @@ _NON_LOCAL = ("非本市", "外市", "外省", "非本地", "外地", "省外", 
 # Fields in the order they are checked (a later check may use an earlier value).
 FIELDS = ("document_type", "identity_number", "name", "sex", "birth_date", "grade", "class_name", "hukou_local", "hukou_rural",
           "medical_assistance", "public_funded_care", "has_citizen_card")
+
+
+# Types of raw values a rule's verdict may be remembered for (the type is part of the key: 1 and True are
+# equal as keys, not as values). A list or dict sent to the API is checked afresh each time.
+_MEMO_TYPES = frozenset({str, int, float, bool, type(None), datetime.date, datetime.datetime})
+
+
+def _memo(rule):
+    """Remember the normalised value a one-argument rule returns for each raw value (refusals are not
+    remembered: their message is made in the language of the moment). A 50,000-row import repeats a
+    few dozen class names, grades, dates and hukou texts; checking each once is what makes it fast."""
+    cached = functools.lru_cache(maxsize=4096)(lambda _kind, value: rule(value))
+
+    @functools.wraps(rule)
+    def remembered(value):
+        kind = type(value)
+        return cached(kind, value) if kind in _MEMO_TYPES else rule(value)
+
+    return remembered
 
 
 def _fail(message: str, code: str = "invalid"):
@@ -68,6 +88,7 @@ def identity_number(value, *, document_type: str = "", today: datetime.date | No
     return identity.parse(value, document_type or None, today=today)
 
 
+@functools.lru_cache(maxsize=8192)
 def _name_character(char: str) -> bool:
     """A character a name on an identity document may hold: a CJK ideograph of any block (Extension B
     included), the middle dot of minority names, a Latin letter or a space of a foreign name."""
@@ -92,6 +113,7 @@ def name(value) -> str:
     return cleaned
 
 
+@_memo
 def sex(value) -> str:
     raw = text(value).upper()
     found = _SEXES.get(raw)
@@ -100,6 +122,7 @@ def sex(value) -> str:
     return str(found)
 
 
+@_memo
 def _date(value) -> datetime.date | None:
     if isinstance(value, datetime.datetime):
         return value.date()
@@ -136,6 +159,7 @@ def birth_date(value, *, today: datetime.date | None = None) -> datetime.date:
     return found
 
 
+@_memo
 def _grade(value) -> int | None:
     if isinstance(value, bool) or blank(value):
         return None
@@ -169,6 +193,7 @@ def grade(value, *, final_grade: int) -> int:
 _CLASS_NAME_REFUSED = set('<>{}[]\\|&;=+@$%^*"`')
 
 
+@_memo
 def class_name(value) -> str:
     cleaned = text(value)
     if len(cleaned) > CLASS_NAME_MAX:
@@ -179,12 +204,14 @@ def class_name(value) -> str:
     return cleaned
 
 
+@_memo
 def hukou(value) -> tuple[bool, bool]:
     """(local, rural) from the hukou text of a list (本市城镇, 外省农村...)."""
     raw = text(value)
     return not any(word in raw for word in _NON_LOCAL), ("农村" in raw or "农业" in raw) and "非农" not in raw
 
 
+@_memo
 def medical_assistance(value) -> str:
     raw = text(value)
     if raw in MedicalAssistance.values:
@@ -198,6 +225,7 @@ def medical_assistance(value) -> str:
     _fail(_("医疗救助应填“民政”“残联”或留空，实际为“%(v)s”。") % {"v": raw})
 
 
+@_memo
 def flag(value) -> bool:
     """Yes or no: a tick box's bool, or 是/否 and their spellings."""
     if isinstance(value, bool):

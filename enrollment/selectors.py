@@ -30,6 +30,7 @@ from enrollment.models import (
     ExemptionSource,
     InsuranceYear,
     Office,
+    PaymentStatus,
     Roster,
     RosterConfirmation,
     RosterState,
@@ -67,6 +68,7 @@ class RosterPreview:
     other_channels: dict[str, int]
     removed_count: int
     suspected_graduates: list[SuspectedGraduate] = field(default_factory=list)
+    paid_before_transfer: int = 0
     at_other_school: list[dict] = field(default_factory=list)
     removed_since_last_year: list[dict] = field(default_factory=list)
 
@@ -120,6 +122,8 @@ def student_list_cache_key(*, school: School, url: str) -> str | None:
 
 
 ON_ROSTER = Q(channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED)
+# Charged already: a confirmation never freezes these again (enrollment.services.rosters.roster_confirm).
+CHARGED_ELSEWHERE = (PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDED)
 ROSTER_ORDER = ("student__grade", "student__class_name", "student__name", "pk")
 
 
@@ -131,6 +135,8 @@ class RosterCounts:
     exempt_by_category: dict[str, int] = field(default_factory=dict)
     other_channels: dict[str, int] = field(default_factory=dict)
     removed_count: int = 0
+    # Transferred in after paying at the old school: on the roster, never charged here (not in paying_count).
+    paid_before_transfer: int = 0
 
     @property
     def exempt_count(self) -> int:
@@ -139,6 +145,15 @@ class RosterCounts:
     @property
     def elsewhere_count(self) -> int:
         return sum(self.other_channels.values())
+
+
+def paid_before_transfer(*, roster: Roster):
+    """Paying enrollments of the roster charged through another school's list (transferred in after paying)."""
+    return (
+        Enrollment.objects.filter(insurance_year_id=roster.insurance_year_id, school_id=roster.school_id,
+                                  exemption_category__isnull=True, payment_status__in=CHARGED_ELSEWHERE)
+        .filter(ON_ROSTER).exclude(confirmation_lines__confirmation__roster_id=roster.pk)
+    )
 
 
 def roster_counts(*, roster: Roster) -> RosterCounts:
@@ -160,6 +175,8 @@ def roster_counts(*, roster: Roster) -> RosterCounts:
             counts.paying_count += n
         else:
             counts.exempt_by_category[category] = counts.exempt_by_category.get(category, 0) + n
+    counts.paid_before_transfer = paid_before_transfer(roster=roster).count()
+    counts.paying_count -= counts.paid_before_transfer
     return counts
 
 
@@ -260,6 +277,7 @@ def roster_preview(*, roster: Roster, suspect_limit: int = 500) -> RosterPreview
         exempt_by_category=counts.exempt_by_category,
         other_channels=counts.other_channels,
         removed_count=counts.removed_count,
+        paid_before_transfer=counts.paid_before_transfer,
         suspected_graduates=suspects,
         at_other_school=at_other_school,
         removed_since_last_year=removed_since_last_year,
@@ -277,11 +295,14 @@ def coverage_lookup(*, identity_number: str, insurance_year: InsuranceYear) -> S
 
 
 def confirmation_charges(*, insurance_year_id: int) -> RowSet:
-    """The live confirmation of every confirmed roster of the year, with what it charges.
+    """The live confirmations of the year that billing charges, with what each charges.
 
     Columns: confirmation_id, roster_id, insurance_year_id, school_id,
     head_count and amount of the lines with a fee (exempt lines, fee 0, are not
-    charged). A roster already billed or reopened is not there.
+    charged), supplementary. The first confirmation of a roster is there while
+    the roster is confirmed (not yet billed); a supplementary confirmation (late
+    students) whatever the roster's state, since it is confirmed after the first.
+    Billing skips those already charged. A reopened confirmation is not there.
     """
     confirmation, roster, line = (
         RosterConfirmation._meta.db_table, Roster._meta.db_table, ConfirmationLine._meta.db_table
@@ -289,18 +310,73 @@ def confirmation_charges(*, insurance_year_id: int) -> RowSet:
     return RowSet(
         f"""
         SELECT c.id AS confirmation_id, r.id AS roster_id, r.insurance_year_id, r.school_id,
-               agg.n AS head_count, agg.amount
+               agg.n AS head_count, agg.amount, c.supplementary
           FROM {confirmation} c
           JOIN {roster} r ON r.id = c.roster_id
           JOIN (SELECT l.confirmation_id, count(*) AS n, sum(l.fee) AS amount
                   FROM {line} l
                   JOIN {confirmation} lc ON lc.id = l.confirmation_id
                   JOIN {roster} lr ON lr.id = lc.roster_id
-                 WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND lr.state = %s AND l.fee > 0
+                 WHERE lr.insurance_year_id = %s AND lc.reopened_at IS NULL AND (lr.state = %s OR lc.supplementary)
+                   AND l.fee > 0
                  GROUP BY l.confirmation_id) agg ON agg.confirmation_id = c.id
-         WHERE r.insurance_year_id = %s AND r.state = %s AND c.reopened_at IS NULL
+         WHERE r.insurance_year_id = %s AND c.reopened_at IS NULL AND (r.state = %s OR c.supplementary)
         """,
         (insurance_year_id, RosterState.CONFIRMED.value, insurance_year_id, RosterState.CONFIRMED.value),
+    )
+
+
+def late_enrollments(*, roster: Roster) -> QuerySet:
+    """Students registered on a confirmed or billed roster after its confirmation, awaiting the supplementary one.
+
+    On the school channel, registered, and on no confirmation in force: these are
+    what ``roster_confirm_supplementary`` freezes. Empty while the roster is open
+    (every registered student then goes on the first confirmation).
+    """
+    if roster.state == RosterState.OPEN:
+        return Enrollment.objects.none()
+    return Enrollment.objects.filter(
+        insurance_year_id=roster.insurance_year_id, school_id=roster.school_id,
+        channel=Channel.SCHOOL, status=EnrollmentStatus.REGISTERED,
+    ).exclude(Exists(ConfirmationLine.objects.filter(enrollment=OuterRef("pk"), live=True)))
+
+
+@dataclass
+class SupplementaryPreview:
+    """What confirming the late students would charge, with the students themselves (identity numbers masked)."""
+
+    roster_id: int
+    version: int
+    count: int
+    paying_count: int
+    exempt_count: int
+    fee_standard: Decimal
+    amount: Decimal
+    fee_provisional: bool
+    students: list[dict] = field(default_factory=list)
+
+
+def supplementary_preview(*, roster: Roster, limit: int = 500) -> SupplementaryPreview:
+    from enrollment.identity import mask
+
+    year = roster.insurance_year
+    rows = list(
+        late_enrollments(roster=roster).order_by("student__grade", "student__class_name", "student__name", "pk")
+        .values("pk", "student_id", "student__name", "student__grade", "student__class_name",
+                "student__identity_number", "fee_due", "exemption_category__name")
+    )
+    paying = [r for r in rows if r["exemption_category__name"] is None]
+    amount = sum((r["fee_due"] for r in rows), Decimal("0.00"))
+    return SupplementaryPreview(
+        roster_id=roster.pk, version=roster.version, count=len(rows), paying_count=len(paying),
+        exempt_count=len(rows) - len(paying), fee_standard=year.fee_standard, amount=amount,
+        fee_provisional=year.fee_provisional,
+        students=[
+            {"enrollment_id": r["pk"], "student_id": r["student_id"], "name": r["student__name"], "grade": r["student__grade"],
+             "class_name": r["student__class_name"], "masked_identity_number": mask(r["student__identity_number"]),
+             "fee": r["fee_due"], "exemption": r["exemption_category__name"] or ""}
+            for r in rows[:limit]
+        ],
     )
 
 

@@ -35,6 +35,7 @@ from enrollment.models import (
     Roster,
     RosterState,
     Student,
+    StudentStatus,
 )
 
 # Kinds of state, as the pages group and colour them.
@@ -128,8 +129,13 @@ def _public_funded(facts: CoverageFacts) -> bool:
 COVERAGE_STATES: tuple[CoverageRule, ...] = (
     CoverageRule("public_funded", _lazy("公费医疗"), ELSEWHERE, _public_funded,
                  lambda f: _("享受公费医疗，不参加居民医保")),
+    CoverageRule("deceased", _lazy("已死亡"), NOT_COVERED, lambda f: f.student_status == StudentStatus.DECEASED,
+                 lambda f: _("%(on)s死亡") % {"on": f.student.status_changed_on}),
     CoverageRule("not_enrolled", _lazy("未参保登记"), NOT_COVERED, lambda f: f.enrollment is None,
                  lambda f: _("未参保登记")),
+    CoverageRule("insured_elsewhere", _lazy("已在他处参保"), ELSEWHERE,
+                 lambda f: f.enrollment.channel == Channel.INSURED_ELSEWHERE,
+                 lambda f: _("已在他处参保：%(proof)s") % {"proof": f.enrollment.channel_reason}),
     CoverageRule("other_channel", _lazy("其他途径参保"), ELSEWHERE, lambda f: not f.on_school_channel, _channel_reason),
     CoverageRule("stopped", _lazy("已剔除或停保"), NOT_COVERED, lambda f: not f.registered, _stopped),
     CoverageRule("paid", _lazy("已缴费"), COVERED, lambda f: f.payment == PaymentStatus.PAID and f.paid_inside_window),

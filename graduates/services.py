@@ -327,15 +327,20 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
         # Lock first the rosters a record can touch (the core's roster lock, in id order). School
         # confirmations, roster edits and a coordinator registering this student right now either
         # commit before the decisions below (which then see them) or wait until this feed has committed.
+        # The records are matched to their students first (a materialized step): left to itself the
+        # planner joined every record to every office of the city before the students, ten times the rows.
         bulk.rosters_lock(students=bulk.RowSet(
             f"""
-            SELECT s.id AS student_id, s.school_id, gy.year_id AS insurance_year_id
-              FROM graduates_graduaterecord r
-              JOIN {Student._meta.db_table} s ON s.identity_number = r.identity_number
-              JOIN {School._meta.db_table} ss ON ss.id = s.school_id
+            WITH found AS MATERIALIZED (
+                SELECT s.id AS student_id, s.school_id, r.graduation_date
+                  FROM graduates_graduaterecord r
+                  JOIN {Student._meta.db_table} s ON s.identity_number = r.identity_number
+                 WHERE r.feed_id = %s AND r.outcome = 'pending')
+            SELECT f.student_id, f.school_id, gy.year_id AS insurance_year_id
+              FROM found f
+              JOIN {School._meta.db_table} ss ON ss.id = f.school_id
               JOIN {Office._meta.db_table} so ON so.id = ss.office_id
-              JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
-             WHERE r.feed_id = %s AND r.outcome = 'pending'
+              JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = f.graduation_date
             """,
             (feed_id,),
         ))

@@ -13,6 +13,7 @@ from tests.factories import (
     SchoolFactory,
     make_user,
 )
+from tests.worker_pool import kill_broker, kill_pool  # noqa: F401 - the kill tests' worker pool, shared by the run
 
 PASSWORD = "correct-horse-battery"
 

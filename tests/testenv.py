@@ -35,6 +35,17 @@ def _default(name: str, local_url: str, port: int, start) -> None:
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 _default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance", 5432, embedded.postgres_url)
 _default("REDIS_URL", "redis://127.0.0.1:6379/0", 6379, embedded.redis_url)
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw"):
+    # pytest-xdist runs the suite in several processes: each gets its own test database
+    # (pytest-django's suffix), Redis database and file folders, so a worker test's broker,
+    # a cache flush or the sweeper of staged files never touches another process's.
+    _index = int(_worker[2:])
+    _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    os.environ["REDIS_URL"] = f"{_base}/{(int(_db or 0) + _index) % 16}"
+    _own = ROOT / "var" / "test-workers" / _worker
+    os.environ.setdefault("PRIVATE_MEDIA_ROOT", str(_own / "private"))
+    os.environ.setdefault("GRADUATE_FEED_INBOX", str(_own / "inbox" / "graduates"))
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")

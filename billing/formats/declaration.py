@@ -8,16 +8,19 @@ from enrollment.identity import label as document_label
 
 ZERO = Decimal("0.00")
 DECLARATION_SHEET = "申报明细"
-DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "缴费金额"]
+DECLARATION_COLUMNS = ["序号", "代办单位代码", "代办单位名称", "姓名", "证件类型", "证件号码", "险种", "参保年度", "申报类型", "缴费金额"]
+NORMAL, SUPPLEMENTARY = "正常申报", "补充申报"
 
 
-def declaration_workbook(*, school, year_label: str, lines) -> tuple[XlsxWriter, int, Decimal]:
+def declaration_workbook(*, school, year_label: str, lines, supplementary: bool = False) -> tuple[XlsxWriter, int, Decimal]:
     """The workbook from (name, identity number, fee, document type) lines, not yet saved; with the count and total written.
 
     Names, codes and identity numbers are text cells through the shared
     writer: a name beginning with = must not become a formula in the tax
-    department's system.
+    department's system. Each row says whether it is the school's first declaration
+    of the year or a supplementary one (late students confirmed afterwards).
     """
+    kind = SUPPLEMENTARY if supplementary else NORMAL
     writer = XlsxWriter()
     sheet = writer.sheet(DECLARATION_SHEET)
     sheet.header(DECLARATION_COLUMNS)
@@ -27,8 +30,8 @@ def declaration_workbook(*, school, year_label: str, lines) -> tuple[XlsxWriter,
         total += fee
         # The identity number as text: Excel must not turn 18 digits into 4.4E+17.
         sheet.row([count, school.code, school.name, name, document_label(document_type), number, "城乡居民基本医疗保险", year_label,
-                   float(fee)], text=(1, 2, 3, 4, 5))
-    sheet.row(["合计", "", "", f"{count}人", "", "", "", "", float(total)])
+                   kind, float(fee)], text=(1, 2, 3, 4, 5))
+    sheet.row(["合计", "", "", f"{count}人", "", "", "", "", kind, float(total)])
     return writer, count, total
 
 

@@ -18,7 +18,7 @@ from coordinators import selectors
 from coordinators.forms import ConfirmForm, RemoveForm
 from coordinators.views.access import coordinator_required, portal_actor
 from enrollment.models import Enrollment, RosterState
-from enrollment.selectors import roster_counts, suspect_reasons, suspected_graduates
+from enrollment.selectors import roster_counts, supplementary_preview, suspect_reasons, suspected_graduates
 from enrollment.services.common import roster_get_or_create
 from graduates.selectors import exceptions_for_school
 
@@ -84,6 +84,10 @@ def roster(request):
         "removed": selectors.removed_by_hand(roster=current)[:100]
         if current.state == RosterState.OPEN and parts.get("removed_count") else [],
         "confirm_form": ConfirmForm(initial={"version": current.version}),
+        # Late students (registered after the confirmation) waiting for the supplementary one.
+        "late": supplementary_preview(roster=current) if settled else None,
+        "supplementary": current.confirmations.filter(supplementary=True, reopened_at__isnull=True).order_by("confirmed_at")
+        if settled else [],
     })
 
 
@@ -106,6 +110,31 @@ def roster_confirm(request):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("名单已确认：缴费%(n)d人，合计%(amount)s元。") % {"n": confirmation.paying_count, "amount": confirmation.total_amount})
+    return redirect("portal:roster")
+
+
+@require_POST
+@coordinator_required
+def roster_confirm_supplementary(request):
+    """The same tick box as the first confirmation, for the students registered after it."""
+    from enrollment.services.rosters import roster_confirm_supplementary as confirm
+
+    year, current = _roster(request)
+    form = ConfirmForm(request.POST)
+    if year is None or not form.is_valid():
+        messages.error(request, _("请重新打开名单页面后再确认。"))
+        return redirect("portal:roster")
+    try:
+        confirmation = confirm(
+            actor=portal_actor(request), roster=current, checked=form.cleaned_data["checked"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("迟到学生已补充确认：缴费%(n)d人，合计%(amount)s元，将随下一次扣费或申报缴费。") % {
+            "n": confirmation.paying_count, "amount": confirmation.total_amount,
+        })
     return redirect("portal:roster")
 
 

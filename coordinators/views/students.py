@@ -13,6 +13,7 @@ from enrollment.identity import normalize
 from enrollment.models import Channel, Student, StudentStatus
 from enrollment.selectors_coverage import student_coverage, students_coverage
 from enrollment.services import students as service
+from enrollment.services.leaving import student_leave
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -92,12 +93,19 @@ def student_status(request, pk):
     if not form.is_valid():
         messages.error(request, _("请选择状态并填写日期。"))
         return redirect("portal:student_edit", pk=pk)
+    status = form.cleaned_data["status"]
     try:
-        service.student_set_status(actor=portal_actor(request), student=student, status=form.cleaned_data["status"], on=form.cleaned_data["on"])
+        if status in (StudentStatus.LEFT, StudentStatus.DECEASED):
+            # The city's rule on a paid fee decides what the year's enrollment becomes: the coordinator is told.
+            outcome = student_leave(actor=portal_actor(request), student=student, status=status, on=form.cleaned_data["on"])
+            text = outcome.message
+        else:
+            service.student_set_status(actor=portal_actor(request), student=student, status=status, on=form.cleaned_data["on"])
+            text = _("%(name)s的状态已改为“%(status)s”。") % {"name": student.name, "status": StudentStatus(status).label}
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("portal:student_edit", pk=pk)
-    messages.success(request, _("%(name)s的状态已改为“%(status)s”。") % {"name": student.name, "status": StudentStatus(form.cleaned_data["status"]).label})
+    messages.success(request, text)
     return redirect("portal:students")
 
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from enrollment.admin import reference, rules  # noqa: F401
+from enrollment.admin import changes, reference, rules  # noqa: F401
 from enrollment.lockout import AdminLoginForm
 
 # A failed log-in says how many tries remain before the lockout.

@@ -383,7 +383,7 @@ class StudentAdminForm(forms.ModelForm):
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from exc
             roster = Roster.objects.filter(school=school, insurance_year=year).first()
-            if roster is not None and roster.state != RosterState.OPEN:
+            if roster is not None and roster.state != RosterState.OPEN and not self._late(roster=roster, year=year):
                 # A confirmed roster is frozen: say why instead of failing on save (the service raises RosterLocked).
                 raise ValidationError(
                     _("%(school)s的%(year)s参保名单已确认（状态：%(state)s），不能再修改学生信息；"
@@ -392,6 +392,16 @@ class StudentAdminForm(forms.ModelForm):
                     code="roster_locked",
                 )
         return data
+
+    def _late(self, *, roster, year) -> bool:
+        """A new student, or one on no confirmation yet, goes to the roster's supplementary confirmation (late students)."""
+        from enrollment.models import Enrollment
+        from enrollment.services.enrollments import enrollment_is_late
+
+        existing = None
+        if self.instance.pk is not None:
+            existing = Enrollment.objects.filter(student_id=self.instance.pk, insurance_year=year).first()
+        return enrollment_is_late(enrollment=existing, roster=roster)
 
 
 @admin.register(Student)

@@ -333,6 +333,7 @@ class RosterAdmin(ScopedModelAdmin):
         rows += [(_("免缴：%(c)s") % {"c": name}, n) for name, n in p.exempt_by_category.items()]
         rows += [(_("其他途径：%(c)s") % {"c": name}, n) for name, n in p.other_channels.items()]
         rows += [
+            (_("转入前已在原学校缴费（不再缴费）"), p.paid_before_transfer),
             (_("已剔除/停保"), p.removed_count),
             (_("疑似毕业生仍在名单"), len(p.suspected_graduates)),
             (_("本校学生在其他学校登记"), len(p.at_other_school)),
@@ -381,12 +382,12 @@ class ConfirmationLineInline(admin.TabularInline):
 
 @admin.register(RosterConfirmation)
 class RosterConfirmationAdmin(ReadOnlyMixin, ScopedModelAdmin):
-    list_display = ["roster", "confirmed_by", "confirmed_at", "paying_count", "exempt_count", "total_amount",
+    list_display = ["roster", "supplementary", "confirmed_by", "confirmed_at", "paying_count", "exempt_count", "total_amount",
                     "fee_standard", "fee_provisional", "reopened_at"]
-    list_filter = ["roster__insurance_year", "fee_provisional", ("reopened_at", admin.EmptyFieldListFilter)]
+    list_filter = ["roster__insurance_year", "supplementary", "fee_provisional", ("reopened_at", admin.EmptyFieldListFilter)]
     search_fields = ["roster__school__name"]
     list_select_related = ["roster__school", "roster__insurance_year", "confirmed_by"]
-    readonly_fields = ["roster", "confirmed_by", "confirmed_at", "roster_version", "fee_standard", "fee_provisional",
+    readonly_fields = ["roster", "supplementary", "confirmed_by", "confirmed_at", "roster_version", "fee_standard", "fee_provisional",
                        "paying_count", "exempt_count", "total_amount", "reopened_at", "reopened_by", "reopen_reason"]
     fields = readonly_fields
     inlines = [ConfirmationLineInline]

@@ -29,7 +29,7 @@ def exception_handler(exc, context):
             detail = [exceptions.ErrorDetail(m, code=exc.code or "invalid") for m in exc.messages]
         exc = exceptions.ValidationError(detail)
         # Rule violations (window closed, roster locked) are conflicts with the resource's state.
-        if getattr(exc, "detail", None) and any(code in {"window_closed", "roster_locked"} for _f, code, _m in _flatten(exc.detail)):
+        if getattr(exc, "detail", None) and any(code in {"window_closed", "roster_locked", "nothing_to_confirm", "already_confirmed", "already_charged", "roster_open"} for _f, code, _m in _flatten(exc.detail)):
             exc.status_code = status.HTTP_409_CONFLICT
     elif isinstance(exc, RequestDataTooBig):
         from enrollment.api.strict import payload_too_large

@@ -239,9 +239,43 @@ class RosterViewSet(ScopedReadOnlyViewSet):
         return super().get_queryset().select_related("school", "insurance_year")
 
     def get_permissions(self):
-        if self.action == "confirm":
+        if self.action in {"confirm", "confirm_supplementary"}:
             return [IsCoordinator()]
         return super().get_permissions()
+
+    @extend_schema(
+        summary="Late students awaiting the supplementary confirmation: count x fee, and the students (numbers masked)",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def supplementary(self, request, pk=None):
+        from enrollment.selectors import supplementary_preview
+
+        roster = self.get_object()
+        return Response(jsonable(supplementary_preview(roster=roster)))
+
+    @extend_schema(
+        summary="Confirm the late students of a confirmed or billed roster: a supplementary charge in the next billing run",
+        request=s.RosterConfirmSerializer,
+        responses={200: s.RosterSerializer, 409: OpenApiTypes.OBJECT},
+        description="Same tick and version as the first confirmation. Nothing to confirm, window closed, or already "
+        "confirmed give 409 with the reason in Chinese.",
+    )
+    @action(detail=True, methods=["post"], url_path="confirm-supplementary")
+    def confirm_supplementary(self, request, pk=None):
+        from enrollment.services.rosters import roster_confirm_supplementary
+
+        roster = self.get_object()
+        data = s.RosterConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        roster_confirm_supplementary(
+            actor=Actor(user=request.user, source=AuditEvent.Source.API),
+            roster=roster,
+            checked=data.validated_data["checked"],
+            expected_version=data.validated_data.get("expected_version"),
+        )
+        roster.refresh_from_db()
+        return Response(self.get_serializer(roster).data)
 
     @extend_schema(
         summary="What confirming the roster would charge: count x fee, exempt, other channels, suspected graduates",

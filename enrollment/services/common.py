@@ -41,15 +41,27 @@ def check_window_open(*, insurance_year: InsuranceYear, today: datetime.date | N
     today = today or timezone.localdate()
     # Before the window nothing changes; after it only where the year locks (SZ 5(1)), not where it does not (GZ).
     if not insurance_year.accepts_changes(today):
-        raise WindowClosed(
-            _("%(year)s申报缴费期为%(start)s至%(end)s，当前不在申报缴费期内，不能修改参保名单。")
-            % {
-                "year": str(insurance_year),
-                "start": insurance_year.window_start.isoformat(),
-                "end": insurance_year.window_end.isoformat(),
-            },
-            code="window_closed",
-        )
+        message = _("%(year)s申报缴费期为%(start)s至%(end)s，当前不在申报缴费期内，不能修改参保名单。") % {
+            "year": str(insurance_year),
+            "start": insurance_year.window_start.isoformat(),
+            "end": insurance_year.window_end.isoformat(),
+        }
+        if today > insurance_year.window_end:
+            message = f"{message}{after_window_advice(insurance_year=insurance_year)}"
+        raise WindowClosed(message, code="window_closed")
+
+
+def after_window_advice(*, insurance_year: InsuranceYear) -> str:
+    """What to do instead once a locked year's window has closed: said on every path that refuses a change."""
+    advice = _(
+        "本市规定申报缴费期结束后不再受理名单调整和补充登记（含迟录取新生、转入学生）。"
+        "尚未参保的学生本年度请持户口簿到户籍所在地的村（居）委会或社区社保工作机构办理居民医保参保，"
+        "下一参保年度再由学校在申报缴费期内登记；如有疑问请联系所属经办机构。"
+    )
+    hotline = insurance_year.city.hotlines.order_by("order").first()
+    if hotline is not None:
+        advice += _("咨询电话（%(topic)s）：%(phone)s。") % {"topic": hotline.topic, "phone": hotline.phone}
+    return advice
 
 
 def current_insurance_year(*, city_id: int, today: datetime.date | None = None) -> InsuranceYear | None:
@@ -99,7 +111,8 @@ def roster_lock_for_change(
     roster = Roster.objects.select_for_update().get(school=school, insurance_year=insurance_year)
     if roster.state != RosterState.OPEN:
         raise RosterLocked(
-            _("%(school)s的%(year)s参保名单已确认（状态：%(state)s），不能再修改；如需修改请联系经办机构退回名单。")
+            _("%(school)s的%(year)s参保名单已确认（状态：%(state)s），不能再修改；如需修改请联系经办机构退回名单。"
+              "迟到的学生（迟录取新生、转入学生）请在“学生名册”中逐个新增，在名单页补充确认后随下一次扣费或申报缴费。")
             % {"school": school.name, "year": insurance_year.label, "state": roster.get_state_display()},
             code="roster_locked",
         )

@@ -46,7 +46,13 @@ BILLING_OWNED = {PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDE
 
 
 def auto_removal_reasons() -> dict[str, str]:
-    return {StudentStatus.GRADUATED: _("学生已毕业"), StudentStatus.LEFT: _("学生已离校")}
+    return {StudentStatus.GRADUATED: _("学生已毕业"), StudentStatus.LEFT: _("学生已离校"), StudentStatus.DECEASED: _("学生已死亡")}
+
+
+# Leaving school or dying mid-year keeps a fee already charged: the student stays covered to the year's end
+# (a refund, where the city's year grants one, goes through a charge correction), and is stopped from the next year.
+KEPT_WHEN_LEAVING = {PaymentStatus.BILLED, PaymentStatus.PAID}
+LEAVING = {StudentStatus.LEFT, StudentStatus.DECEASED}
 
 
 def _snapshot(enrollment: Enrollment | None) -> dict:
@@ -60,9 +66,18 @@ def _target(
 ) -> dict:
     """The values the enrollment should hold, decided from the student, the year's rules and the register."""
     channel, channel_reason = routing.route(student=student, school=school, rules=rules)
+    if existing is not None and existing.channel == Channel.INSURED_ELSEWHERE:
+        # Recorded with its proof (enrollment.services.elsewhere): only its own service undoes it.
+        channel, channel_reason = existing.channel, existing.channel_reason
     auto = auto or auto_removal_reasons()
+    kept = (
+        existing is not None and student.status in LEAVING and existing.payment_status in KEPT_WHEN_LEAVING
+        and existing.status == EnrollmentStatus.REGISTERED
+    )
 
-    if student.status in auto:
+    if kept:
+        status, status_reason = existing.status, existing.status_reason
+    elif student.status in auto:
         status, status_reason = EnrollmentStatus.REMOVED, auto[student.status]
     elif existing is None:
         status, status_reason = EnrollmentStatus.REGISTERED, ""
@@ -79,6 +94,8 @@ def _target(
 
     paying = channel == Channel.SCHOOL and status == EnrollmentStatus.REGISTERED and exemption is None
     fee_due = year.fee_standard if paying else ZERO
+    if kept:
+        fee_due = existing.fee_due
 
     if existing is not None and existing.payment_status in BILLING_OWNED:
         payment_status = existing.payment_status
@@ -370,3 +387,93 @@ def enrollment_remove(*, actor: Actor, enrollment: Enrollment, reason: str) -> E
     ))
     return enrollment
 
+
+
+# --- Late students: after the roster was confirmed or billed ------------------------------------
+
+
+def _charged_message() -> str:
+    return _("该学生本年度已在确认的缴费名单中（已确认或已扣费），不会重复缴费，无需补充登记。")
+
+
+def roster_lock_for_late(*, school: School, insurance_year: InsuranceYear) -> Roster:
+    """Lock a roster for a late registration: the window rule as for any change, but any roster state.
+
+    After the window the year's setting decides (``check_window_open``): a locked year
+    (Suzhou) refuses with what to do instead, an unlocked one (Guangzhou) accepts.
+    """
+    from enrollment.services.common import check_window_open, roster_get_or_create
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("roster_lock_for_late must run inside a transaction")
+    check_window_open(insurance_year=insurance_year)
+    roster_get_or_create(school=school, insurance_year=insurance_year)
+    return Roster.objects.select_for_update().get(school=school, insurance_year=insurance_year)
+
+
+def enrollment_is_late(*, enrollment: Enrollment | None, roster: Roster) -> bool:
+    """Whether a change to this enrollment goes to the supplementary confirmation of a confirmed roster.
+
+    True for a student with no enrollment yet, or one not on any confirmation in force and not charged.
+    """
+    from enrollment.models import ConfirmationLine, RosterState
+
+    if roster.state == RosterState.OPEN:
+        return False
+    if enrollment is None:
+        return True
+    return enrollment.payment_status not in BILLING_OWNED and not ConfirmationLine.objects.filter(
+        enrollment=enrollment, live=True
+    ).exists()
+
+
+@transaction.atomic
+def enrollment_add_late(*, actor: Actor, student: Student, insurance_year: InsuranceYear) -> Enrollment:
+    """Add a student not yet charged this year to their school's roster, whatever its state.
+
+    On an open roster this is the ordinary refresh. On a confirmed, billed or settled
+    roster the student is registered without touching what was confirmed: they wait
+    for the school's supplementary confirmation (``roster_confirm_supplementary``),
+    which billing charges once as a supplementary charge. A student already on a
+    confirmation in force, or charged, is refused (never a second charge); the
+    database backs this with ``confirmation_line_one_live_per_enrollment``.
+    The service the transfers work calls for "an unpaid student joins a confirmed roster".
+    """
+    from enrollment.models import RosterState
+
+    school = student.school
+    roster = roster_lock_for_late(school=school, insurance_year=insurance_year)
+    if roster.state == RosterState.OPEN:
+        return enrollment_refresh(actor=actor, student=student, insurance_year=insurance_year)
+    existing = Enrollment.objects.select_for_update().filter(student=student, insurance_year=insurance_year).first()
+    rosters = {school.pk: roster}
+    if existing is not None and existing.school_id != school.pk:
+        # An unpaid student coming from another school: that school's roster is locked too (its confirmed
+        # lines are not touched: the student is on none of them, checked below).
+        other = School.objects.get(pk=existing.school_id)
+        rosters[other.pk] = roster_lock_for_late(school=other, insurance_year=insurance_year)
+        existing = Enrollment.objects.select_for_update().get(pk=existing.pk)
+    if not enrollment_is_late(enrollment=existing, roster=roster):
+        raise ValidationError(_charged_message(), code="already_charged")
+    student.refresh_from_db(fields=["status", "status_changed_on"])
+    rules = routing.rules_for(insurance_year)
+    exemptions = routing.exemptions_by_identity([student.identity_number], insurance_year=insurance_year).get(
+        student.identity_number, []
+    )
+    old = _snapshot(existing)
+    new = _target(student=student, school=school, year=insurance_year, rules=rules, exemptions=exemptions, existing=existing)
+    changes = _changes(old, new)
+    if existing is not None and not changes:
+        return existing
+    enrollment = existing or Enrollment(student=student, insurance_year=insurance_year)
+    for field, value in new.items():
+        setattr(enrollment, field, value)
+    enrollment.save()
+    for locked in rosters.values():
+        roster_touch(roster=locked)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor, action=AuditEvent.Action.ENROLLMENT_ADD_LATE, obj=enrollment, changes=changes,
+        school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
+        note=_("名单确认后登记，待补充确认"),
+    ))
+    return enrollment

@@ -453,25 +453,26 @@ def _apply_to_snapshot(*, actor: Actor, roster: Roster, student_ids: list[int]) 
     locked = Roster.objects.select_for_update().get(pk=roster.pk)
     if locked.state != RosterState.CONFIRMED:
         return 0
-    live = RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).first()
-    changed = 0
+    changed, touched = 0, set()
     for enrollment, exemption in _exempt_targets(roster=locked, student_ids=student_ids):
         old = {"fee_due": enrollment.fee_due, "exemption_category_id": None, "payment_status": enrollment.payment_status}
         _exempt(enrollment, exemption)
-        if live is not None:
-            ConfirmationLine.objects.filter(confirmation=live, enrollment=enrollment).update(
-                fee=ZERO, exemption_category_id=exemption.category_id
-            )
+        # The student's line in force: on the first confirmation, or on a supplementary one (a late student).
+        line = ConfirmationLine.objects.filter(enrollment=enrollment, live=True, confirmation__roster=locked).first()
+        if line is not None:
+            ConfirmationLine.objects.filter(pk=line.pk).update(fee=ZERO, exemption_category_id=exemption.category_id)
+            touched.add(line.confirmation_id)
         AuditEvent.objects.create(**audit_fields(
             actor=actor, action=AuditEvent.Action.ENROLLMENT_EXEMPT_AFTER_CONFIRM, obj=enrollment,
             changes={k: [v, getattr(enrollment, k)] for k, v in old.items()},
             school_id=locked.school_id, student_id=enrollment.student_id, roster_id=locked.pk,
         ))
         changed += 1
-    if changed and live is not None:
+    if touched:
         from enrollment.services.rosters import confirmation_totals_refresh
 
-        confirmation_totals_refresh(confirmation=live)
+        for confirmation in RosterConfirmation.objects.filter(pk__in=touched):
+            confirmation_totals_refresh(confirmation=confirmation)
     return changed
 
 
@@ -479,13 +480,11 @@ def _apply_to_snapshot(*, actor: Actor, roster: Roster, student_ids: list[int]) 
 def _refund_billed(*, actor: Actor, roster: Roster, student_ids: list[int]) -> int:
     """Billed or paid: what was charged comes back as a refund correction billing acts on."""
     locked = Roster.objects.select_for_update().get(pk=roster.pk)
-    live = RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).first()
     made = 0
     for enrollment, exemption in _exempt_targets(roster=locked, student_ids=student_ids):
-        charged = ZERO
-        if live is not None:
-            line = ConfirmationLine.objects.filter(confirmation=live, enrollment=enrollment).first()
-            charged = line.fee if line else ZERO
+        # What the line in force charged (first or supplementary confirmation).
+        line = ConfirmationLine.objects.filter(enrollment=enrollment, live=True, confirmation__roster=locked).first()
+        charged = line.fee if line else ZERO
         charged += ChargeCorrection.objects.filter(
             enrollment=enrollment, reason=ChargeCorrection.Reason.FEE_STANDARD
         ).exclude(state=ChargeCorrection.State.CANCELLED).aggregate(total=Sum("amount"))["total"] or ZERO

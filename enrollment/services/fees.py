@@ -119,7 +119,7 @@ def fees_recompute(*, actor: Actor, insurance_year: InsuranceYear) -> dict:
                     student_id=r["student_id"], roster_id=roster.pk,
                 ), at=now))
 
-        live = RosterConfirmation.objects.filter(roster=roster, reopened_at__isnull=True).first()
+        live = RosterConfirmation.objects.filter(roster=roster, reopened_at__isnull=True, supplementary=False).first()
         if roster.state == RosterState.CONFIRMED and live is not None:
             # Not billed yet: the snapshot itself follows the final standard.
             lines = ConfirmationLine.objects.filter(confirmation=live, exemption_category__isnull=True).exclude(fee=fee)
@@ -130,6 +130,10 @@ def fees_recompute(*, actor: Actor, insurance_year: InsuranceYear) -> dict:
             confirmation_totals_refresh(confirmation=live)
         elif roster.state in (RosterState.BILLED, RosterState.SETTLED) and live is not None:
             counts["corrections"] += _corrections_for_billed(actor=actor, roster=roster, confirmation=live, fee=fee, now=now)
+        # Late students' supplementary confirmations: whether charged yet or not, what they charge is their
+        # lines, so the gap to the final standard is a correction of its own (charged once either way).
+        for supplementary in RosterConfirmation.objects.filter(roster=roster, reopened_at__isnull=True, supplementary=True):
+            counts["corrections"] += _corrections_for_billed(actor=actor, roster=roster, confirmation=supplementary, fee=fee, now=now)
         if rows:
             counts["rosters"] += 1
             if roster.state == RosterState.OPEN:

@@ -19,6 +19,7 @@ from enrollment.models import (
     ConfirmationLine,
     Enrollment,
     EnrollmentStatus,
+    PaymentStatus,
     Role,
     Roster,
     RosterConfirmation,
@@ -116,8 +117,11 @@ def roster_confirm(
             INSERT INTO {lines_table} (confirmation_id, enrollment_id, fee, exemption_category_id)
             SELECT %s, e.id, e.fee_due, e.exemption_category_id FROM {enrollment_table} e
             WHERE e.insurance_year_id = %s AND e.school_id = %s AND e.channel = %s AND e.status = %s
+              AND e.payment_status NOT IN %s
             """,
-            [confirmation.pk, year.pk, locked.school_id, Channel.SCHOOL, EnrollmentStatus.REGISTERED],
+            # A student transferred in after paying at the old school is never charged a second time.
+            [confirmation.pk, year.pk, locked.school_id, Channel.SCHOOL, EnrollmentStatus.REGISTERED,
+             (PaymentStatus.BILLED.value, PaymentStatus.PAID.value, PaymentStatus.REFUNDED.value)],
         )
     confirmation_totals_refresh(confirmation=confirmation)
 
@@ -137,6 +141,68 @@ def roster_confirm(
         roster_id=locked.pk,
     ))
     roster.state = RosterState.CONFIRMED
+    return confirmation
+
+
+@transaction.atomic
+def roster_confirm_supplementary(*, actor: Actor, roster: Roster, checked: bool, expected_version: int | None = None) -> RosterConfirmation:
+    """Confirm the late students of a confirmed or billed roster: a supplementary snapshot billing charges once.
+
+    The same gate as the first confirmation (the tick box, the version the coordinator
+    reviewed, the window and the year's rule after it); only the students on no
+    confirmation in force are frozen, so what was confirmed or billed before does not
+    change. Confirming twice, or twice at once, freezes them once: the roster lock
+    serialises the callers, the second finds nobody left; the partial unique index
+    ``confirmation_line_one_live_per_enrollment`` refuses a second line at the database.
+    """
+    from enrollment.selectors import late_enrollments
+
+    if not checked:
+        raise ValidationError(
+            {"checked": ValidationError(_("请先勾选“已核对名单”，确认名单中的学生、人数和金额无误后再确认。"), code="not_checked")}
+        )
+    year = roster.insurance_year
+    check_window_open(insurance_year=year)
+    locked = Roster.objects.select_for_update().get(pk=roster.pk)
+    if locked.state == RosterState.OPEN:
+        raise ValidationError(_("名单尚未确认：新登记的学生随名单一并确认，无需补充确认。"), code="roster_open")
+    if expected_version is not None and locked.version != expected_version:
+        raise ValidationError(
+            _("名单在您核对之后已有变动（当前版本%(now)s，您核对的是版本%(seen)s），请重新核对后再确认。")
+            % {"now": locked.version, "seen": expected_version},
+            code="roster_changed",
+        )
+    late = list(late_enrollments(roster=locked).values_list("pk", flat=True))
+    if not late:
+        raise ValidationError(_("没有待补充确认的迟到学生。"), code="nothing_to_confirm")
+    now = timezone.now()
+    confirmation = RosterConfirmation.objects.create(
+        roster=locked, supplementary=True, confirmed_by=actor.user, confirmed_at=now, roster_version=locked.version,
+        fee_standard=year.fee_standard, fee_provisional=year.fee_provisional, paying_count=0, exempt_count=0, total_amount=ZERO,
+    )
+    try:
+        with transaction.atomic():
+            ConfirmationLine.objects.bulk_create([
+                ConfirmationLine(confirmation=confirmation, enrollment_id=e.pk, fee=e.fee_due, exemption_category_id=e.exemption_category_id)
+                for e in Enrollment.objects.filter(pk__in=late).only("pk", "fee_due", "exemption_category_id")
+            ])
+    except IntegrityError as exc:
+        raise RosterLocked(_("这些迟到学生已补充确认，请勿重复确认。"), code="already_confirmed") from exc
+    confirmation_totals_refresh(confirmation=confirmation)
+    Roster.objects.filter(pk=locked.pk).update(updated_at=now)
+    AuditEvent.objects.create(**audit_fields(
+        actor=actor,
+        action=AuditEvent.Action.ROSTER_CONFIRM_SUPPLEMENTARY,
+        obj=locked,
+        changes={
+            "supplementary_confirmation": [None, confirmation.pk],
+            "paying_count": [None, confirmation.paying_count],
+            "exempt_count": [None, confirmation.exempt_count],
+            "total_amount": [None, confirmation.total_amount],
+        },
+        school_id=locked.school_id,
+        roster_id=locked.pk,
+    ))
     return confirmation
 
 
@@ -177,9 +243,10 @@ def roster_reopen(*, actor: Actor, roster: Roster, reason: str) -> Roster:
 
     now = timezone.now()
     user = actor.user if getattr(actor.user, "is_authenticated", False) else None
-    reopened = RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).update(
-        reopened_at=now, reopened_by=user, reopen_reason=reason
-    )
+    live = list(RosterConfirmation.objects.filter(roster=locked, reopened_at__isnull=True).values_list("pk", flat=True))
+    reopened = RosterConfirmation.objects.filter(pk__in=live).update(reopened_at=now, reopened_by=user, reopen_reason=reason)
+    # Their lines are no longer in force: the next confirmation takes these students again.
+    ConfirmationLine.objects.filter(confirmation_id__in=live, live=True).update(live=False)
     Roster.objects.filter(pk=locked.pk).update(state=RosterState.OPEN, updated_at=now)
     roster_touch(roster=locked)
     AuditEvent.objects.create(**audit_fields(

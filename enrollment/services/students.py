@@ -25,12 +25,15 @@ from enrollment.imports.reader import read_table
 from enrollment.imports.sniff import sniff
 from enrollment.imports.validate import ParsedFile, parse
 from enrollment.models import (
+    AuditAction,
     AuditEvent,
     Enrollment,
     InsuranceYear,
     Job,
     PersonalDataAccess,
     Role,
+    Roster,
+    RosterState,
     School,
     Student,
     StudentStatus,
@@ -89,6 +92,8 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     number = values.get("identity_number", "")
     if number:
         clash = Student.objects.filter(identity_number=number).exclude(pk=student.pk if student else None).first()
+        if clash is not None and student is None and _left_in_other_city(clash, school):
+            clash = None  # registered again here: student_create takes the record over (a move between cities)
         if clash is not None:
             errors["identity_number"] = [
                 _("该身份证号码的学生已在本校名册中（%(name)s），请直接修改该学生。") % {"name": clash.name}
@@ -100,17 +105,69 @@ def _clean(*, school: School, data: dict, student: Student | None = None) -> dic
     return values
 
 
-def _refresh(*, actor: Actor, student: Student, year: InsuranceYear) -> None:
-    from enrollment.services.enrollments import enrollment_refresh
+def _left_in_other_city(student: Student, school: School) -> bool:
+    """A student recorded as left at a school of another city: a new registration here is how they move."""
+    return student.status == StudentStatus.LEFT and student.school.office.city_id != school.office.city_id
 
-    enrollment_refresh(actor=actor, student=student, insurance_year=year)
+
+def _reregister(*, actor: Actor, school: School, values: dict, roster) -> Student | None:
+    """Take over the record of a student who left a school of another city; their enrollments there stay there."""
+    student = Student.objects.select_for_update().select_related("school__office").filter(
+        identity_number=values.get("identity_number", "")).first()
+    if student is None or not _left_in_other_city(student, school):
+        return None
+    old_school = student.school
+    old = {key: getattr(student, key) for key in values if key != "identity_number"}
+    for key, value in values.items():
+        setattr(student, key, value)
+    student.school = school
+    student.status, student.status_changed_on = StudentStatus.IN_SCHOOL, timezone.localdate()
+    student.save()
+    changes = diff(old, {k: v for k, v in values.items() if k != "identity_number"})
+    for school_id in (old_school.pk, school.pk):
+        audit_record(
+            actor=actor, action=AuditAction.STUDENT_REREGISTERED, obj=student, school_id=school_id, student_id=student.pk,
+            roster_id=roster.pk if school_id == school.pk else None,
+            changes={**changes, "school": [old_school.name, school.name], "status": [StudentStatus.LEFT, StudentStatus.IN_SCHOOL]},
+        )
+    return student
+
+
+def _refresh(*, actor: Actor, student: Student, year: InsuranceYear, late: bool = False) -> None:
+    from enrollment.services.enrollments import enrollment_add_late, enrollment_refresh
+
+    if late:
+        enrollment_add_late(actor=actor, student=student, insurance_year=year)
+    else:
+        enrollment_refresh(actor=actor, student=student, insurance_year=year)
+
+
+def _lock(*, school: School, year: InsuranceYear, student: Student | None = None) -> tuple[Roster, bool]:
+    """Lock the roster for a change to one student; ``late`` when it goes to the supplementary confirmation.
+
+    A confirmed or billed roster still takes a new student (a late freshman, a transfer in) and
+    changes to a student who is on no confirmation yet; anyone already confirmed is refused as before.
+    """
+    from enrollment.services.enrollments import enrollment_is_late, roster_lock_for_late
+
+    roster = roster_lock_for_late(school=school, insurance_year=year)
+    if roster.state == RosterState.OPEN:
+        return roster, False
+    existing = None if student is None else Enrollment.objects.filter(student=student, insurance_year=year).first()
+    if enrollment_is_late(enrollment=existing, roster=roster):
+        return roster, True
+    return roster_lock_for_change(school=school, insurance_year=year), False  # raises RosterLocked with its message
 
 
 @transaction.atomic
 def student_create(*, actor: Actor, school: School, data: dict) -> Student:
     year = school_year(school)
     values = _clean(school=school, data=data)
-    roster = roster_lock_for_change(school=school, insurance_year=year)
+    roster, late = _lock(school=school, year=year)
+    moved = _reregister(actor=actor, school=school, values=values, roster=roster)
+    if moved is not None:
+        _refresh(actor=actor, student=moved, year=year, late=late)
+        return moved
     try:
         with transaction.atomic():
             student = Student.objects.create(school=school, **values)
@@ -120,7 +177,7 @@ def student_create(*, actor: Actor, school: School, data: dict) -> Student:
         actor=actor, action=AuditEvent.Action.STUDENT_CREATE, obj=student, school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
         changes={k: [None, v] for k, v in values.items() if k != "identity_number"},
     )
-    _refresh(actor=actor, student=student, year=year)
+    _refresh(actor=actor, student=student, year=year, late=late)
     return student
 
 
@@ -129,7 +186,7 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
     school = student.school
     year = school_year(school)
     values = _clean(school=school, data=data, student=student)
-    roster = roster_lock_for_change(school=school, insurance_year=year)
+    roster, late = _lock(school=school, year=year, student=student)
     student = Student.objects.select_for_update().get(pk=student.pk)
     old = {key: getattr(student, key) for key in values}
     changes = diff(old, values)
@@ -141,7 +198,7 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
     if "identity_number" in changes:  # never put a full number in the audit trail
         changes["identity_number"] = [identity.mask(old["identity_number"]), identity.mask(values["identity_number"])]
     audit_record(actor=actor, action=AuditEvent.Action.STUDENT_UPDATE, obj=student, changes=changes, school_id=school.pk, student_id=student.pk, roster_id=roster.pk)
-    _refresh(actor=actor, student=student, year=year)
+    _refresh(actor=actor, student=student, year=year, late=late)
     return student
 
 
@@ -149,12 +206,17 @@ def student_update(*, actor: Actor, student: Student, data: dict) -> Student:
 def student_set_status(*, actor: Actor, student: Student, status: str, on: datetime.date | None = None) -> Student:
     if status not in StudentStatus.values:
         raise ValidationError({"status": [ValidationError(_("在校状态无效。"), code="invalid")]})
+    if status in (StudentStatus.LEFT, StudentStatus.DECEASED):
+        # Mid-year, after confirmation too: the city's rule on a paid fee decides (enrollment.services.leaving).
+        from enrollment.services.leaving import student_leave
+
+        return student_leave(actor=actor, student=student, status=status, on=on or timezone.localdate()).student
     on = on or timezone.localdate()
     if on > timezone.localdate():
         raise ValidationError({"on": [ValidationError(_("日期不能晚于今天。"), code="future")]})
     school = student.school
     year = school_year(school)
-    roster = roster_lock_for_change(school=school, insurance_year=year)
+    roster, late = _lock(school=school, year=year, student=student)
     student = Student.objects.select_for_update().get(pk=student.pk)
     if student.status == status:
         return student
@@ -166,7 +228,7 @@ def student_set_status(*, actor: Actor, student: Student, status: str, on: datet
         actor=actor, action=AuditEvent.Action.STUDENT_STATUS, obj=student, changes={"status": [old, status], "status_changed_on": [None, on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     )
-    _refresh(actor=actor, student=student, year=year)
+    _refresh(actor=actor, student=student, year=year, late=late)
     return student
 
 
@@ -300,13 +362,15 @@ def _run(job: Job, actor: Actor) -> tuple[dict, str]:
     return result, error
 
 
-def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], now) -> list[int]:
-    """Insert new students and update changed ones by identity number; return their ids.
+def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fields: list[str], now) -> list[int]:
+    """Insert the new students and update the changed ones by identity number; return their ids.
 
-    On PostgreSQL the rows are COPied as plain tuples into a scratch table and
-    written with one ``INSERT .. SELECT .. ON CONFLICT (identity_number) DO UPDATE
-    .. RETURNING id``: the ORM's per-field preparation of bulk_create costs more
-    than the statement itself on large imports.
+    New students (``new``: not registered when read under the roster lock) are
+    COPied straight into the table with ids taken from its sequence first: one
+    pass over the rows, as a bare COPY would make. Changed ones are COPied as
+    plain tuples into a scratch table and written with one ``INSERT .. SELECT ..
+    ON CONFLICT (identity_number) DO UPDATE .. RETURNING id``. The ORM's per-field
+    preparation of bulk_create costs more than the statements on large imports.
     """
     if not rows:
         return []
@@ -319,25 +383,46 @@ def _upsert(*, rows: list[tuple[str, dict]], school: School, fields: list[str], 
     quoted = ", ".join(f'"{f.column}"' for f in columns)
     assignments = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in fields + ["updated_at"])
     table = Student._meta.db_table
+    # Columns the file does not carry are the same for every row: formatted once.
+    varying = ["identity_number", *fields]
+    fixed = [n for n in names if n not in varying]
+    suffix = "\t".join(copy_value(base[n]) for n in fixed)
+    copy_columns = [Student._meta.get_field(n).column for n in [*varying, *fixed]]
+
+    def lines(selected):
+        return (f"{copy_value(number)}\t{chr(9).join([copy_value(row[n]) for n in fields])}\t{suffix}" for number, row in selected)
+
+    created = [(number, row) for number, row in rows if number in new]
+    changed = [(number, row) for number, row in rows if number not in new]
+    ids: list[int] = []
     with connection.cursor() as cursor:
-        # COPY into a scratch table, then one INSERT .. SELECT: the rows cross the wire
-        # in one stream and the upsert is a single statement.
-        temp_table_like(cursor, "student_import_rows", table, [f.column for f in columns])
-        # Columns the file does not carry are the same for every row: formatted once.
-        varying = ["identity_number", *fields]
-        fixed = [n for n in names if n not in varying]
-        suffix = "\t".join(copy_value(base[n]) for n in fixed)
-        copy_lines(cursor, "student_import_rows", [Student._meta.get_field(n).column for n in [*varying, *fixed]], (
-            f"{copy_value(number)}\t{chr(9).join([copy_value(row[n]) for n in fields])}\t{suffix}" for number, row in rows
-        ))
-        # Only the file's own school may be updated: a row of another school (registered
-        # concurrently) is left alone and shows up as a missing id, which rolls back.
-        cursor.execute(
-            f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM student_import_rows '
-            f'ON CONFLICT ("identity_number") DO UPDATE SET {assignments} '
-            f'WHERE "{table}"."school_id" = EXCLUDED."school_id" RETURNING "id"'
-        )
-        return [r[0] for r in cursor.fetchall()]
+        if created:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [f'"{table}"', len(created)])
+            ids = [r[0] for r in cursor.fetchall()]
+            try:
+                with transaction.atomic():
+                    copy_lines(cursor, table, ["id", *copy_columns], (
+                        f"{pk}\t{line}" for pk, line in zip(ids, lines(created), strict=True)
+                    ))
+            except IntegrityError:
+                # Someone registered one of these numbers (at another school) after they were read
+                # under the roster lock: roll back rather than overwrite their record.
+                return []
+        if changed:
+            # COPY into a scratch table, then one INSERT .. SELECT: the rows cross the wire
+            # in one stream and the upsert is a single statement.
+            temp_table_like(cursor, "student_import_rows", table, [f.column for f in columns])
+            copy_lines(cursor, "student_import_rows", copy_columns, lines(changed))
+            # Only the file's own school may be updated: a row of another school (registered
+            # concurrently) is left alone and shows up as a missing id, which rolls back.
+            cursor.execute(
+                f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM student_import_rows '
+                f'ON CONFLICT ("identity_number") DO UPDATE SET {assignments} '
+                f'WHERE "{table}"."school_id" = EXCLUDED."school_id" RETURNING "id"'
+            )
+            ids += [r[0] for r in cursor.fetchall()]
+    return ids
 
 
 def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
@@ -400,7 +485,7 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
                 continue
             updated_rows.append((current["pk"], changes))
         rows.append((number, values))
-    student_ids = _upsert(rows=rows, school=school, fields=fields, now=now)
+    student_ids = _upsert(rows=rows, new=set(parsed.valid) - set(existing), school=school, fields=fields, now=now)
     written = rows
     if len(student_ids) != len(written):
         # Someone registered one of these numbers at another school between the check and the upsert:

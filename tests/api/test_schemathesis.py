@@ -31,7 +31,7 @@ def api_schema(settings):
 
 
 # The endpoints of this module; other areas' endpoints have their own tests.
-OWN_PATHS = re.compile(r"^/api/v1/(schools|students|insurance-years|rosters|enrollments|exemptions|cards|coverage|coordinators)\b")
+OWN_PATHS = re.compile(r"^/api/v1/(schools|students|insurance-years|rosters|enrollments|exemptions|cards|coverage|coordinators|transfers)\b")
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ def confirmed(world):
 def test_confirmation_charges_give_each_live_confirmation_with_its_paying_lines(world, confirmed):
     (row,) = rows(confirmation_charges(insurance_year_id=world.year.pk))
     assert row == (
-        confirmed.pk, confirmed.roster_id, world.year.pk, world.school.pk, confirmed.paying_count, confirmed.total_amount
+        confirmed.pk, confirmed.roster_id, world.year.pk, world.school.pk, confirmed.paying_count, confirmed.total_amount,
+        False,
     )
 
 

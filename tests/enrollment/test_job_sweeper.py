@@ -20,8 +20,9 @@ from config.celery import app as current_app
 from enrollment.models import Job, RosterConfirmation
 from enrollment.services import jobs
 from tests.billing.conftest import confirm_roster, make_account, make_bank
-from tests.billing.test_worker_kill import BROKER, ROOT, _wait, _worker_env
 from tests.factories import SchoolFactory
+from tests.worker_pool import BROKER, ROOT, worker_env
+from tests.worker_pool import wait as _wait
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def start_worker(log):
         [str(ROOT / ".venv/bin/celery"), "-A", "tests.billing.slow_worker", "worker", "--pool=prefork", "--concurrency=1",
          "-Q", "celery", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"sweeper-{os.getpid()}@%h",
          "-l", "WARNING"],
-        cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT, env=worker_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 

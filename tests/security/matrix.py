@@ -64,7 +64,7 @@ class Rule:
 CITY_A_TARGETS = {
     "student", "student_card", "import_job", "documents_job", "report_job", "enrollment", "card", "notice", "school",
     "school_code", "identity_number", "year", "roster", "exemption", "registry_entry", "declaration", "batch",
-    "instruction", "refund_export",
+    "instruction", "refund_export", "transfer",
 }
 
 
@@ -148,10 +148,20 @@ RULES = [
     rule("portal:import_report", "import_job", PORTAL_OBJECT),
     rule("portal:roster", None, PORTAL),
     rule("portal:roster_confirm", None, PORTAL, method="POST"),
+    rule("portal:roster_confirm_supplementary", None, PORTAL, method="POST"),
     rule("portal:roster_remove", "enrollment", PORTAL_OBJECT),
     rule("portal:roster_remove", "enrollment", PORTAL_OBJECT, method="POST"),
     rule("portal:roster_restore", "enrollment", PORTAL_OBJECT, method="POST"),
     rule("portal:profile", None, PORTAL),
+    rule("portal:transfers", None, PORTAL),
+    rule("portal:transfers", None, PORTAL, method="POST"),
+    # Only the old school (A) answers a transfer; the asking school (B) and everyone else find nothing.
+    rule("portal:transfer_accept", "transfer", PORTAL_OBJECT, method="POST"),
+    rule("portal:transfer_refuse", "transfer", PORTAL_OBJECT, method="POST"),
+    rule("portal:student_leave", "student", PORTAL_OBJECT),
+    rule("portal:student_leave", "student", PORTAL_OBJECT, method="POST"),
+    rule("portal:student_elsewhere", "student", PORTAL_OBJECT),
+    rule("portal:student_elsewhere", "student", PORTAL_OBJECT, method="POST"),
     rule("portal:cards", None, PORTAL),
     rule("portal:card_photo_upload", "student_card", PORTAL_OBJECT, method="POST"),
     rule("portal:card_photos_zip", None, PORTAL, method="POST"),
@@ -182,6 +192,10 @@ RULES = [
          note="without a year or schools: back to the dashboard; schools outside the scope are never reminded"),
     rule("bureau:report_start", None, BUREAU, method="POST"),
     rule("bureau:cards_export", None, BUREAU, method="POST"),
+    rule("bureau:transfers", None, BUREAU),
+    rule("bureau:transfer_decide", "transfer", BUREAU_OBJECT, method="POST"),
+    rule("bureau:follow_ups", None, BUREAU),
+    rule("bureau:follow_up_record", "enrollment", BUREAU_OBJECT, method="POST"),
     # Report jobs belong to the staff member who started them (district staff of Yuexiu here).
     rule("bureau:job", "report_job", {**BUREAU_OBJECT, Y: "hidden"}),
     rule("bureau:job_download", "report_job", {**BUREAU_OBJECT, Y: "hidden"}),
@@ -215,6 +229,15 @@ RULES = [
     rule("roster-preview", "roster", API_OBJECT),
     # Only the school's own coordinator confirms; staff are refused by role, others by scope.
     rule("roster-confirm", "roster", {**API_OBJECT, D: "denied", DB: "denied", Y: "denied"}, method="POST"),
+    rule("roster-supplementary", "roster", API_OBJECT),
+    rule("roster-confirm-supplementary", "roster", {**API_OBJECT, D: "denied", DB: "denied", Y: "denied"}, method="POST"),
+    # Transfers: the asking school (B) sees the request it made but cannot decide it; machines have no access.
+    rule("transfer-list", None, API_LIST),
+    rule("transfer-list", None, {**API_LIST, D: "denied", DB: "denied", Y: "denied"}, method="POST",
+         note="only a coordinator asks: without a number, 400 for coordinators"),
+    rule("transfer-detail", "transfer", {**API_OBJECT, CB: "ok"}),
+    rule("transfer-accept", "transfer", {**API_OBJECT, CB: "denied"}, method="POST"),
+    rule("transfer-refuse", "transfer", {**API_OBJECT, CB: "denied"}, method="POST"),
     rule("enrollment-list", None, API_LIST),
     rule("enrollment-detail", "enrollment", API_OBJECT),
     rule("exemption-list", None, API_STAFF_LIST),
@@ -308,6 +331,9 @@ ADMIN_RIGHTS = {
     "enrollment.chargecorrection": ("v", "vc", True),
     "enrollment.auditevent": ("v", "v", True),
     "enrollment.personaldataaccess": ("", "v", True),
+    "enrollment.transfer": ("v", "v", True),
+    "enrollment.otherinsurance": ("vc", "vc", True),
+    "enrollment.otherchannelenrollment": ("v", "v", True),
     "coordinators.notice": ("vac", "vacd", True),
     "coordinators.handout": ("v", "v", True),
     "coordinators.coordinator": ("vc", "vc", True),

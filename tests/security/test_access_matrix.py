@@ -115,6 +115,9 @@ def _admin_objects(world, a) -> dict:
         "graduates.graduatefeed": a.feed,
         "graduates.graduaterecord": a.graduate,
         "graduates.deregistrationrun": a.run,
+        "enrollment.transfer": a.transfer,
+        "enrollment.otherinsurance": a.other_insurance,
+        "enrollment.otherchannelenrollment": a.follow_up,
     }
 
 
@@ -145,6 +148,7 @@ def _targets(world, a) -> dict:
         "batch": [a.batch.pk],
         "instruction": [a.instruction.pk],
         "refund_export": [a.refund_export.pk],
+        "transfer": [a.transfer.pk],
         "manual_chapter": [chapters[0].slug if chapters else "introduction"],
         "manual_screenshot": [shots[0].name if shots else "missing.png"],
         "view_on_site_student": [student_type.pk, a.student.pk],

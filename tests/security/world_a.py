@@ -37,9 +37,12 @@ from enrollment.models import (
     Exemption,
     ExemptionCategory,
     Job,
+    OtherChannelEnrollment,
+    OtherInsurance,
     PersonalDataAccess,
     Roster,
     RosterConfirmation,
+    Transfer,
 )
 from enrollment.services.common import Actor, roster_get_or_create
 from enrollment.services.enrollments import enrollments_refresh_bulk
@@ -137,6 +140,21 @@ def build(world) -> SimpleNamespace:
     )
     run = DeregistrationRun.objects.create(city=world.city)
     access = PersonalDataAccess.objects.create(user=world.coordinator, action=PersonalDataAccess.Action.EXPORT_ROSTER_FULL, target=school.code)
+    # Changes during the year: a transfer school B asked for (named without the marker: school B sees its name),
+    # a student insured elsewhere and one sent to the village committee.
+    moving = StudentFactory(school=school, name="转学学生")
+    transfer = Transfer.objects.create(student=moving, insurance_year=year, from_school=school, to_school=world.other_school,
+                                       requested_by=world.other_coordinator)
+    insured = StudentFactory(school=school, name=f"{MARKER_NAME}丙")
+    other_insurance = OtherInsurance.objects.create(
+        enrollment=Enrollment.objects.create(student=insured, insurance_year=year, school=school, channel="insured_elsewhere",
+                                             payment_status="not_charged"),
+        scheme="employee", place="广州市", valid_until=year.coverage_end)
+    rural = StudentFactory(school=school, name=f"{MARKER_NAME}丁", hukou_rural=True)
+    follow_up = OtherChannelEnrollment.objects.create(
+        enrollment=Enrollment.objects.create(student=rural, insurance_year=year, school=school, channel="village_committee",
+                                             payment_status="not_charged"),
+        enrolled_on=datetime.date(2026, 9, 1), place="某村民委员会")
     return SimpleNamespace(
         school=school, year=year, student=student, second=second, enrollment=enrollment, roster=roster,
         confirmation=confirmation, unbillable=RosterConfirmation.objects.filter(pk=confirmation.pk).first(),
@@ -145,4 +163,5 @@ def build(world) -> SimpleNamespace:
         registry_entry=registry_entry, notice=notice, handout=handout, exemption=exemption, category=category,
         feed=feed, graduate=graduate, download=download, receipt_import=receipt_import, run=run, access=access, bank=bank, identity_number=number,
         audit=AuditEvent.objects.filter(school_id=school.pk).first(), roster_row=Roster.objects.get(pk=roster.pk),
+        transfer=transfer, other_insurance=other_insurance, follow_up=follow_up,
     )
