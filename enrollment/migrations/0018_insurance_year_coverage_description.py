@@ -19,7 +19,7 @@ def fill_descriptions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0014_audit_action_reminder_sent'),
+        ('enrollment', '0017_audit_actions_late_students_and_moves'),
     ]
 
     operations = [
