@@ -402,10 +402,12 @@ def roster_lock_for_late(*, school: School, insurance_year: InsuranceYear) -> Ro
     After the window the year's setting decides (``check_window_open``): a locked year
     (Suzhou) refuses with what to do instead, an unlocked one (Guangzhou) accepts.
     """
-    from enrollment.services.common import check_window_open, roster_get_or_create
+    from enrollment.services.common import check_school_in_scope, check_window_open, roster_get_or_create
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("roster_lock_for_late must run inside a transaction")
+    # A late registration puts a student on the roster: the year must apply to the school (urban districts).
+    check_school_in_scope(school=school, insurance_year=insurance_year)
     check_window_open(insurance_year=insurance_year)
     roster_get_or_create(school=school, insurance_year=insurance_year)
     return Roster.objects.select_for_update().get(school=school, insurance_year=insurance_year)

@@ -102,3 +102,13 @@ def test_a_register_import_leaves_a_county_level_schools_roster_alone_and_import
     assert result.ok and result.created == 2
     assert Enrollment.objects.get(pk=enrollment.pk).fee_due == Decimal("200.00")
     assert Enrollment.objects.get(student=urban).fee_due == 0
+
+
+def test_a_late_registration_on_a_county_level_schools_roster_is_refused(world, county_school):
+    from django.db import transaction
+
+    from enrollment.services.enrollments import roster_lock_for_late
+
+    with pytest.raises(ValidationError) as caught, transaction.atomic():
+        roster_lock_for_late(school=county_school, insurance_year=world.year)
+    assert caught.value.code == "school_out_of_scope"
