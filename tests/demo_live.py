@@ -129,7 +129,7 @@ def add_situations() -> dict:
     from enrollment.selectors import suspected_graduates
     from enrollment.services.common import Actor
     from enrollment.services.rosters import roster_confirm
-    from graduates.services import deregistration_run
+    from graduates.services import deregistration_runs_per_city
     from tests.factories import identity_number
     from tests.graduates.conftest import receive
 
@@ -140,7 +140,7 @@ def add_situations() -> dict:
     SchoolAccount.objects.filter(school=schools[GZ2]).update(active=False)
     receive([{"identity_number": identity_number(birth=datetime.date(2012, 3, 1)), "name": "查无此人",
               "school_code": GZ2, "graduation_date": datetime.date.today().isoformat(), "class_name": "六年级1班"}])
-    deregistration_run(triggered_by="test")
+    deregistration_runs_per_city(triggered_by="test")
 
     # 职校: roster confirmed (its final-year students kept as still at school), charged, one debit failed.
     roster = Roster.objects.get(school=schools[GZ3], insurance_year=gz_year)
