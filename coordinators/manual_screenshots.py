@@ -53,6 +53,24 @@ def _demo_student_number() -> dict:
     return {"number": enrollment.student.identity_number if enrollment else ""}
 
 
+def _leaving_page() -> str:
+    """The leaving page of a student still at 越秀区示例第一中学, below the final grade (not a suspected graduate)."""
+    from enrollment.models import School, Student, StudentStatus
+
+    school = School.objects.get(code="DEMO-GZ-YX-001")
+    student = (Student.objects.filter(school=school, status=StudentStatus.IN_SCHOOL, grade__lt=school.final_grade)
+               .order_by("pk").first())
+    return reverse("portal:student_leave", args=[student.pk])
+
+
+def _insured_elsewhere_page() -> str:
+    """The insured-elsewhere page of the demo's student of 苏州示例大学 already recorded there (seed_demo)."""
+    from enrollment.models import OtherInsurance
+
+    other = OtherInsurance.objects.filter(enrollment__school__code="DEMO-SZ-U01").select_related("enrollment").first()
+    return reverse("portal:student_elsewhere", args=[other.enrollment.student_id])
+
+
 def _look_up_coverage(page, values: dict) -> None:
     page.fill("#coverage-number", values["number"])
     page.click("#coverage-form button[type=submit]")
@@ -67,6 +85,12 @@ STEPS: list[Step] = [
     Step("documents.png", "coord-gz1", "portal:documents"),
     Step("coverage.png", "coord-gz1", "portal:coverage", act=_look_up_coverage, values=_demo_student_number),
     Step("transfers.png", "coord-gz1", "portal:transfers"),
+    # The chapter on changes during the year (seed_demo's seed_year_changes): late students of a confirmed roster,
+    # a student's leaving and insured-elsewhere pages, the district's follow-up of students sent elsewhere.
+    Step("supplementary.png", "coord-sz2", "portal:roster", wait_for="#supplementary"),
+    Step("leave.png", "coord-gz1", _leaving_page, wait_for="#leaving-rule"),
+    Step("elsewhere.png", "coord-sz1", _insured_elsewhere_page, wait_for="#current-elsewhere"),
+    Step("follow-ups.png", "staff-yuexiu", "bureau:follow_ups", wait_for="#follow-ups"),
 ]
 
 
