@@ -325,7 +325,13 @@ def seed_year_changes(stdout) -> None:
     """
     try:
         from enrollment.models import (
-            Enrollment, OtherChannelEnrollment, OtherInsurance, OtherScheme, Roster, StudentStatus, Transfer,
+            Enrollment,
+            OtherChannelEnrollment,
+            OtherInsurance,
+            OtherScheme,
+            Roster,
+            StudentStatus,
+            Transfer,
         )
         from enrollment.selectors import suspected_graduates
         from enrollment.services.common import Actor
