@@ -43,12 +43,13 @@ def committed(function, *args, **kwargs):
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     """The demo's rows, committed; database access stays open for the module (the live server needs it)."""
-    from bureau.management.commands.seed_demo import refresh_rosters, seed_demo
+    from bureau.management.commands.seed_demo import refresh_rosters, seed_demo, seed_year_changes
 
     fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
     with django_db_blocker.unblock(), fast:
         result = seed_demo(password=PASSWORD, today=timezone.localdate())
         refresh_rosters(result["schools"], io.StringIO())
+        seed_year_changes(io.StringIO())
         # Playwright's sync API runs an event loop in the test's thread; the tests' own queries stay synchronous.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         try:
