@@ -71,10 +71,10 @@ def transfer_request(*, actor: Actor, to_school: School, identity_number: str, n
     if student.school_id == to_school.pk:
         raise ValidationError({"identity_number": ValidationError(_("该学生已在本校名册中。"), code="same_school")})
     if student.school.office.city_id != to_school.office.city_id:
+        # Which city is not said: the asking school learns no more of a minor than the request needs.
         raise ValidationError({"identity_number": ValidationError(
-            _("该学生在其他城市（%(city)s）的学校登记。跨城市不能办理转学：请原学校在本系统中将其登记为离校，"
-              "再由本校按新生登记；两地的参保年度、缴费标准和缴费方式各自独立。")
-            % {"city": student.school.office.city.name}, code="other_city")})
+            _("该学生在其他城市的学校登记。跨城市不能办理转学：请原学校在本系统中将其登记为离校，"
+              "再由本校按新生登记；两地的参保年度、缴费标准和缴费方式各自独立。"), code="other_city")})
     if student.status in (StudentStatus.GRADUATED, StudentStatus.DECEASED):
         # The asking school learns no more of the student than the request needs: not which status it is.
         raise ValidationError({"identity_number": ValidationError(
