@@ -223,18 +223,20 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     to_create, to_update, touched = [], [], set()
     for student in students:
         current = existing.get(student.pk)
-        old = _snapshot(current)
         new = _target(
             student=student, school=school, year=year, rules=rules,
             exemptions=exemptions.get(student.identity_number, ()), existing=current, auto=auto,
         )
-        changes = _changes(old, new)
-        if current is not None and not changes:
-            continue
         if current is None:
-            to_create.append((student.pk, new, changes))
-        else:
-            to_update.append((current.pk, student.pk, new, changes))
+            # A new enrollment's changes follow from its values alone: _write_pg makes them once per distinct decision.
+            to_create.append((student.pk, new, None))
+            touched.add(new["school_id"])
+            continue
+        old = _snapshot(current)
+        changes = _changes(old, new)
+        if not changes:
+            continue
+        to_update.append((current.pk, student.pk, new, changes))
         touched.update({new["school_id"], old.get("school_id")} - {None})
 
     _write_pg(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
@@ -328,7 +330,8 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
                 key = tuple(new.items())
                 text = formatted.get(key)
                 if text is None:
-                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix, json_text(changes))
+                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
+                                             json_text(changes if changes is not None else _changes({}, new)))
                 lines.append(f"{pk}\t{student_id}\t{text[0]}")
                 audit_rows.append((AuditEvent.Action.ENROLLMENT_CREATE, pk, student_id, text[1]))
             copy_lines(cursor, table, columns, lines)
