@@ -378,7 +378,7 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     """
     if not rows:
         return []
-    from enrollment.imports.pgcopy import copy_lines, copy_value, temp_table_like
+    from enrollment.imports.pgcopy import COPY_ESCAPES, copy_lines, copy_value, temp_table_like
 
     columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
     base = {f.attname: (f.get_default() if f.has_default() else None) for f in columns}
@@ -393,8 +393,26 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     suffix = "\t".join(copy_value(base[n]) for n in fixed)
     copy_columns = [Student._meta.get_field(n).column for n in [*varying, *fixed]]
 
+    # Most columns repeat a few values (sex, grade, class, birth date, flags): each distinct value
+    # of such a column is formatted once, in a dict per column (True and 1 are the same key).
+    # Names are mostly distinct: escaped directly. A validated number is letters and digits.
+    cached = [(n, {}) for n in fields if n != "name"]
+    name_at = fields.index("name") if "name" in fields else -1
+
     def lines(selected):
-        return (f"{copy_value(number)}\t{chr(9).join([copy_value(row[n]) for n in fields])}\t{suffix}" for number, row in selected)
+        for number, row in selected:
+            parts = [number]
+            for n, known in cached:
+                value = row[n]
+                text = known.get(value)
+                if text is None:
+                    text = known[value] = copy_value(value)
+                parts.append(text)
+            if name_at >= 0:
+                value = row["name"]
+                parts.insert(name_at + 1, copy_value(value) if value.__class__ is not str else value.translate(COPY_ESCAPES))
+            parts.append(suffix)
+            yield "\t".join(parts)
 
     created = [(number, row) for number, row in rows if number in new]
     changed = [(number, row) for number, row in rows if number not in new]
