@@ -203,8 +203,13 @@ def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
 
 
 @transaction.atomic
-def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None) -> int:
+def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None, new_students: list | None = None) -> int:
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
+
+    ``new_students``: students of the school the calling transaction has just created, as plain
+    rows (pk, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care,
+    status, document_type). No one else can see them yet and they have no enrollment, so they are
+    not read back (an import of 50,000 new students would read them all again).
 
     Returns how many enrollments were created or changed. One audit row per
     changed enrollment, written by COPY.
@@ -212,7 +217,12 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     year = roster.insurance_year
     school = roster.school
     students_qs = Student.objects.filter(school=school)
-    students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
+    if new_students and not student_ids:
+        students, existing, rosters = [], {}, _lock_rosters(school_ids={school.pk}, insurance_year=year)
+    else:
+        students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
+    if new_students:
+        students = [*students, *new_students]
     rules = routing.rules_for(year)
     # The register is read for the whole school, not the id list: a few rows
     # too many cost nothing, an IN list of ten thousand ids costs a lot to build.

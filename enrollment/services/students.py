@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import time
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -447,6 +448,18 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     return ids
 
 
+_REFRESH_FIELDS = ("hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status", "document_type")
+
+
+def _as_written(*, rows: list[tuple[str, dict]], ids: list[int], school: School) -> list[SimpleNamespace]:
+    """The students just created from ``rows`` (ids in the same order), with what the enrollment refresh reads."""
+    defaults = {name: Student._meta.get_field(name).get_default() for name in _REFRESH_FIELDS}
+    return [
+        SimpleNamespace(pk=pk, identity_number=number, **{name: values.get(name, defaults[name]) for name in _REFRESH_FIELDS})
+        for pk, (number, values) in zip(ids[:len(rows)], rows, strict=True)  # the updated ones follow in ids
+    ]
+
+
 def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
     """Registered students among ``numbers``, by identity number, with the fields the file carries."""
     existing: dict[str, dict] = {}
@@ -522,10 +535,16 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
     timings["upsert_students"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     changed = 0
+    # The new students come first in student_ids, in the order of ``rows``: they are handed to the
+    # refresh as written (not read back); the updated ones are read by id under the roster locks.
+    new_students = _as_written(rows=[(n, v) for n, v in rows if n not in existing], ids=student_ids, school=school)
+    updated_ids = student_ids[len(new_students):]
     # In slices, inside the same transaction: slicing bounds the import's memory. The
     # refresh holds plain rows, not model instances, so a slice can be large.
-    for start in range(0, len(student_ids), REFRESH_CHUNK):
-        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=student_ids[start:start + REFRESH_CHUNK])
+    for start in range(0, len(new_students), REFRESH_CHUNK):
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=[], new_students=new_students[start:start + REFRESH_CHUNK])
+    for start in range(0, len(updated_ids), REFRESH_CHUNK):
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=updated_ids[start:start + REFRESH_CHUNK])
     timings["refresh_enrollments"] = round(time.perf_counter() - started, 3)
     return {"created": created, "updated": len(updated_rows), "unchanged": len(parsed.valid) - len(written), "enrollments_changed": changed}
 
