@@ -312,7 +312,14 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
     decided here take the model's default, so a field added later does not
     break these writes.
     """
-    from enrollment.imports.pgcopy import copy_audit, copy_lines, copy_value, json_text, temp_table_like
+    from enrollment.imports.pgcopy import (
+        copy_audit,
+        copy_lines,
+        copy_value,
+        json_text,
+        next_ids,
+        temp_table_like,
+    )
 
     if not to_create and not to_update:
         return
@@ -320,9 +327,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
     audit = []
     with connection.cursor() as cursor:
         if to_create:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [f'"{table}"', len(to_create)])
-            ids = [r[0] for r in cursor.fetchall()]
+            ids = next_ids(cursor, table, len(to_create))
             fields = _columns()
             decided = set(TRACKED) | {"student_id"}
             fixed = {f.attname: f.get_default() for f in fields if f.attname not in decided}

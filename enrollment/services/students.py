@@ -379,7 +379,7 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     """
     if not rows:
         return []
-    from enrollment.imports.pgcopy import COPY_ESCAPES, copy_lines, copy_value, temp_table_like
+    from enrollment.imports.pgcopy import COPY_ESCAPES, copy_lines, copy_value, next_ids, temp_table_like
 
     columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
     base = {f.attname: (f.get_default() if f.has_default() else None) for f in columns}
@@ -420,9 +420,7 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     ids: list[int] = []
     with connection.cursor() as cursor:
         if created:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [f'"{table}"', len(created)])
-            ids = [r[0] for r in cursor.fetchall()]
+            ids = next_ids(cursor, table, len(created))
             try:
                 with transaction.atomic():
                     copy_lines(cursor, table, ["id", *copy_columns], (
