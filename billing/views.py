@@ -1,5 +1,6 @@
 """File downloads (bureau staff, every download logged) and the coordinator's receipt list."""
 
+import logging
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -17,6 +18,8 @@ from enrollment.models import InsuranceYear, Role
 from enrollment.querysets import membership_of
 from enrollment.services.common import current_insurance_year
 
+logger = logging.getLogger(__name__)
+
 
 def visible_batches(user):
     """Bank files cover a whole city: city staff of that city (and superusers) only."""
@@ -31,8 +34,14 @@ def visible_batches(user):
 def _send(request, *, file_field, name, **target):
     if not file_field:
         raise Http404
+    try:
+        handle = file_field.open("rb")
+    except FileNotFoundError:
+        # The row names a file not (or no longer) in storage: moved into place only after its commit, or lost.
+        logger.warning("billing file missing in storage: %s", name)
+        raise Http404 from None
     services.billing_file_download_log(user=request.user, file_name=name, **target)
-    return FileResponse(file_field.open("rb"), as_attachment=True, filename=name)
+    return FileResponse(handle, as_attachment=True, filename=name)
 
 
 @require_GET

@@ -179,6 +179,8 @@ class RightsRecord:
     office_liaison: str
     office_phone: str
     hotlines: tuple[Contact, ...] = field(default_factory=tuple)
+    # The notice's own words for the period (the year's coverage description), after the dates.
+    coverage_description: str = ""
 
 
 def _date(day: datetime.date | None) -> str:
@@ -186,7 +188,10 @@ def _date(day: datetime.date | None) -> str:
 
 
 def coverage_text(record: RightsRecord) -> str:
-    return _("%(start)s至%(end)s") % {"start": _date(record.coverage_start), "end": _date(record.coverage_end)}
+    dates = _("%(start)s至%(end)s") % {"start": _date(record.coverage_start), "end": _date(record.coverage_end)}
+    if record.coverage_description:
+        return _("%(dates)s（%(description)s）") % {"dates": dates, "description": record.coverage_description}
+    return dates
 
 
 def _grid(rows: list[tuple[str, str]], widths: tuple[float, float, float, float]) -> Table:

@@ -71,6 +71,7 @@ def rights_records(*, school: School, insurance_year: InsuranceYear, class_name:
             receipt_number=enrollment.receipt_number,
             coverage_start=insurance_year.coverage_start,
             coverage_end=insurance_year.coverage_end,
+            coverage_description=insurance_year.coverage_description,
             covered=enrollment.payment_status in COVERED_PAYMENT_STATES,
             office_name=office.name,
             office_address=office.address,

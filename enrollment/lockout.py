@@ -120,16 +120,49 @@ class AdminLoginForm(TriesLeftMixin, AdminAuthenticationForm):
     pass
 
 
+def may_unlock(*, user, target) -> bool:
+    """Who may release whose lock: city staff any account of their city, district staff their district's
+    coordinators, superusers anyone; a superuser's lock only a superuser; nobody outside their scope."""
+    from enrollment.querysets import membership_city_id, membership_of
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if target.is_superuser or not user.is_staff:
+        return False
+    own, theirs = membership_of(user), membership_of(target)
+    if own is None or theirs is None:
+        return False
+    if own.role == "city_staff":
+        return membership_city_id(theirs) == own.city_id
+    if own.role == "district_staff":
+        return theirs.role == "coordinator" and theirs.school.office_id == own.office_id
+    return False
+
+
 @transaction.atomic
 def login_unlock(*, actor: Actor, user) -> int:
     """Release an account's log-in lock at once (staff, from the admin): its failures from every address go.
 
-    Recorded in the audit trail with who released it and how many failures were cleared.
+    Refused (PermissionDenied) for an account outside the actor's scope (``may_unlock``). Recorded in the
+    audit trail with who released it and how many failures were cleared.
     """
     from axes.models import AccessAttempt
+    from django.core.exceptions import PermissionDenied
+
+    if actor.user is not None and not may_unlock(user=actor.user, target=user):
+        raise PermissionDenied
 
     attempts = AccessAttempt.objects.filter(username=user.get_username())
     failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
     attempts.delete()
-    audit_record(actor=actor, action=AuditEvent.Action.LOGIN_UNLOCKED, obj=user, changes={"failures_cleared": failures})
+    from enrollment.querysets import membership_of
+
+    # A coordinator's unlock is filed under the school, where the school's district and city staff read it.
+    membership = membership_of(user)
+    audit_record(
+        actor=actor, action=AuditEvent.Action.LOGIN_UNLOCKED, obj=user, changes={"failures_cleared": failures},
+        school_id=membership.school_id if membership is not None else None,
+    )
     return failures

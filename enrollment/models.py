@@ -266,6 +266,13 @@ class InsuranceYear(models.Model):
         _("仅适用于市区"), default=False,
         help_text=_("是：只有所属经办机构“属市区”的学校适用本年度（苏州：苏州市区，县级市不在范围内）"),
     )
+    coverage_description = models.CharField(
+        _("待遇期间说明"), max_length=200, blank=True,
+        help_text=_(
+            "通知对待遇期间的表述，印在权益记录单和待遇凭证的日期之后（广州：穗人社函〔2014〕1366号二(三)"
+            "“2014年城镇居民医保年度及2015年城乡居民医保年度”；苏州：苏社基〔2019〕69号五(二)“2020年度（2020年1月至12月）”）"
+        ),
+    )
 
     objects = InsuranceYearManager()
 

@@ -74,9 +74,10 @@ class FeedUploadForm(forms.Form):
 
 
 @admin.register(GraduateFeed)
-class GraduateFeedAdmin(BureauOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "source", "received_via", "file_name", "record_count", "state", "received_at", "processed_at", "claimed_by_run"]
+class GraduateFeedAdmin(BureauOnlyMixin, ScopedModelAdmin):
+    list_display = ["id", "city", "source", "received_via", "file_name", "record_count", "state", "received_at", "processed_at", "claimed_by_run"]
     list_filter = ["state", "source", "received_via"]
+    list_select_related = ["city", "claimed_by_run"]
     search_fields = ["file_name", "checksum"]
     fields = list_display[1:] + ["checksum", "received_by", "claimed_at"]
     readonly_fields = fields
@@ -191,8 +192,8 @@ class GraduateRecordAdmin(BureauOnlyMixin, ScopedModelAdmin):
 
 
 @admin.register(DeregistrationRun)
-class DeregistrationRunAdmin(BureauOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "state", "triggered_by", "started_at", "duration", "feeds_processed", "record_count", "matched", "stopped", "exceptions"]
+class DeregistrationRunAdmin(BureauOnlyMixin, ScopedModelAdmin):
+    list_display = ["id", "city", "state", "triggered_by", "started_at", "duration", "feeds_processed", "record_count", "matched", "stopped", "exceptions"]
 
     @admin.display(description=gettext_lazy("耗时"), ordering="duration_seconds")
     def duration(self, run):

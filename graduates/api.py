@@ -10,7 +10,7 @@ from enrollment.api.base import ErrorSerializer, error_response
 from enrollment.api.strict import StrictJSONParser
 from enrollment.querysets import membership_of
 from graduates.models import GraduateFeed
-from graduates.parsing import FeedRefused
+from graduates.parsing import FIELDS, FeedRefused, column_label
 from graduates.services import feed_receive
 
 
@@ -62,6 +62,12 @@ class FeedReceiptSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+def _field_of(column: str) -> str | None:
+    """The record field a feed error is about (its column heading names it in Chinese), or None for the whole feed."""
+    by_label = {column_label(field): field for field in FIELDS}
+    return by_label.get(column, column or None)
+
+
 class GraduateFeedCreate(APIView):
     """POST a feed: a multipart ``file`` (.xlsx/.csv) or JSON ``{"source": ..., "records": [...]}``."""
 
@@ -94,7 +100,8 @@ class GraduateFeedCreate(APIView):
                     "code": "feed_refused",
                     "message": refused.messages[0],
                     "field": None,
-                    "errors": [{"code": "invalid", **e.as_dict()} for e in refused.errors],
+                    # The API's error item (code, field, message), with the row and column of the feed.
+                    "errors": [{"code": "invalid", "field": _field_of(e.column), **e.as_dict()} for e in refused.errors],
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )

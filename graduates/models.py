@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from enrollment.models import Enrollment, InsuranceYear, School, Student
+from enrollment.models import City, Enrollment, InsuranceYear, School, Student
 from enrollment.querysets import ScopedQuerySet
 
 
@@ -23,6 +23,10 @@ class GraduateFeed(models.Model):
         API = "api", _("接口报送")
         INBOX = "inbox", _("文件目录")
 
+    # A feed belongs to one city: the uploader's (or the posting system's), else the one city its schools
+    # lie in. Staff of that city see it; a feed whose city is unknown is seen by superusers only.
+    scope_city = "city"
+
     class State(models.TextChoices):
         PENDING = "pending", _("待处理")
         PROCESSING = "processing", _("处理中")
@@ -33,6 +37,10 @@ class GraduateFeed(models.Model):
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("上传人")
+    )
+    city = models.ForeignKey(
+        City, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("城市"),
+        help_text=_("上传人所属城市，否则为数据中学校所在城市；城市不明的数据仅超级管理员可见"),
     )
     file_name = models.CharField(_("文件名"), max_length=255, blank=True)
     # The same file arriving twice (re-sent, or both uploaded and dropped in the inbox) is stored once.
@@ -45,6 +53,8 @@ class GraduateFeed(models.Model):
     )
     claimed_at = models.DateTimeField(_("领取时间"), null=True, blank=True)
     processed_at = models.DateTimeField(_("处理完成时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("毕业生数据")
@@ -157,6 +167,12 @@ class DeregistrationRun(models.Model):
         DONE = "done", _("完成")
         FAILED = "failed", _("失败")
 
+    # A run processes the feeds of one city (None: every city's, shown to superusers only).
+    scope_city = "city"
+
+    city = models.ForeignKey(
+        City, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("城市"),
+    )
     started_at = models.DateTimeField(_("开始时间"), default=timezone.now)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.RUNNING)
@@ -169,6 +185,8 @@ class DeregistrationRun(models.Model):
     exceptions_per_school = models.JSONField(_("各校异常数"), default=dict, blank=True)
     duration_seconds = models.FloatField(_("耗时（秒）"), null=True, blank=True)
     error = models.TextField(_("错误"), blank=True)
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("停保处理批次")

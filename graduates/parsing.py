@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from enrollment import identity
+from enrollment import identity, rules
 from enrollment.imports import intake
 
 FIELDS = ("identity_number", "name", "school_code", "graduation_date", "class_name")
@@ -148,6 +148,15 @@ def clean_text(value) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(value)).split())
 
 
+# Full-width ASCII (Ａ-Ｚ, ａ-ｚ, the ideographic space) as school-roll systems send it, folded to half width.
+# Only these: NFKC would also rewrite the CJK compatibility ideographs some registered names use.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_full_width(value):
+    return value.translate(_FULL_WIDTH) if isinstance(value, str) else value
+
+
 def validate_rows(rows: list[tuple[int, dict]], *, file_name: str = "") -> list[dict]:
     """Check every row and return them cleaned, or raise FeedRefused listing every problem found."""
     if not rows:
@@ -171,11 +180,13 @@ def validate_rows(rows: list[tuple[int, dict]], *, file_name: str = "") -> list[
         except ValidationError as exc:
             number_ok = None
             row_errors.append(FeedError(number, column_label("identity_number"), exc.messages[0]))
-        name = clean_text(values.get("name"))
-        if not name:
-            row_errors.append(FeedError(number, column_label("name"), _("姓名不能为空。")))
-        elif len(name) > 50:
-            row_errors.append(FeedError(number, column_label("name"), _("姓名不能超过50个字符。")))
+        # The students' own name rule (identity-document characters, at most 50): a feed name that breaks it
+        # could never match a student, and would reach exports and pages as it came.
+        try:
+            name = rules.name(fold_full_width(values.get("name")))
+        except ValidationError as exc:
+            name = ""
+            row_errors.append(FeedError(number, column_label("name"), exc.messages[0]))
         school_code = clean_text(values.get("school_code")).replace(" ", "")
         if not school_code:
             row_errors.append(FeedError(number, column_label("school_code"), _("学校代码不能为空。")))

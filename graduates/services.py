@@ -35,12 +35,14 @@ from enrollment.models import (
     Student,
     StudentStatus,
 )
+from enrollment.querysets import membership_city_id, membership_of
 from enrollment.services import bulk
 from enrollment.services.common import Actor
 from graduates.models import DeregistrationRun, FeedSource, GraduateFeed, GraduateRecord
 from graduates.parsing import (
     FeedError,
     FeedRefused,
+    column_label,
     content_hash,
     read_table,
     rows_from_records,
@@ -110,8 +112,9 @@ def feed_receive(
         content_json = json.dumps(records, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
         checksum = _checksum(content_json.encode())
 
+    user_city_id = membership_city_id(membership_of(user))
     existing = GraduateFeed.objects.filter(checksum=checksum).first()
-    if existing is not None:
+    if existing is not None and (user_city_id is None or existing.city_id == user_city_id):
         return FeedReceipt(existing, created=False)
 
     # Phase 1: check every row; nothing is written unless all are right.
@@ -120,6 +123,7 @@ def feed_receive(
     else:
         rows = rows_from_records(records)
     cleaned = validate_rows(rows, file_name=file_name)
+    city_id = _feed_city(cleaned, user_city_id=user_city_id, file_name=file_name)
     # The same graduates in other bytes (a BOM, CRLF, JSON instead of CSV) are the same feed.
     checksum = content_hash(cleaned)
     existing = GraduateFeed.objects.filter(checksum=checksum).first()
@@ -133,6 +137,7 @@ def feed_receive(
                 source=source,
                 received_via=via,
                 received_by=user if getattr(user, "is_authenticated", False) else None,
+                city_id=city_id,
                 file_name=file_name[:255],
                 checksum=checksum,
                 record_count=len(cleaned),
@@ -151,6 +156,30 @@ def feed_receive(
         return FeedReceipt(existing, created=False)
     logger.info("graduate feed %s received via %s: %s records", feed.pk, via, len(cleaned))
     return FeedReceipt(feed, created=True)
+
+
+def _feed_city(cleaned: list[dict], *, user_city_id: int | None, file_name: str) -> int | None:
+    """The city a feed belongs to: the sender's, else the one city its schools lie in (None if several or none).
+
+    A sender of one city may report only its own city's schools: a row naming a
+    school of another city refuses the feed, row and column named.
+    """
+    codes = {row["school_code"] for row in cleaned}
+    city_of_code = dict(School.objects.filter(code__in=codes).values_list("code", "office__city_id"))
+    if user_city_id is not None:
+        errors = [
+            FeedError(
+                row["row_number"], column_label("school_code"),
+                _("学校代码“%(code)s”是其他城市的学校，只能报送本市学校的毕业生。") % {"code": row["school_code"]},
+            )
+            for row in cleaned
+            if city_of_code.get(row["school_code"], user_city_id) != user_city_id
+        ]
+        if errors:
+            raise FeedRefused(errors, file_name=file_name)
+        return user_city_id
+    cities = set(city_of_code.values())
+    return cities.pop() if len(cities) == 1 else None
 
 
 def _inbox_source(path: Path) -> str | None:
@@ -230,7 +259,7 @@ def _mark_dead_runs_failed(cursor, *, own_run_id: int) -> None:
             )
 
 
-def _claim_next_feed(*, run_id: int) -> int | None:
+def _claim_next_feed(*, run_id: int, city_id: int | None, every_city: bool) -> int | None:
     """Take one pending feed (or one left behind by a dead run) for this run, committed at once.
 
     The conditional UPDATE on a row picked with FOR UPDATE SKIP LOCKED is what
@@ -248,15 +277,16 @@ def _claim_next_feed(*, run_id: int) -> int | None:
                    SELECT f2.id
                      FROM graduates_graduatefeed f2
                      LEFT JOIN graduates_deregistrationrun r2 ON r2.id = f2.claimed_by_run_id
-                    WHERE f2.state = 'pending'
-                       OR (f2.state = 'processing'
-                           AND (r2.id IS NULL OR r2.state <> 'running' OR f2.claimed_at < now() - %(timeout)s))
+                    WHERE (f2.state = 'pending'
+                           OR (f2.state = 'processing'
+                               AND (r2.id IS NULL OR r2.state <> 'running' OR f2.claimed_at < now() - %(timeout)s)))
+                      AND (%(every)s OR f2.city_id IS NOT DISTINCT FROM %(city)s)
                     ORDER BY f2.received_at, f2.id
                     LIMIT 1
                       FOR UPDATE OF f2 SKIP LOCKED)
             RETURNING f.id
             """,
-            {"run": run_id, "timeout": RECLAIM_AFTER},
+            {"run": run_id, "timeout": RECLAIM_AFTER, "every": every_city, "city": city_id},
         )
         row = cursor.fetchone()
     return row[0] if row else None
@@ -459,8 +489,16 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
     return counts
 
 
-def deregistration_run(*, triggered_by: str, collect_inbox: bool = True, today: datetime.date | None = None) -> DeregistrationRun:
-    """Receive the inbox, then process every pending feed; one transaction per feed.
+EVERY_CITY = object()
+
+
+def deregistration_run(
+    *, triggered_by: str, city: City | None | object = EVERY_CITY, collect_inbox: bool = True, today: datetime.date | None = None
+) -> DeregistrationRun:
+    """Receive the inbox, then process the pending feeds of ``city``; one transaction per feed.
+
+    ``city`` None processes the feeds whose city is unknown; by default every
+    pending feed of every city (a run without a city, shown to superusers only).
 
     Not atomic as a whole on purpose: each feed commits with its effects, its
     outcomes and the run's counts together, so a run that dies half-way has
@@ -471,14 +509,16 @@ def deregistration_run(*, triggered_by: str, collect_inbox: bool = True, today: 
     if collect_inbox:
         inbox_collect()
     with transaction.atomic(), connection.cursor() as cursor:
-        run = DeregistrationRun.objects.create(triggered_by=triggered_by[:100])
+        every_city = city is EVERY_CITY
+        city_id = None if every_city or city is None else city.pk
+        run = DeregistrationRun.objects.create(triggered_by=triggered_by[:100], city_id=city_id)
         # Held for the run's life (session level): others can tell a live run from a dead one.
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_SPACE, run.pk])
     try:
         with connection.cursor() as cursor:
             _mark_dead_runs_failed(cursor, own_run_id=run.pk)
         while True:
-            feed_id = _claim_next_feed(run_id=run.pk)
+            feed_id = _claim_next_feed(run_id=run.pk, city_id=city_id, every_city=every_city)
             if feed_id is None:
                 break
             feed_started = time.monotonic()
@@ -505,6 +545,26 @@ def deregistration_run(*, triggered_by: str, collect_inbox: bool = True, today: 
         run.pk, run.feeds_processed, run.matched, run.stopped, run.exceptions, run.duration_seconds,
     )
     return run
+
+
+def deregistration_runs_per_city(*, triggered_by: str, city: City | None | object = EVERY_CITY) -> list[DeregistrationRun]:
+    """One run per city with pending feeds (each city's staff follow their own), then one for feeds of no known city.
+
+    Given a city, only that city's feeds are processed (staff start runs for their own city only).
+    """
+    inbox_collect()
+    if city is not EVERY_CITY:
+        return [deregistration_run(triggered_by=triggered_by, city=city, collect_inbox=False)]
+    pending = set(
+        GraduateFeed.objects.exclude(state=GraduateFeed.State.DONE).values_list("city_id", flat=True).distinct()
+    )
+    runs = [
+        deregistration_run(triggered_by=triggered_by, city=each, collect_inbox=False)
+        for each in City.objects.filter(pk__in=pending - {None}).order_by("pk")
+    ]
+    if None in pending:
+        runs.append(deregistration_run(triggered_by=triggered_by, city=None, collect_inbox=False))
+    return runs
 
 
 @transaction.atomic

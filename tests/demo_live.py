@@ -12,6 +12,7 @@ import datetime
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -114,6 +115,8 @@ def add_situations() -> dict:
     from coordinators.models import Notice
     from coordinators.services.notices import publish_notice
     from enrollment.models import (
+        ChargeCorrection,
+        Enrollment,
         Exemption,
         ExemptionCategory,
         ExemptionSource,
@@ -146,6 +149,11 @@ def add_situations() -> dict:
                    suspected_acknowledged=suspected_graduates(roster=roster).count())
     instructions_create(insurance_year=gz_year)
     DebitInstruction.objects.filter(school=schools[GZ3]).update(tries=1, last_failure="余额不足")
+    # A higher final standard was published after the charge: the difference is still being debited.
+    ChargeCorrection.objects.create(
+        enrollment=Enrollment.objects.filter(school=schools[GZ3], insurance_year=gz_year).order_by("pk").first(),
+        amount=Decimal("50.00"), reason=ChargeCorrection.Reason.FEE_STANDARD,
+    )
 
     # 苏州示例大学: civil affairs lists a non-local student as 低保; only a stamped letter would exempt them.
     non_local = Student.objects.filter(school__code="DEMO-SZ-U01", hukou_local=False).order_by("-pk").first()

@@ -173,7 +173,7 @@ def test_8_the_change_log_and_the_admin_read_in_chinese_with_grouped_amounts(ope
 
 
 # 9 -------------------------------------------------------------------------------------------------------------
-def test_9_a_notice_opened_is_read_and_the_exemption_import_says_why_a_row_is_not_exempted(
+def test_9_a_notice_opened_is_read_the_exemption_import_says_why_a_row_is_not_exempted_and_extra_debits_show_apart(
     open_as, demo_server, situations, tmp_path
 ):
     home = open_as("coord-gz1", "/")
@@ -196,6 +196,9 @@ def test_9_a_notice_opened_is_read_and_the_exemption_import_says_why_a_row_is_no
     admin.wait_for_load_state()
     messages = admin.inner_text("ul.messagelist")
     assert "免缴名单已导入" in messages and "第2行" in messages and "非本市户籍" in messages, messages
+
+    dashboard = open_as("staff-gz", "/bureau/")
+    assert "补扣进行中" in dashboard.inner_text("main") and dashboard.inner_text("#in-progress") == "50.00"
 
 
 # 10 ------------------------------------------------------------------------------------------------------------

@@ -119,7 +119,8 @@ class InsuranceYearAdminForm(forms.ModelForm):
         model = InsuranceYear
         fields = [
             "city", "label", "collection_route", "fee_standard", "fee_provisional", "window_start", "window_end",
-            "coverage_start", "coverage_end", "coordinator_deadline", "locked_after_window", "urban_districts_only",
+            "coverage_start", "coverage_end", "coverage_description", "coordinator_deadline", "locked_after_window",
+            "urban_districts_only",
         ]
 
     @property
@@ -153,7 +154,8 @@ class InsuranceYearAdmin(ScopedModelAdmin):
     fieldsets = [
         (None, {"fields": ["city", "label", "collection_route"]}),
         (_("缴费标准"), {"fields": ["fee_standard", "fee_provisional"]}),
-        (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end"]}),
+        (_("申报缴费期与待遇期"), {"fields": ["window_start", "window_end", "coverage_start", "coverage_end",
+                                                  "coverage_description"]}),
         (_("本市规则"), {"fields": ["locked_after_window", "urban_districts_only"]}),
         (_("协管员"), {"fields": ["coordinator_deadline"]}),
     ]
@@ -269,6 +271,37 @@ class MembershipAdmin(ScopedModelAdmin):
     search_fields = ["user__username", "school__name", "office__name"]
     list_select_related = ["user", "school", "office", "city"]
     autocomplete_fields = ["school"]
+    actions = ["unlock_login"]
+
+    def has_unlock_permission(self, request):
+        # Releasing a log-in lock is for bureau staff (and superusers); whose, ``may_unlock`` decides per account.
+        membership = membership_of(request.user)
+        return request.user.is_superuser or (
+            request.user.is_staff and membership is not None and membership.role in ("city_staff", "district_staff")
+        )
+
+    @admin.action(description=_("解除登录锁定"), permissions=["unlock"])
+    def unlock_login(self, request, queryset):
+        from django.contrib import messages
+
+        from enrollment.lockout import login_unlock, may_unlock
+        from enrollment.models import AuditEvent
+
+        actor = Actor(user=request.user, source=AuditEvent.Source.ADMIN)
+        released, refused = [], []
+        for membership in queryset.select_related("user", "school"):
+            if may_unlock(user=request.user, target=membership.user):
+                login_unlock(actor=actor, user=membership.user)
+                released.append(membership.user.get_username())
+            else:
+                refused.append(membership.user.get_username())
+        if released:
+            self.message_user(request, _("已解除登录锁定：%(names)s。") % {"names": "、".join(released)}, messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, _("无权解除以下账户的登录锁定（区经办人员只能解除本区学校协管员的锁定）：%(names)s。")
+                % {"names": "、".join(refused)}, messages.WARNING,
+            )
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)

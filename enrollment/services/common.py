@@ -80,15 +80,32 @@ def roster_get_or_create(*, school: School, insurance_year: InsuranceYear) -> Ro
     return roster
 
 
-def roster_lock_for_change(*, school: School, insurance_year: InsuranceYear, today: datetime.date | None = None) -> Roster:
+def check_school_in_scope(*, school: School, insurance_year: InsuranceYear) -> None:
+    """The year must apply to the school: Suzhou's covers 市区 only, a school of a county-level city is outside."""
+    if not insurance_year.applies_to_school(school):
+        raise ValidationError(
+            _("%(year)s仅适用于市区学校，本校所属经办机构（%(office)s）不在范围内；请联系经办机构。")
+            % {"year": insurance_year, "office": school.office.name},
+            code="school_out_of_scope",
+        )
+
+
+def roster_lock_for_change(
+    *, school: School, insurance_year: InsuranceYear, today: datetime.date | None = None, adding: bool = True
+) -> Roster:
     """Lock the roster row for the rest of the transaction and check it may change.
 
     Every roster edit takes this lock before writing, and confirmation takes
     the same lock, so an edit racing a confirmation either lands before the
     snapshot is taken or sees the confirmed state and is refused: never after.
+    Whatever may put a student on the roster (``adding``: add, edit, import,
+    restore, rerouting, confirmation) is refused for a school the year does not
+    apply to; taking students off it (removal, a move to another school) is not.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("roster_lock_for_change must run inside a transaction")
+    if adding:
+        check_school_in_scope(school=school, insurance_year=insurance_year)
     check_window_open(insurance_year=insurance_year, today=today)
     roster_get_or_create(school=school, insurance_year=insurance_year)
     roster = Roster.objects.select_for_update().get(school=school, insurance_year=insurance_year)

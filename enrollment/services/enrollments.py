@@ -136,11 +136,16 @@ def _apply(enrollment: Enrollment, values: dict) -> None:
     enrollment.save()
 
 
-def _lock_rosters(*, school_ids, insurance_year: InsuranceYear) -> dict[int, Roster]:
-    """Lock every roster a change touches, in school order so two writers cannot deadlock."""
+def _lock_rosters(*, school_ids, insurance_year: InsuranceYear, target_school_id: int) -> dict[int, Roster]:
+    """Lock every roster a change touches, in school order so two writers cannot deadlock.
+
+    Only the target school's roster gains students: the others (a student's former school) only lose them.
+    """
     locked = {}
-    for school in School.objects.filter(pk__in=set(school_ids)).order_by("pk"):
-        locked[school.pk] = roster_lock_for_change(school=school, insurance_year=insurance_year)
+    for school in School.objects.filter(pk__in=set(school_ids)).select_related("office").order_by("pk"):
+        locked[school.pk] = roster_lock_for_change(
+            school=school, insurance_year=insurance_year, adding=school.pk == target_school_id
+        )
     return locked
 
 
@@ -150,7 +155,8 @@ def enrollment_refresh(*, actor: Actor, student: Student, insurance_year: Insura
     school = student.school
     existing = Enrollment.objects.filter(student=student, insurance_year=insurance_year).first()
     rosters = _lock_rosters(
-        school_ids={school.pk} | ({existing.school_id} if existing else set()), insurance_year=insurance_year
+        school_ids={school.pk} | ({existing.school_id} if existing else set()), insurance_year=insurance_year,
+        target_school_id=school.pk,
     )
     # Read again under the roster lock: a concurrent refresh of the same student may have created it.
     existing = Enrollment.objects.select_for_update().filter(student=student, insurance_year=insurance_year).first()
@@ -280,7 +286,7 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
             [year.pk, int_array(ids), school.pk],
         )
         other_schools = {r[0] for r in cursor.fetchall()}
-        rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year)
+        rosters = _lock_rosters(school_ids={school.pk} | other_schools, insurance_year=year, target_school_id=school.pk)
         # Read under the roster locks: a student moved to another school meanwhile drops out, as with the ORM path.
         cursor.execute(
             f'SELECT id, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care, status, document_type '
@@ -382,7 +388,7 @@ def enrollment_remove(*, actor: Actor, enrollment: Enrollment, reason: str) -> E
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ValidationError(_("请填写剔除原因。"), code="required")})
-    roster = roster_lock_for_change(school=enrollment.school, insurance_year=enrollment.insurance_year)
+    roster = roster_lock_for_change(school=enrollment.school, insurance_year=enrollment.insurance_year, adding=False)
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
     old = _snapshot(enrollment)
     enrollment.status = EnrollmentStatus.REMOVED
@@ -414,10 +420,12 @@ def roster_lock_for_late(*, school: School, insurance_year: InsuranceYear) -> Ro
     After the window the year's setting decides (``check_window_open``): a locked year
     (Suzhou) refuses with what to do instead, an unlocked one (Guangzhou) accepts.
     """
-    from enrollment.services.common import check_window_open, roster_get_or_create
+    from enrollment.services.common import check_school_in_scope, check_window_open, roster_get_or_create
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("roster_lock_for_late must run inside a transaction")
+    # A late registration puts a student on the roster: the year must apply to the school (urban districts).
+    check_school_in_scope(school=school, insurance_year=insurance_year)
     check_window_open(insurance_year=insurance_year)
     roster_get_or_create(school=school, insurance_year=insurance_year)
     return Roster.objects.select_for_update().get(school=school, insurance_year=insurance_year)

@@ -18,7 +18,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enrollment import identity, routing
+from enrollment import identity, routing, rules
 from enrollment.imports import intake
 from enrollment.models import (
     ZERO,
@@ -142,6 +142,16 @@ def _categories(city_id: int) -> dict[str, ExemptionCategory]:
     return found
 
 
+def _optional_name(value) -> str | ValidationError:
+    """A blank name stays blank; any other is checked by the students' name rule (no silent cutting at 50)."""
+    if value is None or not str(value).strip():
+        return ""
+    try:
+        return rules.name(value)
+    except ValidationError as exc:
+        return exc
+
+
 def _validate(rows: list[dict | None], *, source: str, offset: int, city_id: int) -> tuple[list[dict], list[RowError]]:
     categories = _categories(city_id)
     clean, errors, seen = [], [], {}
@@ -178,6 +188,10 @@ def _validate(rows: list[dict | None], *, source: str, offset: int, city_id: int
             row_errors.append(RowError(number, COLUMN_LABELS["valid_from"], _("有效期起不能为空。")))
         if dates.get("valid_from") and dates.get("valid_to") and dates["valid_to"] < dates["valid_from"]:
             row_errors.append(RowError(number, COLUMN_LABELS["valid_to"], _("有效期止早于有效期起。")))
+        # The name is optional in the register; given, it follows the rule of names on identity documents.
+        name = _optional_name(row.get("name"))
+        if isinstance(name, ValidationError):
+            row_errors.append(RowError(number, COLUMN_LABELS["name"], " ".join(name.messages)))
         if identity_number and category is not None:
             key = (identity_number, category.pk)
             if key in seen:
@@ -191,7 +205,7 @@ def _validate(rows: list[dict | None], *, source: str, offset: int, city_id: int
         clean.append({
             "row": number,
             "identity_number": identity_number,
-            "name": str(row.get("name") or "").strip()[:50],
+            "name": name,
             "category": category,
             "valid_from": dates["valid_from"],
             "valid_to": dates["valid_to"],
@@ -333,6 +347,9 @@ def exemption_letter_register(
     category = ExemptionCategory.objects.filter(requires_letter=True, city_id=city_id).order_by("code").first()
     if category is None:
         errors["category"] = [_("本市没有需确认函的免缴类别，不能录入确认函。")]
+    checked_name = _optional_name(name)
+    if isinstance(checked_name, ValidationError):
+        errors["name"] = checked_name.messages
     if not valid_from:
         errors["valid_from"] = [_("有效期起不能为空。")]
     elif valid_to and valid_to < valid_from:
@@ -357,7 +374,7 @@ def exemption_letter_register(
     created = row is None
     old = {} if created else {"name": row.name, "valid_from": row.valid_from, "valid_to": row.valid_to, "evidence": row.evidence.name}
     row = row or Exemption(identity_number=number, category=category, source=ExemptionSource.CONFIRMATION_LETTER)
-    row.name = (name or "").strip()[:50]
+    row.name = checked_name
     row.valid_from, row.valid_to, row.entered_by = valid_from, valid_to, user
     # A random stored name: the identity number never appears in a file path.
     row.evidence.save(f"letter-{timezone.now():%Y%m%d%H%M%S}.{kind}", letter, save=False)
@@ -398,8 +415,11 @@ def exemptions_apply(*, actor: Actor, identity_numbers: list[str]) -> dict:
                 counts["skipped_window_closed"] += 1
                 continue
             for roster in (
-                Roster.objects.filter(insurance_year=year, school_id__in=school_ids).select_related("school", "insurance_year").order_by("pk")
+                Roster.objects.filter(insurance_year=year, school_id__in=school_ids)
+                .select_related("school__office", "insurance_year").order_by("pk")
             ):
+                if not year.applies_to_school(roster.school):
+                    continue  # a county-level school's roster left from before the rule: the year does not apply
                 ids = list(students.filter(school_id=roster.school_id).values_list("pk", flat=True))
                 if roster.state == RosterState.OPEN:
                     counts["refreshed"] += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=ids)

@@ -44,6 +44,7 @@ from enrollment.services.common import (
     Actor,
     audit_fields,
     audit_record,
+    check_school_in_scope,
     check_window_open,
     current_insurance_year,
     diff,
@@ -64,13 +65,8 @@ def school_year(school: School) -> InsuranceYear:
     year = current_insurance_year(city_id=school.office.city_id)
     if year is None:
         raise ValidationError(_("本市尚未设置参保年度，暂不能登记学生；请联系经办机构。"), code="no_insurance_year")
-    if not year.applies_to_school(school):
-        # Suzhou's year covers 市区 only: a school of a county-level city enrolls under its own scheme.
-        raise ValidationError(
-            _("%(year)s仅适用于市区学校，本校所属经办机构（%(office)s）不在范围内；请联系经办机构。")
-            % {"year": year, "office": school.office.name},
-            code="school_out_of_scope",
-        )
+    # Suzhou's year covers 市区 only: a school of a county-level city enrolls under its own scheme.
+    check_school_in_scope(school=school, insurance_year=year)
     return year
 
 

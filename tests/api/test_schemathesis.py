@@ -70,3 +70,65 @@ def test_api_answers_every_generated_request_without_server_errors(api_schema, c
             case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
 
         exercise()
+
+
+# --- Every operation, valid and invalid requests, as each kind of caller ----------------------------------
+
+from schemathesis.generation import GenerationMode  # noqa: E402
+
+from tests.factories import make_user  # noqa: E402
+
+
+@pytest.fixture
+def tokens(world, city_token, settings, tmp_path):
+    """A token per kind of caller: city staff, the school's coordinator, the school-roll system."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    feeds = make_user("system-feeds", role="system", city=world.city, system_scope="graduate_feeds")
+    return {
+        "city_staff": city_token,
+        "coordinator": AuthToken.objects.create(user=world.coordinator)[1],
+        "graduate_feeds": AuthToken.objects.create(user=feeds)[1],
+    }
+
+
+def _exercise(operation, mode, headers, checks):
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=3, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def exercise(case):
+        case.call_and_validate(headers=headers, checks=checks)
+
+    exercise()
+
+
+def callers_of(path: str) -> tuple[str, ...]:
+    """Who calls an operation: the feed door its system; the rest staff and coordinators (each in its scope)."""
+    if path.startswith("/api/v1/graduate-feeds"):
+        return ("graduate_feeds", "city_staff")
+    return ("city_staff", "coordinator")
+
+
+@pytest.mark.django_db
+def test_every_operation_answers_valid_and_invalid_requests_without_a_server_error(api_schema, tokens, monkeypatch):
+    """Positive cases must also match the documented responses; negative ones (wrong types, missing fields,
+    values outside the schema, in every parameter and body, uploads included) must be refused, never a 500."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "100000/min", "anon": "100000/min"})
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    paths = {op.path for op in operations}
+    # Every endpoint, the uploads (student import, graduate feeds) and the billing ones included.
+    assert {"/api/v1/graduate-feeds/", "/api/v1/schools/{code}/students/import", "/api/v1/debit-batches/"} <= paths
+    walked = set()
+    for operation in operations:
+        for caller in callers_of(operation.path):
+            headers = {"Authorization": f"Token {tokens[caller]}"}
+            for mode, checks in (
+                (GenerationMode.POSITIVE, [not_a_server_error, response_schema_conformance]),
+                (GenerationMode.NEGATIVE, [not_a_server_error]),
+            ):
+                _exercise(operation, mode, headers, checks)
+        walked.add(operation.label)
+    assert walked == {op.label for op in operations}

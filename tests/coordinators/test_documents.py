@@ -239,3 +239,17 @@ def test_the_job_sweeper_requeues_a_rendering_whose_worker_died(world):
     assert job.pk in summary.requeued and job.pk in summary.resent
     assert Job.objects.get(pk=job.pk).worker != "gone:1"
     assert Job.objects.get(pk=fresh.pk).state == Job.State.RUNNING
+
+
+def test_the_voucher_names_the_coverage_period_in_the_notices_words_after_the_dates(world, django_capture_on_commit_callbacks):
+    # GZ 2(3): the 200 yuan covers the 2014 urban residents' year and the 2015 calendar year.
+    world.year.coverage_description = "2014年城镇居民医保年度及2015年城乡居民医保年度"
+    world.year.save()
+    enroll(world, paid=True, name="王小明")
+    (page,) = pdf_pages(job_pdf(print_job(world, django_capture_on_commit_callbacks, scope=Scope.SCHOOL)))
+    text = "".join(page.split())
+    start, end = world.year.coverage_start, world.year.coverage_end
+    dates = f"{start.year}年{start.month}月{start.day}日至{end.year}年{end.month}月{end.day}日"
+    assert f"{dates}（2014年城镇居民医保年度及2015年城乡居民医保年度）" in text
+    voucher = text[text.index("城乡居民基本医疗保险就医凭证"):]
+    assert "2014年城镇居民医保年度及2015年城乡居民医保年度" in voucher

@@ -114,6 +114,9 @@ def test_each_years_coverage_period_is_its_notices(reference):
     assert (gz.coverage_start, gz.coverage_end) == (datetime.date(2014, 9, 1), datetime.date(2015, 12, 31))
     # SZ 5(2): covered January to December 2020.
     assert (sz.coverage_start, sz.coverage_end) == (datetime.date(2020, 1, 1), datetime.date(2020, 12, 31))
+    # Each notice's own words for the period, printed after the dates on the record and the voucher.
+    assert gz.coverage_description == "2014年城镇居民医保年度及2015年城乡居民医保年度"
+    assert sz.coverage_description == "2020年度（2020年1月至12月）"
 
 
 def test_suzhous_year_covers_schools_of_its_urban_districts_only(reference):

@@ -302,3 +302,30 @@ def test_the_import_says_per_row_why_a_listed_person_is_not_exempted(world, cate
     assert "尚无该身份证号码的在册学生" in notes[3]
     assert "有效期已于2011-01-01结束" in notes[4]
     assert result.as_dict()["notes"][0]["row"] == 2
+
+
+def test_a_listed_name_that_breaks_the_students_name_rule_is_a_row_error_not_cut_or_stored(world, categories):
+    long_name = "欧阳" * 26  # 52 characters: it used to be cut at 50 and stored
+    result = exemptions_import(
+        actor=staff(world), source="civil_affairs",
+        rows=[row(identity_number()), row(identity_number(), name=long_name), row(identity_number(), name="@SUM(A1)")],
+        file_name="民政名单.xlsx",
+    )
+    assert not result.ok and not Exemption.objects.exists()
+    assert [(e.row, e.column) for e in result.errors] == [(2, "姓名"), (3, "姓名")]
+    assert "超过50个字" in result.errors[0].message and "“@”" in result.errors[1].message
+
+
+def test_a_listed_person_without_a_name_is_still_registered(world, categories):
+    result = exemptions_import(actor=staff(world), source="civil_affairs", rows=[row(identity_number(), name="")], file_name="a.csv")
+    assert result.ok and Exemption.objects.get().name == ""
+
+
+def test_a_letter_with_a_name_holding_markup_is_refused_on_the_name(world, categories):
+    with pytest.raises(ValidationError) as caught:
+        exemption_letter_register(
+            actor=staff(world), identity_number=identity_number(), name="<script>", valid_from=datetime.date(2019, 9, 1),
+            valid_to=None, letter=pdf_upload(),
+        )
+    assert "name" in caught.value.error_dict
+    assert not Exemption.objects.exists()

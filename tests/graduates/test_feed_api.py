@@ -59,6 +59,8 @@ def test_malformed_feed_is_refused_with_row_column_and_message(feed_system):
     errors = response.json()["errors"]
     assert [(e["row"], e["column"]) for e in errors] == [(2, "身份证号码"), (2, "毕业日期")]
     assert "18位" in errors[0]["message"]
+    # The API's error item names the record field too, as every other endpoint's errors do.
+    assert [e["field"] for e in errors] == ["identity_number", "graduation_date"]
     assert not GraduateFeed.objects.exists()
 
 

@@ -124,3 +124,30 @@ def test_inbox_files_are_received_and_moved_to_done(world, settings):
     feed = GraduateFeed.objects.get()
     assert (feed.source, feed.received_via) == ("school_roll", GraduateFeed.Via.INBOX)
     assert list(inbox.glob("*.csv")) == []
+
+
+@pytest.mark.parametrize("name, why", [
+    ("=HYPERLINK(\"http://x\")", "“=”"),
+    ("<b>李雷</b>", "“<”"),
+    ("李" * 51, "超过50个字"),
+])
+def test_a_graduate_name_that_breaks_the_students_name_rule_refuses_the_feed_naming_row_and_column(world, name, why):
+    content = csv_bytes([
+        (identity_number(), "韩梅梅", world.school.code, "2026-06-30", ""),
+        (identity_number(), name, world.school.code, "2026-06-30", ""),
+    ])
+    with pytest.raises(FeedRefused) as refused:
+        feed_receive(source="school_roll", via=GraduateFeed.Via.ADMIN, content=content, file_name="grads.csv")
+    (error,) = refused.value.errors
+    assert (error.row, error.column) == (3, "姓名")
+    assert why in error.message
+    assert not GraduateFeed.objects.exists()
+
+
+def test_graduate_names_of_minorities_and_foreigners_are_received_as_on_their_documents(world):
+    records = [
+        {"identity_number": identity_number(), "name": name, "school_code": world.school.code, "graduation_date": "2026-06-30"}
+        for name in ("阿依古丽•买买提", "John Smith", "𠀋心怡")
+    ]
+    feed = feed_receive(source="school_roll", via=GraduateFeed.Via.API, records=records).feed
+    assert sorted(feed.records.values_list("name", flat=True)) == sorted(["阿依古丽·买买提", "John Smith", "𠀋心怡"])

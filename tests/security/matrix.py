@@ -11,6 +11,8 @@ School A (越秀, Yuexiu) owns every object the URLs point at. The personas:
 - ``Z``  city staff of Suzhou, the other city: on a page of one of school A's objects (or of Guangzhou's
          insurance year, exemption register, categories) Z is refused; on pages without an object Z gets
          what Y gets, for Suzhou's own data, and must not see school A's (checked like CB, DB and S)
+- ``ZD`` district staff of Suzhou (its social-security centre): refused on school A's objects and Guangzhou's
+         city-wide ones like Z; on pages without an object it gets what D gets, for its own district's data
 - ``S``  system account with the ``graduate_feeds`` grant (token)
 
 Outcomes (what the persona notices):
@@ -30,8 +32,8 @@ hole names the file and view at fault.
 
 from dataclasses import dataclass, field
 
-A, C, CB, D, DB, Y, Z, S = "A", "C", "CB", "D", "DB", "Y", "Z", "S"
-PERSONAS = (A, C, CB, D, DB, Y, Z, S)
+A, C, CB, D, DB, Y, Z, ZD, S = "A", "C", "CB", "D", "DB", "Y", "Z", "ZD", "S"
+PERSONAS = (A, C, CB, D, DB, Y, Z, ZD, S)
 
 OUTCOMES = {
     "ok": {"ok"},
@@ -73,9 +75,17 @@ def other_city(target, expect: dict) -> str:
     return expect[Y]
 
 
+def other_city_district(target, expect: dict) -> str:
+    """What the other city's district staff get: refused on Guangzhou's objects, else what district staff get."""
+    if target in CITY_A_TARGETS and expect[D] not in ("login", "anon"):
+        return "hidden|denied"
+    return expect[D]
+
+
 def rule(name, target, base, *, method="GET", note="", holes=None, fresh_client=False, **overrides):
     expect = {**base, **overrides}
     expect.setdefault(Z, other_city(target, expect))
+    expect.setdefault(ZD, other_city_district(target, expect))
     return Rule(name, target, expect, method, note, holes or {}, fresh_client)
 
 
@@ -296,7 +306,8 @@ RULES = [
 # it (bank batches cover the whole city); "tenant", the object belongs to Guangzhou as a whole (its insurance
 # year, exemption categories and register): all Guangzhou staff find it, Suzhou's staff do not; "unbillable",
 # school A's confirmation is billable and so not on the unbillable list for anyone. Suzhou's city staff (Z)
-# have Guangzhou's city staff's rights and find only objects of unscoped models (False). Rights drawn from the role groups but narrowed where the admin
+# have Guangzhou's city staff's rights, Suzhou's district staff (ZD) Guangzhou's district staff's; both find
+# only objects of unscoped models (False). Rights drawn from the role groups but narrowed where the admin
 # creates objects through its own pages (exemption imports, feed uploads, batch generation). Models
 # absent here are superuser-only.
 
@@ -334,9 +345,9 @@ ADMIN_RIGHTS = {
     "billing.declaration": ("v", "vc", True),
     "billing.receiptimport": ("v", "v", "tenant"),
     "billing.billingfiledownload": ("", "v", "tenant"),
-    "graduates.graduatefeed": ("v", "vc", False),
+    "graduates.graduatefeed": ("v", "vc", "tenant"),
     "graduates.graduaterecord": ("vc", "vc", True),
-    "graduates.deregistrationrun": ("v", "v", False),
+    "graduates.deregistrationrun": ("v", "v", "tenant"),
 }
 
 ADMIN_KINDS = ("changelist", "change", "history")
@@ -350,13 +361,15 @@ def admin_expect(label: str, kind: str) -> dict:
     """What each persona gets on a generated admin page of ``label`` for school A's object."""
     district, city, scoped = ADMIN_RIGHTS.get(label, ("", "", False))
     expect = {A: "login", C: "login", CB: "login", S: "login"}
-    for persona, rights, outsider in ((D, district, False), (DB, district, True), (Y, city, False), (Z, city, True)):
+    for persona, rights, outsider in (
+        (D, district, False), (DB, district, True), (Y, city, False), (Z, city, True), (ZD, district, True),
+    ):
         viewable = bool(set(rights) & {"v", "c"})
         finds = not (outsider and scoped is True)
         if scoped == "city":
             finds = persona == Y
-        elif scoped == "tenant" or (persona == Z and scoped is not False):
-            finds = persona != Z
+        elif scoped == "tenant" or (persona in (Z, ZD) and scoped is not False):
+            finds = persona not in (Z, ZD)
         elif scoped == "unbillable":
             finds = False
         outsider = not finds

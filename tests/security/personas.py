@@ -20,6 +20,7 @@ DISTRICT_STAFF = "district_staff"
 OTHER_DISTRICT_STAFF = "other_district_staff"
 CITY_STAFF = "city_staff"
 OTHER_CITY_STAFF = "other_city_staff"
+OTHER_CITY_DISTRICT_STAFF = "other_city_district_staff"
 SYSTEM_READ_ALL = "system_read_all"
 SYSTEM_GRADUATE_FEEDS = "system_graduate_feeds"
 
@@ -49,7 +50,7 @@ def _token_client(user) -> tuple[Client, str]:
 
 
 def personas(world) -> dict[str, Persona]:
-    """Every persona of the ``world`` fixture, the other city's staff and two system accounts of the world's city."""
+    """Every persona of the ``world`` fixture, the other city's city and district staff, two system accounts of the world's city."""
     read_all = make_user("system-read-all", role="system", city=world.city, system_scope="read_all")
     # The other city's staff: Suzhou's social-security centre, with a university of its own.
     suzhou = CityFactory(code="suzhou", name="苏州市")
@@ -57,6 +58,8 @@ def personas(world) -> dict[str, Persona]:
     SchoolFactory(code="SZ-U-001", name="苏州大学", office=centre, kind="university")
     InsuranceYearFactory(city=suzhou, label=world.year.label, fee_standard="140.00", collection_route="tax_declaration")
     other_city = make_user("staff-suzhou", role="city_staff", city=suzhou, staff=True)
+    # Suzhou's district staff: the centre's own clerk, who sees the centre's schools only.
+    other_city_district = make_user("staff-suzhou-centre", role="district_staff", office=centre, staff=True)
     feeds = make_user("system-graduate-feeds", role="system", city=world.city, system_scope="graduate_feeds")
     result = {ANONYMOUS: Persona(ANONYMOUS, None, Client())}
     for name, user in (
@@ -66,6 +69,7 @@ def personas(world) -> dict[str, Persona]:
         (OTHER_DISTRICT_STAFF, world.other_district_staff),
         (CITY_STAFF, world.city_staff),
         (OTHER_CITY_STAFF, other_city),
+        (OTHER_CITY_DISTRICT_STAFF, other_city_district),
     ):
         result[name] = Persona(name, user, _session_client(user))
     for name, user in ((SYSTEM_READ_ALL, read_all), (SYSTEM_GRADUATE_FEEDS, feeds)):

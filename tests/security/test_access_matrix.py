@@ -22,6 +22,7 @@ from tests.security.personas import (
     CITY_STAFF,
     COORDINATOR,
     DISTRICT_STAFF,
+    OTHER_CITY_DISTRICT_STAFF,
     OTHER_CITY_STAFF,
     OTHER_DISTRICT_STAFF,
     OTHER_SCHOOL_COORDINATOR,
@@ -31,10 +32,11 @@ from tests.security.personas import (
 
 PERSONA_NAMES = {
     m.A: ANONYMOUS, m.C: COORDINATOR, m.CB: OTHER_SCHOOL_COORDINATOR, m.D: DISTRICT_STAFF,
-    m.DB: OTHER_DISTRICT_STAFF, m.Y: CITY_STAFF, m.Z: OTHER_CITY_STAFF, m.S: SYSTEM_GRADUATE_FEEDS,
+    m.DB: OTHER_DISTRICT_STAFF, m.Y: CITY_STAFF, m.Z: OTHER_CITY_STAFF, m.ZD: OTHER_CITY_DISTRICT_STAFF,
+    m.S: SYSTEM_GRADUATE_FEEDS,
 }
 # Personas outside school A: a page they may open must not show school A's students.
-OUTSIDERS = {m.CB, m.DB, m.Z, m.S}
+OUTSIDERS = {m.CB, m.DB, m.Z, m.ZD, m.S}
 
 
 @pytest.fixture(autouse=True)

@@ -34,10 +34,11 @@ def suzhou(world):
         valid_from=datetime.date(2019, 1, 1),
     )
     staff = make_user("staff-suzhou", role="city_staff", city=city, staff=True)
+    district_staff = make_user("staff-suzhou-centre", role="district_staff", office=centre, staff=True)
     coordinator = make_user("coord-suzhou", role="coordinator", school=school)
     return type("Suzhou", (), {
         "city": city, "office": centre, "school": school, "year": year, "category": category, "exemption": exemption,
-        "staff": staff, "coordinator": coordinator,
+        "staff": staff, "district_staff": district_staff, "coordinator": coordinator,
     })
 
 
@@ -75,7 +76,7 @@ def test_city_staff_read_only_their_own_citys_entries_in_the_personal_data_acces
 
 def test_district_staff_see_the_exception_counts_of_their_own_districts_schools_only(client, world, suzhou):
     run = DeregistrationRun.objects.create(
-        exceptions=9, exceptions_per_school={world.school.code: 4, world.other_school.code: 3, suzhou.school.code: 2},
+        city=world.city, exceptions=9, exceptions_per_school={world.school.code: 4, world.other_school.code: 3, suzhou.school.code: 2},
     )
     login(client, world.other_district_staff)
     page = client.get(reverse("admin:graduates_deregistrationrun_change", args=[run.pk])).content.decode()
@@ -84,7 +85,7 @@ def test_district_staff_see_the_exception_counts_of_their_own_districts_schools_
 
 
 def test_district_staff_do_not_see_who_uploaded_a_graduate_feed(client, world):
-    feed = GraduateFeed.objects.create(source="school_roll", received_via="admin", checksum="c" * 64,
+    feed = GraduateFeed.objects.create(source="school_roll", received_via="admin", checksum="c" * 64, city=world.city,
                                        received_by=world.city_staff, record_count=1)
     url = reverse("admin:graduates_graduatefeed_change", args=[feed.pk])
     login(client, world.district_staff)
@@ -169,3 +170,37 @@ def test_a_coordinator_entry_offers_only_accounts_of_the_staffs_own_city(client,
     offered = set(form.fields["user"].queryset.values_list("username", flat=True))
     assert "coord" in offered
     assert not offered & {"coord-suzhou", "staff-suzhou"}
+
+
+@pytest.mark.parametrize("who", ["staff", "district_staff"])
+def test_suzhou_staff_of_city_or_district_find_none_of_guangzhous_city_wide_objects(client, world, suzhou, who):
+    gz_exemption = Exemption.objects.create(
+        identity_number=identity_number(region="440104"), name="广州免缴生", category=ExemptionCategory.objects.create(
+            city=world.city, code="gz_dibao", name="广州低保"), source="civil_affairs", valid_from=datetime.date(2019, 1, 1),
+    )
+    feed = GraduateFeed.objects.create(source="school_roll", received_via="admin", checksum="d" * 64, city=world.city)
+    run = DeregistrationRun.objects.create(city=world.city)
+    login(client, getattr(suzhou, who))
+    assert client.get(f"/api/v1/exemptions/{gz_exemption.pk}?full=1").status_code == 404
+    assert gz_exemption.identity_number not in client.get("/api/v1/exemptions?full=1").content.decode()
+    assert client.get(f"/api/v1/insurance-years/{world.year.pk}").status_code == 404
+    for name, obj in (("enrollment_exemption", gz_exemption), ("enrollment_insuranceyear", world.year),
+                      ("graduates_graduatefeed", feed), ("graduates_deregistrationrun", run)):
+        listing = client.get(reverse(f"admin:{name}_changelist"))
+        assert listing.status_code == 200, name
+        assert obj not in listing.context["cl"].result_list, name
+        assert client.get(reverse(f"admin:{name}_change", args=[obj.pk])).status_code == 302, name
+
+
+def test_suzhou_district_staff_see_their_own_citys_register_and_year(client, world, suzhou):
+    login(client, suzhou.district_staff)
+    assert client.get(f"/api/v1/exemptions/{suzhou.exemption.pk}").status_code == 200
+    listing = client.get(reverse("admin:enrollment_insuranceyear_changelist"))
+    assert set(listing.context["cl"].result_list) == {suzhou.year}
+
+
+def test_guangzhou_city_staff_are_not_offered_suzhous_district_staff_in_the_membership_form(client, world, suzhou):
+    login(client, world.city_staff)
+    form = client.get(reverse("admin:enrollment_membership_add")).context["adminform"].form
+    offered = set(form.fields["user"].queryset.values_list("username", flat=True))
+    assert "staff-suzhou-centre" not in offered

@@ -251,3 +251,66 @@ def test_staff_of_another_district_cannot_unlock_the_coordinator(world):
     )
     assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 429
     assert not AuditEvent.objects.filter(action="login_unlocked").exists()
+
+
+def _lock(url, user):
+    for _ in range(LIMIT):
+        _post_login(url, user.username, "wrong-password")
+    assert _post_login(url, user.username, PASSWORD).status_code == 429
+
+
+def _unlock_from_memberships(staff, *users):
+    from enrollment.models import Membership
+
+    return _admin_client(staff).post("/admin/enrollment/membership/", {
+        "action": "unlock_login", "_selected_action": [Membership.objects.get(user=u).pk for u in users],
+    })
+
+
+def test_city_staff_unlock_a_locked_district_clerk_from_the_account_list_and_it_is_recorded(world):
+    from enrollment.models import AuditEvent
+
+    _lock("/admin/login/", world.district_staff)
+    response = _unlock_from_memberships(world.city_staff, world.district_staff)
+    assert response.status_code == 302
+    assert _post_login("/admin/login/", world.district_staff.username, PASSWORD).status_code == 302
+    event = AuditEvent.objects.get(action="login_unlocked")
+    assert (event.actor, event.object_id) == (world.city_staff, world.district_staff.pk)
+    assert event.changes["failures_cleared"] >= LIMIT
+
+
+def test_district_staff_unlock_their_districts_coordinator_but_not_a_fellow_clerk(world):
+    from enrollment.models import AuditEvent, Membership
+    from tests.factories import make_user
+
+    colleague = make_user("staff-yuexiu-2", role="district_staff", office=world.office, staff=True)
+    colleague.save(update_fields=["password"])
+    _lock(_portal_login_url(), world.coordinator)
+    _lock("/admin/login/", colleague)
+    assert Membership.objects.filter(user=colleague).exists()
+    _unlock_from_memberships(world.district_staff, world.coordinator, colleague)
+    assert _post_login(_portal_login_url(), world.coordinator.username, PASSWORD).status_code == 302
+    assert _post_login("/admin/login/", colleague.username, PASSWORD).status_code == 429
+    assert list(AuditEvent.objects.filter(action="login_unlocked").values_list("object_id", flat=True)) == [
+        world.coordinator.pk
+    ]
+    # The coordinator's unlock is filed under the school: the district's staff read it in the audit trail.
+    assert AuditEvent.objects.get(action="login_unlocked").school_id == world.school.pk
+
+
+def test_staff_of_another_city_cannot_unlock_an_account(world):
+    from django.core.exceptions import PermissionDenied
+
+    from enrollment.lockout import login_unlock
+    from enrollment.models import AuditEvent
+    from enrollment.services.common import Actor
+    from tests.factories import CityFactory, make_user
+
+    suzhou_staff = make_user("staff-suzhou", role="city_staff", city=CityFactory(code="suzhou", name="苏州市"), staff=True)
+    suzhou_staff.save(update_fields=["password"])
+    _lock("/admin/login/", world.district_staff)
+    _unlock_from_memberships(suzhou_staff, world.district_staff)  # not in their list: nothing happens
+    with pytest.raises(PermissionDenied):
+        login_unlock(actor=Actor(suzhou_staff, "admin"), user=world.district_staff)
+    assert _post_login("/admin/login/", world.district_staff.username, PASSWORD).status_code == 429
+    assert not AuditEvent.objects.filter(action="login_unlocked").exists()

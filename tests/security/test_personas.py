@@ -5,6 +5,7 @@ from tests.security.personas import (
     CITY_STAFF,
     COORDINATOR,
     DISTRICT_STAFF,
+    OTHER_CITY_DISTRICT_STAFF,
     OTHER_CITY_STAFF,
     OTHER_DISTRICT_STAFF,
     OTHER_SCHOOL_COORDINATOR,
@@ -18,10 +19,10 @@ def test_every_persona_reaches_the_site_as_its_own_user(world):
     people = personas(world)
     assert set(people) == {
         ANONYMOUS, COORDINATOR, OTHER_SCHOOL_COORDINATOR, DISTRICT_STAFF, OTHER_DISTRICT_STAFF, CITY_STAFF,
-        OTHER_CITY_STAFF, SYSTEM_READ_ALL, SYSTEM_GRADUATE_FEEDS,
+        OTHER_CITY_STAFF, OTHER_CITY_DISTRICT_STAFF, SYSTEM_READ_ALL, SYSTEM_GRADUATE_FEEDS,
     }
     assert people[ANONYMOUS].client.get("/admin/").status_code == 302
-    for name in (DISTRICT_STAFF, OTHER_DISTRICT_STAFF, CITY_STAFF, OTHER_CITY_STAFF):
+    for name in (DISTRICT_STAFF, OTHER_DISTRICT_STAFF, CITY_STAFF, OTHER_CITY_STAFF, OTHER_CITY_DISTRICT_STAFF):
         response = people[name].client.get("/admin/")
         assert response.status_code == 200, name
         assert response.wsgi_request.user == people[name].user

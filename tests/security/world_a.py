@@ -132,13 +132,13 @@ def build(world) -> SimpleNamespace:
                                          source="civil_affairs", valid_from=datetime.date(2020, 1, 1))
 
     feed = GraduateFeed.objects.create(source=FeedSource.values[0], received_via=GraduateFeed.Via.API, checksum="1" * 64,
-                                       received_by=world.city_staff, record_count=1)
+                                       received_by=world.city_staff, record_count=1, city=world.city)
     graduate = GraduateRecord.objects.create(
         feed=feed, row_number=1, identity_number=number, name=MARKER_NAME, school_code=school.code,
         graduation_date=datetime.date(2027, 6, 30), school=school, student=student,
         outcome=GraduateRecord.Outcome.NAME_MISMATCH,
     )
-    run = DeregistrationRun.objects.create()
+    run = DeregistrationRun.objects.create(city=world.city)
     access = PersonalDataAccess.objects.create(user=world.coordinator, action=PersonalDataAccess.Action.EXPORT_ROSTER_FULL, target=school.code)
     # Changes during the year: a transfer school B asked for (named without the marker: school B sees its name),
     # a student insured elsewhere and one sent to the village committee.
