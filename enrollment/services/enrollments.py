@@ -224,7 +224,7 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     school = roster.school
     students_qs = Student.objects.filter(school=school)
     if new_students and not student_ids:
-        students, existing, rosters = [], {}, _lock_rosters(school_ids={school.pk}, insurance_year=year)
+        students, existing, rosters = [], {}, _lock_rosters(school_ids={school.pk}, insurance_year=year, target_school_id=school.pk)
     else:
         students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
     if new_students:
