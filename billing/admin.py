@@ -125,7 +125,7 @@ def _generation_page(request, model_admin, *, permission, route, start, started,
 class DebitBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["reference", "bank", "insurance_year", "state", "line_count", "total_amount", "succeeded_count",
                      "failed_count", "created_at", "download"]
-    list_filter = ["state", "bank", "insurance_year"]
+    list_filter = ["state", ("bank", admin.RelatedOnlyFieldListFilter), ("insurance_year", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["reference"]
     readonly_fields = ["reference", "bank", "insurance_year", "state", "file_format", "line_count", "total_amount",
                        "checksum", "error", "created_at", "created_by", "results_imported_at", "result_checksum"]

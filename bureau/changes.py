@@ -66,7 +66,7 @@ def _parse_date(raw: str) -> datetime.date | None:
 def follow_up_record(request, pk):
     enrollment = get_object_or_404(Enrollment.objects.visible_to(request.user), pk=pk)
     try:
-        elsewhere.other_channel_enrollment_record(
+        recorded = elsewhere.other_channel_enrollment_record(
             actor=bureau_actor(request), enrollment=enrollment, enrolled_on=_parse_date(request.POST.get("enrolled_on", "")),
             place=request.POST.get("place", ""),
         )
@@ -75,5 +75,5 @@ def follow_up_record(request, pk):
     except ValidationError as exc:
         messages.error(request, _("%(name)s：") % {"name": enrollment.student.name} + " ".join(exc.messages))
     else:
-        messages.success(request, _("已登记%(name)s已在%(place)s参保。") % {"name": enrollment.student.name, "place": request.POST.get("place", "").strip()})
+        messages.success(request, _("已登记%(name)s已在%(place)s参保。") % {"name": enrollment.student.name, "place": recorded.place})
     return redirect(reverse("bureau:follow_ups") + f"?year={enrollment.insurance_year_id}")

@@ -59,11 +59,17 @@ def visible_years(user):
     return InsuranceYear.objects.filter(city_id__in=cities).select_related("city").order_by("city__code", "-window_start")
 
 
+def whole_number(raw) -> int | None:
+    """A plain ASCII whole number from a request parameter, else None ("²" and "１２" are digits to str.isdigit)."""
+    raw = str(raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
 def selected_year(request) -> InsuranceYear | None:
     years = visible_years(request.user)
     raw = request.GET.get("year") or request.POST.get("year")
     if raw:
-        if not raw.isdigit():
+        if whole_number(raw) is None:
             raise Http404
         return get_object_or_404(years, pk=raw)
     membership = membership_of(request.user)
@@ -95,9 +101,9 @@ def reports_threshold() -> int:
 
 def threshold_from(params) -> int:
     """The completion threshold (percent) staff chose for the lagging list, else the setting's."""
-    raw = str(params.get("threshold") or "").strip()
-    if raw.isdigit() and 1 <= int(raw) <= 100:
-        return int(raw)
+    value = whole_number(params.get("threshold"))
+    if value is not None and 1 <= value <= 100:
+        return value
     return reports_threshold()
 
 

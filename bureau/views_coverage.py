@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bureau.views import bureau_actor, selected_year, staff_required, threshold_from
+from bureau.views import bureau_actor, selected_year, staff_required, threshold_from, whole_number
 from coordinators.forms import CoverageLookupForm
 from coordinators.services.reminders import reminders_send_by_staff
 from enrollment.models import School
@@ -40,7 +40,7 @@ def reminders_send(request):
     if year is None:
         raise Http404
     threshold = threshold_from(request.POST)
-    ids = [int(raw) for raw in request.POST.getlist("school") if raw.isdigit()]
+    ids = [n for n in map(whole_number, request.POST.getlist("school")) if n is not None]
     schools = School.objects.visible_to(request.user).filter(office__city_id=year.city_id, active=True, pk__in=ids)
     back = reverse("bureau:dashboard") + f"?year={year.pk}&threshold={threshold}#reminders"
     if not schools.exists():

@@ -40,6 +40,8 @@ class Step:
     # database beforehand (e.g. a form filled with a demo student's number).
     act: Callable | None = None
     values: Callable[[], dict] | None = None
+    # The shot ends below this part of the page (a long list under it would only make the image tall).
+    down_to: str | None = None
 
     def path(self) -> str:
         return self.page() if callable(self.page) else reverse(self.page, args=self.args)
@@ -51,6 +53,24 @@ def _demo_student_number() -> dict:
     enrollment = (Enrollment.objects.filter(school__code="DEMO-GZ-YX-001").select_related("student")
                   .order_by("pk").first())
     return {"number": enrollment.student.identity_number if enrollment else ""}
+
+
+def _leaving_page() -> str:
+    """The leaving page of a student still at 越秀区示例第一中学, below the final grade (not a suspected graduate)."""
+    from enrollment.models import School, Student, StudentStatus
+
+    school = School.objects.get(code="DEMO-GZ-YX-001")
+    student = (Student.objects.filter(school=school, status=StudentStatus.IN_SCHOOL, grade__lt=school.final_grade)
+               .order_by("pk").first())
+    return reverse("portal:student_leave", args=[student.pk])
+
+
+def _insured_elsewhere_page() -> str:
+    """The insured-elsewhere page of the demo's student of 苏州示例大学 already recorded there (seed_demo)."""
+    from enrollment.models import OtherInsurance
+
+    other = OtherInsurance.objects.filter(enrollment__school__code="DEMO-SZ-U01").select_related("enrollment").first()
+    return reverse("portal:student_elsewhere", args=[other.enrollment.student_id])
 
 
 def _look_up_coverage(page, values: dict) -> None:
@@ -67,6 +87,12 @@ STEPS: list[Step] = [
     Step("documents.png", "coord-gz1", "portal:documents"),
     Step("coverage.png", "coord-gz1", "portal:coverage", act=_look_up_coverage, values=_demo_student_number),
     Step("transfers.png", "coord-gz1", "portal:transfers"),
+    # The chapter on changes during the year (seed_demo's seed_year_changes): late students of a confirmed roster,
+    # a student's leaving and insured-elsewhere pages, the district's follow-up of students sent elsewhere.
+    Step("supplementary.png", "coord-sz2", "portal:roster", wait_for="#supplementary", down_to="#supplementary"),
+    Step("leave.png", "coord-gz1", _leaving_page, wait_for="#leaving-rule"),
+    Step("elsewhere.png", "coord-sz1", _insured_elsewhere_page, wait_for="#current-elsewhere"),
+    Step("follow-ups.png", "staff-yuexiu", "bureau:follow_ups", wait_for="#follow-ups"),
 ]
 
 
@@ -126,7 +152,11 @@ def take(browser, base_url: str, planned: list[Planned], out_dir: Path) -> list[
             if step.wait_for:
                 page.wait_for_selector(step.wait_for)
             target = out_dir / step.filename
-            page.screenshot(path=str(target), full_page=True)
+            clip = None
+            if step.down_to:
+                box = page.locator(step.down_to).first.bounding_box()
+                clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 24}
+            page.screenshot(path=str(target), full_page=True, clip=clip)
             written.append(target)
         finally:
             context.close()

@@ -43,12 +43,13 @@ def committed(function, *args, **kwargs):
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     """The demo's rows, committed; database access stays open for the module (the live server needs it)."""
-    from bureau.management.commands.seed_demo import refresh_rosters, seed_demo
+    from bureau.management.commands.seed_demo import refresh_rosters, seed_demo, seed_year_changes
 
     fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
     with django_db_blocker.unblock(), fast:
         result = seed_demo(password=PASSWORD, today=timezone.localdate())
         refresh_rosters(result["schools"], io.StringIO())
+        seed_year_changes(io.StringIO())
         # Playwright's sync API runs an event loop in the test's thread; the tests' own queries stay synchronous.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         try:
@@ -129,7 +130,7 @@ def add_situations() -> dict:
     from enrollment.selectors import suspected_graduates
     from enrollment.services.common import Actor
     from enrollment.services.rosters import roster_confirm
-    from graduates.services import deregistration_run
+    from graduates.services import deregistration_runs_per_city
     from tests.factories import identity_number
     from tests.graduates.conftest import receive
 
@@ -140,7 +141,7 @@ def add_situations() -> dict:
     SchoolAccount.objects.filter(school=schools[GZ2]).update(active=False)
     receive([{"identity_number": identity_number(birth=datetime.date(2012, 3, 1)), "name": "查无此人",
               "school_code": GZ2, "graduation_date": datetime.date.today().isoformat(), "class_name": "六年级1班"}])
-    deregistration_run(triggered_by="test")
+    deregistration_runs_per_city(triggered_by="test")
 
     # 职校: roster confirmed (its final-year students kept as still at school), charged, one debit failed.
     roster = Roster.objects.get(school=schools[GZ3], insurance_year=gz_year)

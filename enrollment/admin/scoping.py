@@ -6,6 +6,8 @@ all obey the same rule.
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q
 
 from enrollment.querysets import ScopedQuerySet
@@ -24,6 +26,22 @@ class ScopedAdminMixin:
         if hasattr(manager.get_queryset(), "visible_to"):
             kwargs.setdefault("queryset", manager.get_queryset().visible_to(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_list_filter(self, request):
+        # A plain related-field filter offers every row of the related table (every city's insurance
+        # years, every office); the offered values are scoped like the list: those its visible rows use.
+        return [self._scoped_list_filter(entry) for entry in super().get_list_filter(request)]
+
+    def _scoped_list_filter(self, entry):
+        if not isinstance(entry, str):
+            return entry
+        try:
+            field = get_fields_from_path(self.model, entry)[-1]
+        except FieldDoesNotExist:
+            return entry
+        if field.is_relation and not field.one_to_many:
+            return (entry, admin.RelatedOnlyFieldListFilter)
+        return entry
 
 
 class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):

@@ -206,8 +206,8 @@ def roster_confirm_supplementary(*, actor: Actor, roster: Roster, checked: bool,
     return confirmation
 
 
-def can_reopen(*, user, roster: Roster) -> bool:
-    """Bureau staff of the school's office, or of its city, may send a confirmed roster back."""
+def staff_over_school(*, user, school) -> bool:
+    """Bureau staff of the school's office, or of its city (or a superuser)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     if user.is_superuser:
@@ -215,12 +215,16 @@ def can_reopen(*, user, roster: Roster) -> bool:
     membership = membership_of(user)
     if membership is None:
         return False
-    office = roster.school.office
     if membership.role == Role.DISTRICT_STAFF:
-        return membership.office_id == office.pk
+        return membership.office_id == school.office_id
     if membership.role == Role.CITY_STAFF:
-        return membership.city_id == office.city_id
+        return membership.city_id == school.office.city_id
     return False
+
+
+def can_reopen(*, user, roster: Roster) -> bool:
+    """Bureau staff of the school's office, or of its city, may send a confirmed roster back."""
+    return staff_over_school(user=user, school=roster.school)
 
 
 @transaction.atomic

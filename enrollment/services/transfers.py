@@ -33,6 +33,7 @@ from enrollment.models import (
 )
 from enrollment.querysets import membership_of
 from enrollment.services.common import Actor, audit_fields, roster_get_or_create, roster_touch
+from enrollment.services.rosters import staff_over_school
 
 # Money already on its way or received: the enrollment moves as it is, never charged a second time.
 CHARGED = (PaymentStatus.BILLED, PaymentStatus.PAID, PaymentStatus.REFUNDED)
@@ -70,10 +71,10 @@ def transfer_request(*, actor: Actor, to_school: School, identity_number: str, n
     if student.school_id == to_school.pk:
         raise ValidationError({"identity_number": ValidationError(_("该学生已在本校名册中。"), code="same_school")})
     if student.school.office.city_id != to_school.office.city_id:
+        # Which city is not said: the asking school learns no more of a minor than the request needs.
         raise ValidationError({"identity_number": ValidationError(
-            _("该学生在其他城市（%(city)s）的学校登记。跨城市不能办理转学：请原学校在本系统中将其登记为离校，"
-              "再由本校按新生登记；两地的参保年度、缴费标准和缴费方式各自独立。")
-            % {"city": student.school.office.city.name}, code="other_city")})
+            _("该学生在其他城市的学校登记。跨城市不能办理转学：请原学校在本系统中将其登记为离校，"
+              "再由本校按新生登记；两地的参保年度、缴费标准和缴费方式各自独立。"), code="other_city")})
     if student.status in (StudentStatus.GRADUATED, StudentStatus.DECEASED):
         # The asking school learns no more of the student than the request needs: not which status it is.
         raise ValidationError({"identity_number": ValidationError(
@@ -94,21 +95,10 @@ def transfer_request(*, actor: Actor, to_school: School, identity_number: str, n
 
 def can_decide(*, user, transfer: Transfer) -> bool:
     """The old school's coordinator, staff of its office or city, or a superuser."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_superuser:
-        return True
-    membership = membership_of(user)
-    if membership is None:
-        return False
-    office = transfer.from_school.office
-    if membership.role == Role.COORDINATOR:
+    membership = membership_of(user) if getattr(user, "is_authenticated", False) else None
+    if membership is not None and membership.role == Role.COORDINATOR and not user.is_superuser:
         return membership.school_id == transfer.from_school_id
-    if membership.role == Role.DISTRICT_STAFF:
-        return membership.office_id == office.pk
-    if membership.role == Role.CITY_STAFF:
-        return membership.city_id == office.city_id
-    return False
+    return staff_over_school(user=user, school=transfer.from_school)
 
 
 def _lock_pending(*, actor: Actor, transfer: Transfer) -> Transfer:
@@ -149,6 +139,12 @@ def transfer_accept(*, actor: Actor, transfer: Transfer) -> Transfer:
     student = Student.objects.select_for_update().get(pk=locked.student_id)
     if student.school_id != old_school.pk:
         raise ValidationError(_("该学生已不在原学校名册中，申请已失效。"), code="moved")
+    if student.status in (StudentStatus.GRADUATED, StudentStatus.DECEASED):
+        # Recorded while the request waited: accepting would put the student back in school at the new one.
+        raise ValidationError(
+            _("%(name)s在原学校已登记为“%(status)s”，不能转学；请拒绝该申请并注明原因。")
+            % {"name": student.name, "status": student.get_status_display()}, code="not_in_school",
+        )
     enrollment = Enrollment.objects.select_for_update().filter(student=student, insurance_year=year).first()
     if enrollment is not None and enrollment.payment_status not in CHARGED:
         _leave_old_confirmation(enrollment=enrollment, roster=rosters[old_school.pk])

@@ -96,11 +96,12 @@ _read_workbooks: dict[str, tuple[int, Decimal, Decimal, list[str]]] = {}
 def _workbook(content: bytes, checksum: str):
     """Lines, their sum, the total row and the identity numbers of a workbook (read once per checksum)."""
     if checksum not in _read_workbooks:
-        rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(min_row=2, values_only=True))
+        header, *rows = load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True)
+        fee, number = header.index("缴费金额"), header.index("证件号码")
         lines, total = rows[:-1], rows[-1]
         _read_workbooks[checksum] = (
-            len(lines), sum((Decimal(str(row[8])) for row in lines), Decimal("0")), Decimal(str(total[8])),
-            [row[5] for row in lines],
+            len(lines), sum((Decimal(str(row[fee])) for row in lines), Decimal("0")), Decimal(str(total[fee])),
+            [row[number] for row in lines],
         )
     return _read_workbooks[checksum]
 

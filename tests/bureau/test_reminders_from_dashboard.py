@@ -90,3 +90,13 @@ def test_coordinators_with_an_email_address_also_get_the_reminder_by_mail(client
         send(client, lagging.city_staff, lagging, [lagging.school])
     assert [m.to for m in mail.outbox] == [["wang@example.cn"]]
     assert mail.outbox[0].subject == ReminderSent.objects.get().notice.title
+
+
+@pytest.mark.parametrize("odd", ["²", "１２", "9" * 30])
+def test_a_threshold_school_or_year_that_is_no_plain_number_is_ignored_or_not_found_never_an_error(client, lagging, odd):
+    login(client, lagging.city_staff)
+    assert client.get(f"/bureau/?year={lagging.year.pk}&threshold={odd}").status_code == 200
+    response = client.post("/bureau/reminders/", {"year": lagging.year.pk, "threshold": odd, "school": [odd]}, follow=True)
+    assert "请先勾选要提醒的学校" in response.content.decode()
+    assert client.get("/bureau/", {"year": odd}).status_code == 404
+    assert not ReminderSent.objects.exists()

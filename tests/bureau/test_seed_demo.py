@@ -7,7 +7,21 @@ from django.utils import timezone
 from bureau.management.commands.seed_demo import DEFAULT_PASSWORD
 from coordinators.models import Coordinator
 from enrollment import identity
-from enrollment.models import Exemption, InsuranceYear, Membership, School, SchoolAccount, Student
+from enrollment.models import (
+    Exemption,
+    InsuranceYear,
+    Membership,
+    OtherChannelEnrollment,
+    OtherInsurance,
+    Roster,
+    RosterState,
+    School,
+    SchoolAccount,
+    Student,
+    StudentStatus,
+    Transfer,
+)
+from enrollment.selectors import late_enrollments
 
 
 def counts():
@@ -50,3 +64,21 @@ def test_seed_demo_twice_creates_everything_once_with_an_open_window_per_city(ca
     assert "http://127.0.0.1:8000/" in out
     assert "coord-gz1" in out and "staff-yuexiu" in out and "admin" in out
 
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_each_change_of_the_year_once_and_leaves_the_other_rosters_open():
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    confirmed = Roster.objects.get(school__code="DEMO-SZ-U02")
+    assert confirmed.state != RosterState.OPEN
+    assert sorted(e.student.name for e in late_enrollments(roster=confirmed)) == ["沈雨桐", "钱浩然"]
+    assert Roster.objects.exclude(pk=confirmed.pk).filter(state=RosterState.OPEN).count() == 4
+    transfer = Transfer.objects.get()
+    assert (transfer.state, transfer.from_school.code, transfer.to_school.code) == (
+        "pending", "DEMO-GZ-HZ-001", "DEMO-GZ-YX-001")
+    assert OtherInsurance.objects.get().enrollment.school.code == "DEMO-SZ-U01"
+    assert list(Student.objects.filter(status=StudentStatus.LEFT).values_list("school__code", flat=True)) == ["DEMO-GZ-YX-001"]
+    followed = OtherChannelEnrollment.objects.get()
+    assert followed.enrollment.channel == "village_committee"

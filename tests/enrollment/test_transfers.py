@@ -171,3 +171,20 @@ def test_a_graduated_student_cannot_be_asked_for(world):
     with pytest.raises(ValidationError) as refused:
         requested(world, enrollment)
     assert "毕业或死亡" in " ".join(refused.value.messages)
+
+
+def test_a_student_recorded_as_deceased_while_the_request_waited_cannot_be_accepted_and_stays_deceased(world):
+    import datetime
+
+    from enrollment.models import StudentStatus
+
+    enrollment = enrolled(world)
+    transfer = requested(world, enrollment)
+    student_leave(actor=actor(world.coordinator), student=enrollment.student, status=StudentStatus.DECEASED,
+                  on=datetime.date.today())
+    with pytest.raises(ValidationError) as refused:
+        transfer_accept(actor=actor(world.coordinator), transfer=transfer)
+    assert "已死亡" in " ".join(refused.value.messages) and "拒绝" in " ".join(refused.value.messages)
+    student = Student.objects.get(pk=enrollment.student_id)
+    assert (student.school, student.status) == (world.school, StudentStatus.DECEASED)
+    assert Transfer.objects.get().state == Transfer.State.PENDING

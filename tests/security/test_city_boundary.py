@@ -204,3 +204,22 @@ def test_guangzhou_city_staff_are_not_offered_suzhous_district_staff_in_the_memb
     form = client.get(reverse("admin:enrollment_membership_add")).context["adminform"].form
     offered = set(form.fields["user"].queryset.values_list("username", flat=True))
     assert "staff-suzhou-centre" not in offered
+
+
+def test_no_admin_list_offers_a_filter_value_of_the_other_city(client, world, suzhou):
+    """Filters on a related field offer only values the staff's own rows use: never the other city's year or name."""
+    from django.contrib import admin
+
+    login(client, world.city_staff)
+    offered = []
+    for model, model_admin in admin.site._registry.items():
+        if not model_admin.list_filter:
+            continue
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = client.get(url)
+        if response.status_code != 200:
+            continue
+        page = response.content.decode()
+        if suzhou.year.label in page or suzhou.city.name in page or suzhou.office.name in page:
+            offered.append(url)
+    assert offered == []

@@ -38,6 +38,7 @@ from enrollment.models import (
     MedicalAssistance,
     Membership,
     Office,
+    RosterState,
     School,
     SchoolAccount,
     SchoolKind,
@@ -286,9 +287,116 @@ def refresh_rosters(schools, stdout) -> None:
     for school, year in schools:
         try:
             roster = roster_get_or_create(school=school, insurance_year=year)
+            if roster.state != RosterState.OPEN:
+                continue  # confirmed on an earlier run (seed_year_changes): frozen, as a school's would be
             enrollments_refresh_bulk(actor=actor, roster=roster)
         except Exception as exc:  # noqa: BLE001 - demo data must not fail on a rules-engine problem
             stdout.write(f"  {school.name}: 名单未生成（{exc.__class__.__name__}）")
+
+
+def _plain_students(code: str) -> list[Student]:
+    """A school's local, urban, fee-paying students below the final grade, in a fixed order (the seeded one)."""
+    school = School.objects.get(code=code)
+    return list(Student.objects.filter(school=school, hukou_local=True, hukou_rural=False, medical_assistance="",
+                                       public_funded_care=False, grade__lt=school.final_grade).order_by("pk"))
+
+
+def _late_students(year: InsuranceYear) -> list[dict]:
+    """Two freshmen admitted late to 苏州示例职业技术学院; their numbers are outside the seeded range (sequence 9xx)."""
+    birth = datetime.date(year.coverage_start.year - 18, 3, 12)
+    rows = []
+    for i, name in enumerate(["沈雨桐", "钱浩然"]):
+        born = birth + datetime.timedelta(days=40 * i)
+        number = identity.generate(region="320506", birth=born, sequence=902 + i)
+        rows.append({"name": name, "identity_number": number, "sex": identity.sex(number), "birth_date": born,
+                     "grade": 1, "class_name": "1年级3班", "hukou_local": True})
+    return rows
+
+
+def seed_year_changes(stdout) -> None:
+    """What a school year brings after the roster, one of each, for the manual's chapter on changes during the year.
+
+    - 苏州示例职业技术学院 (coord-sz2): roster confirmed, two late students awaiting the supplementary confirmation;
+    - 越秀区示例第一中学 (coord-gz1): asks 海珠区示例实验小学 for a student's transfer (pending); one student left;
+      one student sent to the village committee is followed up by the district (staff-yuexiu);
+    - 苏州示例大学 (coord-sz1): one student insured elsewhere (employee insurance).
+    The other rosters stay open, so every step of the yearly cycle can still be tried. Each change is made once:
+    a rerun finds it done and leaves it.
+    """
+    try:
+        from enrollment.models import (
+            Enrollment,
+            OtherChannelEnrollment,
+            OtherInsurance,
+            OtherScheme,
+            Roster,
+            StudentStatus,
+            Transfer,
+        )
+        from enrollment.selectors import suspected_graduates
+        from enrollment.services.common import Actor
+        from enrollment.services.elsewhere import insured_elsewhere_record, other_channel_enrollment_record
+        from enrollment.services.leaving import student_leave
+        from enrollment.services.rosters import roster_confirm
+        from enrollment.services.students import student_create
+        from enrollment.services.transfers import transfer_request
+    except ImportError:
+        return
+
+    users = get_user_model().objects.in_bulk(["coord-gz1", "coord-sz1", "coord-sz2", "staff-yuexiu"], field_name="username")
+
+    def portal(username):
+        return Actor(user=users[username], source="portal", label="seed_demo")
+
+    today = timezone.localdate()
+
+    def insured_elsewhere():
+        student = _plain_students("DEMO-SZ-U01")[-1]
+        if not OtherInsurance.objects.filter(enrollment__student=student).exists():
+            insured_elsewhere_record(actor=portal("coord-sz1"), student=student, scheme=OtherScheme.EMPLOYEE,
+                                     place="苏州市工业园区", valid_until=datetime.date(today.year + 1, 12, 31),
+                                     detail="在职学生，单位参保证明")
+
+    def left():
+        student = _plain_students("DEMO-GZ-YX-001")[-1]
+        if student.status == StudentStatus.IN_SCHOOL:
+            student_leave(actor=portal("coord-gz1"), student=student, status=StudentStatus.LEFT,
+                          on=today - datetime.timedelta(days=14))
+
+    def transfer():
+        student = _plain_students("DEMO-GZ-HZ-001")[-1]
+        if not Transfer.objects.filter(student=student).exists():
+            transfer_request(actor=portal("coord-gz1"), to_school=School.objects.get(code="DEMO-GZ-YX-001"),
+                             identity_number=student.identity_number, note="随父母工作调动转学，转学手续已办")
+
+    def follow_up():
+        sent = (Enrollment.objects.filter(school__code="DEMO-GZ-YX-001", channel="village_committee")
+                .order_by("student__pk").first())
+        if sent is not None and not OtherChannelEnrollment.objects.filter(enrollment=sent).exists():
+            other_channel_enrollment_record(actor=Actor(user=users["staff-yuexiu"], source="admin", label="seed_demo"),
+                                            enrollment=sent, enrolled_on=today - datetime.timedelta(days=20),
+                                            place="越秀区北京街道某村民委员会")
+
+    def late():
+        roster = Roster.objects.select_related("insurance_year").filter(school__code="DEMO-SZ-U02").first()
+        if roster is None:
+            return
+        if not roster.confirmations.exists():
+            roster_confirm(actor=portal("coord-sz2"), roster=roster, checked=True,
+                           suspected_acknowledged=suspected_graduates(roster=roster).count())
+        school = roster.school
+        for data in _late_students(roster.insurance_year):
+            if not Student.objects.filter(identity_number=data["identity_number"]).exists():
+                student_create(actor=portal("coord-sz2"), school=school, data=data)
+
+    steps = [("他处参保", insured_elsewhere), ("离校", left), ("转学申请", transfer), ("其他途径参保跟进", follow_up),
+             ("名单确认与迟到学生", late)]
+    for label, step in steps:
+        try:
+            with transaction.atomic():
+                step()
+        except Exception as exc:  # noqa: BLE001 - demo data must not fail on one change of the year
+            stdout.write(f"  学年中的变动（{label}）未生成：{exc.__class__.__name__} {exc}")
 
 
 class Command(BaseCommand):
@@ -312,6 +420,7 @@ class Command(BaseCommand):
             raise CommandError("DEBUG 关闭时不能为演示账户设置已知密码；新账户将获得随机密码。")
         result = seed_demo(password=password, today=timezone.localdate())
         refresh_rosters(result["schools"], self.stdout)
+        seed_year_changes(self.stdout)
         out = self.stdout
         out.write(self.style.SUCCESS(f"演示数据已就绪：{len(result['schools'])} 所学校，{result['students']} 名学生，"
                                      f"{result['exemptions']} 条免缴记录。"))
