@@ -66,6 +66,8 @@ _POSITIONS_18 = gettext_lazy("第7-14")
 _POSITIONS_15 = gettext_lazy("第8-13")
 
 _PASSPORT = re.compile(NUMBER_PATTERNS[DocumentType.PASSPORT])
+# The common case of a large import: 17 ASCII digits and a check character, told from its form alone.
+_GB11643_FORM = re.compile(r"[0-9]{17}[0-9X]")
 _WEIGHTS_MRZ = (7, 3, 1)
 
 
@@ -204,6 +206,21 @@ def _resident_id(number: str, today: datetime.date) -> Document:
     return Document(DocumentType.RESIDENT_ID, number, birth, sex_code)
 
 
+def _resident_id_valid(number: str, today: datetime.date) -> Document | None:
+    """The resident ID card an 18-character number of the right form is when every check passes, else None.
+
+    The same checks as ``_resident_id`` (birth date, check character, region), without the
+    layers that name what is wrong: a 50,000-row import runs this once per row.
+    """
+    try:
+        birth = datetime.date.fromisoformat(number[6:14])  # YYYYMMDD, digits only here
+    except ValueError:
+        return None
+    if birth > today or number[17] != mod11_2(number[:17]) or not region_known(number[:6]):
+        return None
+    return Document(DocumentType.RESIDENT_ID, number, birth, SEX_MALE if int(number[16]) % 2 else SEX_FEMALE)
+
+
 def _hmt_permit(number: str, today: datetime.date) -> Document:
     if len(number) == 18 and number[:6] not in HMT_REGIONS:
         raise _error(
@@ -283,6 +300,11 @@ def parse(raw: object, document_type: str | None = None, *, today: datetime.date
         raise _error(_("证件号码不能为空。"), "required")
     if not number.isascii() or not number.isalnum():
         raise _error(_("证件号码只能包含数字和字母，不能含有其他字符。"), "format")
+    if not document_type and _GB11643_FORM.fullmatch(number) and number[0] != "9" and number[:6] not in HMT_REGIONS:
+        document = _resident_id_valid(number, today or timezone.localdate())
+        if document is not None:
+            return document
+        # Not valid: the full checks below say which part is wrong, in their order.
     kind = document_type or detect(number)
     rule = _RULES.get(kind)
     if rule is None:

@@ -1,6 +1,7 @@
 """Row-by-row validation: every row is checked and every problem reported before anything is written."""
 
 import datetime
+import operator
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,12 @@ class ParsedFile:
     errors: list[RowError] = field(default_factory=list)
     raw_rows: dict[int, list] = field(default_factory=dict)  # rejected rows as read, for the report
     total: int = 0
+
+    def __post_init__(self):
+        # The row's cells in ``columns`` order in one C call, for rows as wide as the header's last column.
+        positions = list(self.columns.values())
+        self.last_column = max(positions, default=-1)
+        self.pick = operator.itemgetter(*positions) if len(positions) > 1 else (lambda row: (row[positions[0]],) if positions else ())
 
     @property
     def fields(self) -> list[str]:
@@ -116,14 +123,17 @@ def parse(table: Table, *, final_grade: int, today: datetime.date | None = None,
         yield from rows
 
     seen_rows = 0
+    max_rows = settings.IMPORT_MAX_ROWS  # a lazy setting: read once, not per row
     for offset, row in enumerate(remaining()):
         number = first_row_number + header_index + 1 + offset
-        if all(_blank(c) for c in row):
+        first = row[0] if row else None
+        # A first cell with text is not blank: the per-cell scan only for the other rows.
+        if not (first.__class__ is str and first and not first.isspace()) and all(_blank(c) for c in row):
             continue
         seen_rows += 1
-        if seen_rows > settings.IMPORT_MAX_ROWS:
+        if seen_rows > max_rows:
             raise FileRejected(
-                _("文件数据行超过单次导入上限%(limit)d行；请分成多个文件导入。") % {"limit": settings.IMPORT_MAX_ROWS}, code="too_many_rows"
+                _("文件数据行超过单次导入上限%(limit)d行；请分成多个文件导入。") % {"limit": max_rows}, code="too_many_rows"
             )
         _parse_row(parsed, row, number, final_grade=final_grade, today=today)
         if progress and seen_rows % PROGRESS_EVERY == 0:
@@ -136,9 +146,12 @@ def parse(table: Table, *, final_grade: int, today: datetime.date | None = None,
 
 def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, today: datetime.date) -> None:
     columns = parsed.columns
-    data = {name: (row[position] if position < len(row) else None) for name, position in columns.items()}
+    if len(row) > parsed.last_column:
+        data = dict(zip(columns, parsed.pick(row), strict=True))
+    else:
+        data = {name: (row[position] if position < len(row) else None) for name, position in columns.items()}
     values, found = rules.check_student(data, final_grade=final_grade, today=today)
-    errors = [RowError(row=number, column=label(name), message=message) for name, message in found.items()]
+    errors = [RowError(row=number, column=label(name), message=message) for name, message in found.items()] if found else []
     number_id = values.pop("identity_number", "")
 
     if number_id and not errors:

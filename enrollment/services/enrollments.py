@@ -209,8 +209,13 @@ def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
 
 
 @transaction.atomic
-def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None) -> int:
+def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None, new_students: list | None = None) -> int:
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
+
+    ``new_students``: students of the school the calling transaction has just created, as plain
+    rows (pk, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care,
+    status, document_type). No one else can see them yet and they have no enrollment, so they are
+    not read back (an import of 50,000 new students would read them all again).
 
     Returns how many enrollments were created or changed. One audit row per
     changed enrollment, written by COPY.
@@ -218,7 +223,12 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     year = roster.insurance_year
     school = roster.school
     students_qs = Student.objects.filter(school=school)
-    students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
+    if new_students and not student_ids:
+        students, existing, rosters = [], {}, _lock_rosters(school_ids={school.pk}, insurance_year=year, target_school_id=school.pk)
+    else:
+        students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
+    if new_students:
+        students = [*students, *new_students]
     rules = routing.rules_for(year)
     # The register is read for the whole school, not the id list: a few rows
     # too many cost nothing, an IN list of ten thousand ids costs a lot to build.
@@ -229,18 +239,20 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
     to_create, to_update, touched = [], [], set()
     for student in students:
         current = existing.get(student.pk)
-        old = _snapshot(current)
         new = _target(
             student=student, school=school, year=year, rules=rules,
             exemptions=exemptions.get(student.identity_number, ()), existing=current, auto=auto,
         )
-        changes = _changes(old, new)
-        if current is not None and not changes:
-            continue
         if current is None:
-            to_create.append((student.pk, new, changes))
-        else:
-            to_update.append((current.pk, student.pk, new, changes))
+            # A new enrollment's changes follow from its values alone: _write_pg makes them once per distinct decision.
+            to_create.append((student.pk, new, None))
+            touched.add(new["school_id"])
+            continue
+        old = _snapshot(current)
+        changes = _changes(old, new)
+        if not changes:
+            continue
+        to_update.append((current.pk, student.pk, new, changes))
         touched.update({new["school_id"], old.get("school_id")} - {None})
 
     _write_pg(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
@@ -306,7 +318,14 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
     decided here take the model's default, so a field added later does not
     break these writes.
     """
-    from enrollment.imports.pgcopy import copy_audit, copy_lines, copy_value, json_text, temp_table_like
+    from enrollment.imports.pgcopy import (
+        copy_audit,
+        copy_lines,
+        copy_value,
+        json_text,
+        next_ids,
+        temp_table_like,
+    )
 
     if not to_create and not to_update:
         return
@@ -314,9 +333,7 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
     audit = []
     with connection.cursor() as cursor:
         if to_create:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [f'"{table}"', len(to_create)])
-            ids = [r[0] for r in cursor.fetchall()]
+            ids = next_ids(cursor, table, len(to_create))
             fields = _columns()
             decided = set(TRACKED) | {"student_id"}
             fixed = {f.attname: f.get_default() for f in fields if f.attname not in decided}
@@ -334,7 +351,8 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
                 key = tuple(new.items())
                 text = formatted.get(key)
                 if text is None:
-                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix, json_text(changes))
+                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
+                                             json_text(changes if changes is not None else _changes({}, new)))
                 lines.append(f"{pk}\t{student_id}\t{text[0]}")
                 audit_rows.append((AuditEvent.Action.ENROLLMENT_CREATE, pk, student_id, text[1]))
             copy_lines(cursor, table, columns, lines)

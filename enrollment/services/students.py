@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import time
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -374,7 +375,7 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     """
     if not rows:
         return []
-    from enrollment.imports.pgcopy import copy_lines, copy_value, temp_table_like
+    from enrollment.imports.pgcopy import COPY_ESCAPES, copy_lines, copy_value, next_ids, temp_table_like
 
     columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
     base = {f.attname: (f.get_default() if f.has_default() else None) for f in columns}
@@ -389,17 +390,33 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
     suffix = "\t".join(copy_value(base[n]) for n in fixed)
     copy_columns = [Student._meta.get_field(n).column for n in [*varying, *fixed]]
 
+    # Most columns repeat a few values (sex, grade, class, birth date, flags): each distinct value
+    # of such a column is formatted once, in a dict per column (True and 1 are the same key).
+    # Names are mostly distinct: escaped directly. A validated number is letters and digits.
+    cached = [(n, {}) for n in fields if n != "name"]
+    name_at = fields.index("name") if "name" in fields else -1
+
     def lines(selected):
-        return (f"{copy_value(number)}\t{chr(9).join([copy_value(row[n]) for n in fields])}\t{suffix}" for number, row in selected)
+        for number, row in selected:
+            parts = [number]
+            for n, known in cached:
+                value = row[n]
+                text = known.get(value)
+                if text is None:
+                    text = known[value] = copy_value(value)
+                parts.append(text)
+            if name_at >= 0:
+                value = row["name"]
+                parts.insert(name_at + 1, copy_value(value) if value.__class__ is not str else value.translate(COPY_ESCAPES))
+            parts.append(suffix)
+            yield "\t".join(parts)
 
     created = [(number, row) for number, row in rows if number in new]
     changed = [(number, row) for number, row in rows if number not in new]
     ids: list[int] = []
     with connection.cursor() as cursor:
         if created:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [f'"{table}"', len(created)])
-            ids = [r[0] for r in cursor.fetchall()]
+            ids = next_ids(cursor, table, len(created))
             try:
                 with transaction.atomic():
                     copy_lines(cursor, table, ["id", *copy_columns], (
@@ -423,6 +440,18 @@ def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fiel
             )
             ids += [r[0] for r in cursor.fetchall()]
     return ids
+
+
+_REFRESH_FIELDS = ("hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status", "document_type")
+
+
+def _as_written(*, rows: list[tuple[str, dict]], ids: list[int], school: School) -> list[SimpleNamespace]:
+    """The students just created from ``rows`` (ids in the same order), with what the enrollment refresh reads."""
+    defaults = {name: Student._meta.get_field(name).get_default() for name in _REFRESH_FIELDS}
+    return [
+        SimpleNamespace(pk=pk, identity_number=number, **{name: values.get(name, defaults[name]) for name in _REFRESH_FIELDS})
+        for pk, (number, values) in zip(ids[:len(rows)], rows, strict=True)  # the updated ones follow in ids
+    ]
 
 
 def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
@@ -500,10 +529,16 @@ def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Ac
     timings["upsert_students"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     changed = 0
+    # The new students come first in student_ids, in the order of ``rows``: they are handed to the
+    # refresh as written (not read back); the updated ones are read by id under the roster locks.
+    new_students = _as_written(rows=[(n, v) for n, v in rows if n not in existing], ids=student_ids, school=school)
+    updated_ids = student_ids[len(new_students):]
     # In slices, inside the same transaction: slicing bounds the import's memory. The
     # refresh holds plain rows, not model instances, so a slice can be large.
-    for start in range(0, len(student_ids), REFRESH_CHUNK):
-        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=student_ids[start:start + REFRESH_CHUNK])
+    for start in range(0, len(new_students), REFRESH_CHUNK):
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=[], new_students=new_students[start:start + REFRESH_CHUNK])
+    for start in range(0, len(updated_ids), REFRESH_CHUNK):
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=updated_ids[start:start + REFRESH_CHUNK])
     timings["refresh_enrollments"] = round(time.perf_counter() - started, 3)
     return {"created": created, "updated": len(updated_rows), "unchanged": len(parsed.valid) - len(written), "enrollments_changed": changed}
 
