@@ -4,8 +4,9 @@ The coordinator records the status on the portal; bureau staff correct it in
 the admin. What happens to a fee already charged follows the insurance year's
 ``paid_fee_on_leaving`` (default: no refund for the current year; the student
 is stopped from the next one, which the yearly refresh does by the status). A
-student not yet charged leaves the open roster; a confirmed roster keeps its
-snapshot (the bureau reopens it if the charge must not go ahead).
+student not yet charged leaves the open roster, or the confirmed list while it
+is not yet being charged; once it is, the charge goes ahead and the city's rule
+decides the refund.
 """
 
 import datetime
@@ -49,7 +50,7 @@ def leaving_rule_text(*, insurance_year: InsuranceYear) -> str:
     else:
         paid = _("已缴纳的%(year)s费用不退，学生的待遇享受至本参保年度结束（%(end)s）")
     return (_("按%(city)s%(year)s的规定：学生年度中离校或死亡，") + paid + _(
-        "；尚未缴费、名单尚未确认的，从本年度缴费名单中剔除，不再扣费；下一参保年度起不再为其参保缴费。")) % {
+        "；尚未缴费、名单尚未确认或已确认但尚未扣费的，从本年度缴费名单中剔除，不再扣费；下一参保年度起不再为其参保缴费。")) % {
         "city": insurance_year.city.name, "year": insurance_year.label, "end": insurance_year.coverage_end.isoformat(),
     }
 
@@ -119,6 +120,12 @@ def _enrollment_follows(*, actor, student, enrollment, roster, year, on, refresh
         return _("%(name)s已登记为%(status)s，已从本年度缴费名单中剔除，不会扣费；下一年度不再为其参保缴费。") % {
             "name": student.name, "status": label}
     if roster.state != RosterState.OPEN:
+        from enrollment.services.rosters import confirmation_line_withdraw
+
+        # Confirmed but not yet charged: the family is not charged for a student who has gone.
+        if confirmation_line_withdraw(enrollment=enrollment, roster=roster):
+            return _("%(name)s已登记为%(status)s，已从本校已确认的缴费名单中移出，不会扣费；下一年度不再为其参保缴费。") % {
+                "name": student.name, "status": label}
         return _("%(name)s已登记为%(status)s。本校名单已确认，该生仍按已确认的名单扣费；如不应扣费，请联系经办机构退回名单后剔除。") % {
             "name": student.name, "status": label}
     return _("%(name)s已登记为%(status)s。本年度申报缴费期已结束，该生本年度未缴费，不再补缴；下一年度不再为其参保缴费。") % {

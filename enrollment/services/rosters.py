@@ -61,6 +61,27 @@ def confirmation_totals_refresh(*, confirmation: RosterConfirmation) -> RosterCo
     return confirmation
 
 
+def confirmation_line_withdraw(*, enrollment: Enrollment, roster: Roster) -> bool | None:
+    """Take a student who is not to be charged (moved away, left, died) off the roster's confirmed list.
+
+    Only while the roster is confirmed and not yet billed: the snapshot's totals are recomputed, so the
+    batch or declaration that follows charges the school one student less. Returns None when the student
+    is on no confirmation in force, True when the line was withdrawn, and False when the list is already
+    being charged (the charge then goes ahead and any refund follows the city's rule). Call with the
+    roster locked.
+    """
+    lines = ConfirmationLine.objects.filter(enrollment=enrollment, live=True)
+    if not lines.exists():
+        return None
+    if roster.state != RosterState.CONFIRMED:
+        return False
+    confirmation_ids = list(lines.values_list("confirmation_id", flat=True))
+    lines.delete()
+    for confirmation in RosterConfirmation.objects.filter(pk__in=confirmation_ids):
+        confirmation_totals_refresh(confirmation=confirmation)
+    return True
+
+
 @transaction.atomic
 def roster_confirm(
     *, actor: Actor, roster: Roster, checked: bool, expected_version: int | None = None, suspected_acknowledged: int | None = None

@@ -19,12 +19,10 @@ from enrollment import identity, routing
 from enrollment.models import (
     AuditAction,
     AuditEvent,
-    ConfirmationLine,
     Enrollment,
     PaymentStatus,
     Role,
     Roster,
-    RosterConfirmation,
     RosterState,
     School,
     Student,
@@ -172,20 +170,13 @@ def transfer_accept(*, actor: Actor, transfer: Transfer) -> Transfer:
 
 def _leave_old_confirmation(*, enrollment: Enrollment, roster: Roster) -> None:
     """An unpaid student leaves the old school's confirmed list before it is charged; a billed list keeps it."""
-    lines = ConfirmationLine.objects.filter(enrollment=enrollment, confirmation__reopened_at__isnull=True)
-    if not lines.exists():
-        return
-    if roster.state != RosterState.CONFIRMED:
+    from enrollment.services.rosters import confirmation_line_withdraw
+
+    if confirmation_line_withdraw(enrollment=enrollment, roster=roster) is False:
         raise ValidationError(
             _("原学校的名单已发起扣费或申报（状态：%(state)s），该生的扣费结果返回后再办理转学。") % {"state": roster.get_state_display()},
             code="in_billing",
         )
-    from enrollment.services.rosters import confirmation_totals_refresh
-
-    confirmation_ids = list(lines.values_list("confirmation_id", flat=True))
-    lines.delete()
-    for confirmation in RosterConfirmation.objects.filter(pk__in=confirmation_ids):
-        confirmation_totals_refresh(confirmation=confirmation)
 
 
 def _move_enrollment(*, actor: Actor, enrollment: Enrollment, student: Student, school: School, rosters: dict) -> None:

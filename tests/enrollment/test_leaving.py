@@ -114,3 +114,36 @@ def test_the_coverage_of_a_deceased_student_says_so_with_the_date(world):
     enrollment.student.refresh_from_db()
     answer = student_coverage(student=enrollment.student, insurance_year=world.year)
     assert (answer.state, answer.covered) == ("deceased", False) and YESTERDAY.isoformat() in answer.reason
+
+
+def test_a_student_who_leaves_after_confirmation_but_before_the_debit_is_taken_off_the_list_and_not_charged(world):
+    from enrollment.models import ConfirmationLine
+    from enrollment.services.rosters import roster_confirm
+
+    leaving = enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    roster = Roster.objects.get(school=world.school, insurance_year=world.year)
+    confirmation = roster_confirm(actor=Actor(user=world.coordinator, source="portal"), roster=roster, checked=True)
+    assert confirmation.paying_count == 2
+
+    outcome = leave(world, leaving)
+
+    confirmation.refresh_from_db()
+    assert (confirmation.paying_count, confirmation.total_amount) == (1, world.year.fee_standard)
+    assert not ConfirmationLine.objects.filter(enrollment=leaving).exists()
+    assert "不会扣费" in outcome.message
+
+
+def test_a_student_who_leaves_once_the_list_is_being_charged_stays_on_it_and_is_told_whom_to_ask(world):
+    from enrollment.models import ConfirmationLine
+    from enrollment.services.rosters import roster_confirm
+
+    leaving = enrollment_refresh(actor=Actor.job("t"), student=StudentFactory(school=world.school), insurance_year=world.year)
+    roster = Roster.objects.get(school=world.school, insurance_year=world.year)
+    roster_confirm(actor=Actor(user=world.coordinator, source="portal"), roster=roster, checked=True)
+    Roster.objects.filter(pk=roster.pk).update(state=RosterState.BILLED)
+
+    outcome = leave(world, leaving)
+
+    assert ConfirmationLine.objects.filter(enrollment=leaving, live=True).count() == 1
+    assert "仍按已确认的名单扣费" in outcome.message
