@@ -82,6 +82,10 @@ def student_leave(*, actor: Actor, student: Student, status: str, on: datetime.d
         changes={"status": [old["status"], status], "status_changed_on": [old["status_changed_on"], on]},
         school_id=school.pk, student_id=student.pk, roster_id=roster.pk,
     ))
+    if status == StudentStatus.DECEASED:
+        from enrollment.services.transfers import transfers_close_for_student
+
+        transfers_close_for_student(actor=actor, student=student)
     enrollment = Enrollment.objects.select_for_update().filter(student=student, insurance_year=year).first()
     message = _enrollment_follows(actor=actor, student=student, enrollment=enrollment, roster=roster, year=year, on=on,
                                   refresh=enrollment_refresh)

@@ -122,6 +122,24 @@ def transfer_refuse(*, actor: Actor, transfer: Transfer, reason: str) -> Transfe
     return locked
 
 
+def transfers_close_for_student(*, actor: Actor, student: Student) -> int:
+    """Refuse the pending requests for a student who can no longer move (recorded as deceased).
+
+    A pending request would otherwise block every new one until the old school refused it by hand. The
+    reason given is the one a new request gets, which does not say which status it is.
+    """
+    closed = 0
+    for transfer in Transfer.objects.select_for_update().filter(student=student, state=Transfer.State.PENDING):
+        transfer.state = Transfer.State.REFUSED
+        transfer.refusal_reason = _("该学生在原学校已登记为毕业或死亡，不能办理转学；如有误请联系原学校或经办机构。")[:200]
+        transfer.decided_by, transfer.decided_at = _user(actor), timezone.now()
+        transfer.save(update_fields=["state", "refusal_reason", "decided_by", "decided_at"])
+        _audit_both(actor=actor, action=AuditAction.TRANSFER_REFUSE, transfer=transfer,
+                    changes={"state": [Transfer.State.PENDING, transfer.state]}, note=transfer.refusal_reason)
+        closed += 1
+    return closed
+
+
 @transaction.atomic
 def transfer_accept(*, actor: Actor, transfer: Transfer) -> Transfer:
     """Move the student and the year's enrollment to the new school."""

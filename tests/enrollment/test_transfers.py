@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from enrollment.models import (
     AuditEvent,
@@ -13,6 +14,7 @@ from enrollment.models import (
     Roster,
     RosterState,
     Student,
+    StudentStatus,
     Transfer,
 )
 from enrollment.services.common import Actor
@@ -173,18 +175,24 @@ def test_a_graduated_student_cannot_be_asked_for(world):
     assert "毕业或死亡" in " ".join(refused.value.messages)
 
 
-def test_a_student_recorded_as_deceased_while_the_request_waited_cannot_be_accepted_and_stays_deceased(world):
-    import datetime
+def test_a_student_graduated_by_the_nightly_run_while_the_request_waited_cannot_be_accepted_and_stays_graduated(world):
+    enrollment = enrolled(world)
+    transfer = requested(world, enrollment)
+    # The nightly graduate run marks students graduated in bulk, without closing requests.
+    Student.objects.filter(pk=enrollment.student_id).update(status=StudentStatus.GRADUATED)
+    with pytest.raises(ValidationError) as refused:
+        transfer_accept(actor=actor(world.coordinator), transfer=transfer)
+    assert "毕业" in " ".join(refused.value.messages) and "拒绝" in " ".join(refused.value.messages)
+    student = Student.objects.get(pk=enrollment.student_id)
+    assert (student.school, student.status) == (world.school, StudentStatus.GRADUATED)
+    assert Transfer.objects.get().state == Transfer.State.PENDING
 
-    from enrollment.models import StudentStatus
 
+def test_a_request_for_a_student_recorded_as_deceased_is_closed_so_it_blocks_nothing(world):
     enrollment = enrolled(world)
     transfer = requested(world, enrollment)
     student_leave(actor=actor(world.coordinator), student=enrollment.student, status=StudentStatus.DECEASED,
-                  on=datetime.date.today())
-    with pytest.raises(ValidationError) as refused:
-        transfer_accept(actor=actor(world.coordinator), transfer=transfer)
-    assert "已死亡" in " ".join(refused.value.messages) and "拒绝" in " ".join(refused.value.messages)
-    student = Student.objects.get(pk=enrollment.student_id)
-    assert (student.school, student.status) == (world.school, StudentStatus.DECEASED)
-    assert Transfer.objects.get().state == Transfer.State.PENDING
+                  on=timezone.localdate())
+    transfer.refresh_from_db()
+    assert transfer.state == Transfer.State.REFUSED and "毕业或死亡" in transfer.refusal_reason
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TRANSFER_REFUSE, object_id=transfer.pk).count() == 2
