@@ -24,5 +24,6 @@ def test_without_secret_key_and_debug_off_the_process_refuses_to_start():
 
 
 def test_a_development_machine_starts_without_secret_key_when_debug_is_on():
-    result = start_django(DEBUG="1")
+    # The run's own servers: without them a development process would start embedded ones in var/ and leave them.
+    result = start_django(DEBUG="1", DATABASE_URL=os.environ["DATABASE_URL"], REDIS_URL=os.environ["REDIS_URL"])
     assert result.returncode == 0, result.stderr
