@@ -4,7 +4,7 @@ A coordinator sees a transfer of another school's student only through these: th
 number the request needs, never the student's page.
 """
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from enrollment.models import (
     FOLLOWED_UP_CHANNELS,
@@ -12,18 +12,27 @@ from enrollment.models import (
     EnrollmentStatus,
     InsuranceYear,
     OtherInsurance,
+    Roster,
     School,
     StudentStatus,
     Transfer,
 )
 
 
+def transfers_with_outcome(queryset: QuerySet) -> QuerySet:
+    """Transfers with what ``transfer_outcome_text`` reads: the new school's roster state, in the same query."""
+    return queryset.select_related("student", "from_school", "to_school").annotate(
+        to_roster_state=Subquery(
+            Roster.objects.filter(school_id=OuterRef("to_school_id"), insurance_year_id=OuterRef("insurance_year_id"))
+            .values("state")[:1]
+        )
+    )
+
+
 def transfers_for_school(*, school: School):
     """Transfers in and out of ``school``, newest first, with what both sides may see."""
-    return (
-        Transfer.objects.filter(Q(from_school=school) | Q(to_school=school))
-        .select_related("student", "from_school", "to_school")
-        .order_by("-requested_at")
+    return transfers_with_outcome(Transfer.objects.filter(Q(from_school=school) | Q(to_school=school))).order_by(
+        "-requested_at"
     )
 
 

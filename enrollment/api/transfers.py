@@ -74,7 +74,9 @@ class TransferViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         user = self.request.user
         membership = membership_of(user)
-        base = Transfer.objects.select_related("student", "from_school", "to_school")
+        from enrollment.selectors_changes import transfers_with_outcome
+
+        base = transfers_with_outcome(Transfer.objects.all())
         if membership is not None and membership.role == Role.COORDINATOR:
             return base.filter(Q(from_school_id=membership.school_id) | Q(to_school_id=membership.school_id))
         return base.filter(pk__in=Transfer.objects.visible_to(user).values("pk"))

@@ -223,7 +223,12 @@ def transfer_outcome_text(transfer: Transfer) -> str:
         return ""
     if transfer.payment_status in CHARGED:
         return _("本年度已在原学校缴费（或已发起扣费），转入后不再重复缴费，原学校也不退费。")
-    roster = Roster.objects.filter(school_id=transfer.to_school_id, insurance_year_id=transfer.insurance_year_id).first()
-    if roster is not None and roster.state != RosterState.OPEN:
+    # Lists read the state in their own query (selectors_changes.transfers_with_outcome); one transfer asks.
+    if hasattr(transfer, "to_roster_state"):
+        state = transfer.to_roster_state
+    else:
+        state = Roster.objects.filter(
+            school_id=transfer.to_school_id, insurance_year_id=transfer.insurance_year_id).values_list("state", flat=True).first()
+    if state is not None and state != RosterState.OPEN:
         return _("本年度尚未缴费：已列入转入学校的参保名单，但转入学校的名单已确认，该生待补充确认后缴费。")
     return _("本年度尚未缴费：已列入转入学校的参保名单，随转入学校的名单确认后缴费。")
