@@ -227,6 +227,15 @@ def inbox_collect() -> list[tuple[str, str]]:
 # with the several middle dots of minority names made one, and no spaces.
 NAME_SQL = "regexp_replace(translate(normalize({col}, NFKC), '•・‧∙', '····'), '\\s', '', 'g')"
 
+# The student of record ``r``, looked up by the unique index on the identity number, one probe per
+# record (OFFSET 0 keeps the planner from flattening it into a hash join over every student: with
+# random_page_cost at its default it preferred reading the 200,000 students of the benchmark for a
+# 10,000-record feed, twice per feed). The decision looks the enrollment up the same way: once the
+# students were probed, the planner hashed every enrollment instead (0.09 s against 0.05 s a feed).
+STUDENT_BY_NUMBER = (
+    f"(SELECT {{columns}} FROM {Student._meta.db_table} s WHERE s.identity_number = r.identity_number OFFSET 0)"
+)
+
 
 class _TimedCursor:
     """Logs each statement's duration at DEBUG level: where a slow run spends its time."""
@@ -308,6 +317,9 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
         )
         if cursor.fetchone() is None:
             return None
+        # The statements below look rows up by index, a few ms each; their row estimates put them over
+        # jit_above_cost, and compiling them took longer (30-90 ms a statement) than running them.
+        cursor.execute("SET LOCAL jit = off")
 
         # The next insurance year per city and graduation date: the year whose coverage starts after it.
         cursor.execute("DROP TABLE IF EXISTS grad_year; DROP TABLE IF EXISTS grad_out")
@@ -329,12 +341,14 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
         # commit before the decisions below (which then see them) or wait until this feed has committed.
         # The records are matched to their students first (a materialized step): left to itself the
         # planner joined every record to every office of the city before the students, ten times the rows.
+        # Each record finds its student through the identity number's unique index (STUDENT_BY_NUMBER):
+        # a feed is a small share of the students, and a hash join read the whole student table instead.
         bulk.rosters_lock(students=bulk.RowSet(
             f"""
             WITH found AS MATERIALIZED (
                 SELECT s.id AS student_id, s.school_id, r.graduation_date
                   FROM graduates_graduaterecord r
-                  JOIN {Student._meta.db_table} s ON s.identity_number = r.identity_number
+                 CROSS JOIN LATERAL {STUDENT_BY_NUMBER.format(columns="s.id, s.school_id")} s
                  WHERE r.feed_id = %s AND r.outcome = 'pending')
             SELECT f.student_id, f.school_id, gy.year_id AS insurance_year_id
               FROM found f
@@ -375,12 +389,15 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
                          ELSE 'stopped'
                        END AS outcome
                   FROM graduates_graduaterecord r
-                  LEFT JOIN {Student._meta.db_table} s ON s.identity_number = r.identity_number
+                  LEFT JOIN LATERAL {STUDENT_BY_NUMBER.format(columns="s.id, s.name, s.status, s.school_id")} s ON true
                   LEFT JOIN {School._meta.db_table} rs ON rs.code = r.school_code
                   LEFT JOIN {School._meta.db_table} ss ON ss.id = s.school_id
                   LEFT JOIN {Office._meta.db_table} so ON so.id = ss.office_id
                   LEFT JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = r.graduation_date
-                  LEFT JOIN {Enrollment._meta.db_table} e ON e.student_id = s.id AND e.insurance_year_id = gy.year_id
+                  LEFT JOIN LATERAL (
+                        SELECT e.id, e.status, e.fee_due, e.school_id, e.insurance_year_id
+                          FROM {Enrollment._meta.db_table} e
+                         WHERE e.student_id = s.id AND e.insurance_year_id = gy.year_id OFFSET 0) e ON true
                   LEFT JOIN {Roster._meta.db_table} ro
                          ON ro.school_id = e.school_id AND ro.insurance_year_id = e.insurance_year_id
                   LEFT JOIN {InsuranceYear._meta.db_table} y ON y.id = gy.year_id
