@@ -406,8 +406,10 @@ def main():
 
     def sample(measure):
         """One measurement from the same starting point: the data as loaded, vacuumed, analyzed, checkpointed."""
+        started = time.monotonic()
         reset()
         vacuum()
+        print(f"(reset, vacuumed and checkpointed in {time.monotonic() - started:.1f}s)", flush=True)
         return measure()
 
     # Samples interleaved (old baseline, floor, run; then old baseline, run, floor; ...) on the same data,
