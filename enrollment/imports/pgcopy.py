@@ -7,7 +7,6 @@ spends storing the rows; COPY streams them in one round trip.
 """
 
 import datetime
-import io
 import json
 from collections.abc import Iterable, Sequence
 
@@ -37,22 +36,49 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequenc
     return copy_lines(cursor, table, columns, ("\t".join([copy_value(v) for v in row]) for row in rows))
 
 
+class _LineStream:
+    """A file-like ``read`` over COPY lines made on demand.
+
+    psycopg2 pulls a chunk, sends it, and pulls the next: the server stores one
+    chunk while Python formats the next, so the two cores work at once instead of
+    the whole text being built first and stored after.
+    """
+
+    def __init__(self, first: str, rest):
+        self.count = 1
+        self._pending = [first, "\n"]
+        self._size = len(first) + 1
+        self._rest = rest
+
+    def read(self, size: int = -1) -> str:
+        pending, total = self._pending, self._size
+        append = pending.append
+        for line in self._rest:
+            append(line)
+            append("\n")
+            self.count += 1
+            total += len(line) + 1
+            if total >= size > 0:
+                break
+        self._pending, self._size = [], 0
+        return "".join(pending)
+
+
+# Large enough that the per-chunk calls cost nothing, small enough that the server starts early.
+COPY_CHUNK = 256 * 1024
+
+
 def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
-    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated)."""
-    buffer = io.StringIO()
-    count = 0
-    write = buffer.write
-    for line in lines:
-        write(line)
-        write("\n")
-        count += 1
-    if not count:
+    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated), streamed."""
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
         return 0
-    buffer.seek(0)
+    stream = _LineStream(first, lines)
     quote = connection.ops.quote_name
     raw = getattr(cursor, "cursor", cursor)
-    raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buffer)
-    return count
+    raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", stream, size=COPY_CHUNK)
+    return stream.count
 
 
 _json = json.JSONEncoder(ensure_ascii=False, default=str).encode

@@ -345,18 +345,22 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
             # A school's new enrollments share a handful of decisions (paying, exempt, other channel):
             # each distinct one is formatted once, as COPY text and as the audit row's JSON.
             formatted: dict[tuple, tuple[str, str]] = {}
-            lines, audit_rows = [], []
-            for pk, (student_id, new, changes) in zip(ids, to_create, strict=True):
-                # A new enrollment's changes follow from its values alone (nothing before).
-                key = tuple(new.items())
-                text = formatted.get(key)
-                if text is None:
-                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
-                                             json_text(changes if changes is not None else _changes({}, new)))
-                lines.append(f"{pk}\t{student_id}\t{text[0]}")
-                audit_rows.append((AuditEvent.Action.ENROLLMENT_CREATE, pk, student_id, text[1]))
-            copy_lines(cursor, table, columns, lines)
-            audit += audit_rows
+            created_action = AuditEvent.Action.ENROLLMENT_CREATE
+
+            def lines():
+                # Made while the COPY streams (the server stores a chunk while the next is formatted);
+                # each line's audit row is kept for the audit COPY below.
+                for pk, (student_id, new, changes) in zip(ids, to_create, strict=True):
+                    # A new enrollment's changes follow from its values alone (nothing before).
+                    key = tuple(new.items())
+                    text = formatted.get(key)
+                    if text is None:
+                        text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
+                                                 json_text(changes if changes is not None else _changes({}, new)))
+                    audit.append((created_action, pk, student_id, text[1]))
+                    yield f"{pk}\t{student_id}\t{text[0]}"
+
+            copy_lines(cursor, table, columns, lines())
         if to_update:
             columns = [Enrollment._meta.get_field(name).column for name in TRACKED]
             temp_table_like(cursor, "enrollment_refresh_changes", table, ["id", *columns])
