@@ -46,6 +46,7 @@ class _LineStream:
 
     def __init__(self, first: str, rest):
         self.count = 1
+        self.error: BaseException | None = None
         self._pending = [first, "\n"]
         self._size = len(first) + 1
         self._rest = rest
@@ -53,13 +54,19 @@ class _LineStream:
     def read(self, size: int = -1) -> str:
         pending, total = self._pending, self._size
         append = pending.append
-        for line in self._rest:
-            append(line)
-            append("\n")
-            self.count += 1
-            total += len(line) + 1
-            if total >= size > 0:
-                break
+        try:
+            for line in self._rest:
+                append(line)
+                append("\n")
+                self.count += 1
+                total += len(line) + 1
+                if total >= size > 0:
+                    break
+        except Exception as exc:
+            # psycopg2 would turn it into "error in .read() call" and lose it: kept, the COPY
+            # ended, and raised again by copy_lines (the caller's transaction drops the rows).
+            self.error = exc
+            self._rest = iter(())
         self._pending, self._size = [], 0
         return "".join(pending)
 
@@ -69,7 +76,12 @@ COPY_CHUNK = 256 * 1024
 
 
 def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
-    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated), streamed."""
+    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated), streamed.
+
+    ``lines`` may be a generator doing real work (the import validates rows while they are sent):
+    an exception it raises ends the COPY and is raised here, for the caller's transaction to undo
+    the rows sent before it.
+    """
     lines = iter(lines)
     first = next(lines, None)
     if first is None:
@@ -78,6 +90,8 @@ def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str])
     quote = connection.ops.quote_name
     raw = getattr(cursor, "cursor", cursor)
     raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", stream, size=COPY_CHUNK)
+    if stream.error is not None:
+        raise stream.error
     return stream.count
 
 

@@ -43,3 +43,22 @@ def test_a_bad_line_stores_nothing_of_the_copy():
                 pgcopy.copy_lines(inner, "copy_probe", ["n", "label"], lines)
         cursor.execute("SELECT count(*) FROM copy_probe")
         assert cursor.fetchone()[0] == 0
+
+
+def test_an_error_raised_while_making_the_lines_reaches_the_caller_as_itself():
+    class Refused(Exception):
+        pass
+
+    def lines():
+        for n in range(3000):
+            if n == 2500:
+                raise Refused("第2501行")
+            yield f"{n}\tx"
+
+    with connection.cursor() as cursor:
+        _scratch(cursor)
+        with pytest.raises(Refused, match="第2501行"):
+            with transaction.atomic(), connection.cursor() as inner:
+                pgcopy.copy_lines(inner, "copy_probe", ["n", "label"], lines())
+        cursor.execute("SELECT count(*) FROM copy_probe")
+        assert cursor.fetchone()[0] == 0
