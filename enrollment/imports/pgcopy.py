@@ -89,7 +89,9 @@ def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str])
     stream = _LineStream(first, lines)
     quote = connection.ops.quote_name
     raw = getattr(cursor, "cursor", cursor)
-    raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", stream, size=COPY_CHUNK)
+    # Through Django's error wrapper, as a cursor call would be: a unique violation is django.db.IntegrityError.
+    with connection.wrap_database_errors:
+        raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", stream, size=COPY_CHUNK)
     if stream.error is not None:
         raise stream.error
     return stream.count

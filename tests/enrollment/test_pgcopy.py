@@ -62,3 +62,13 @@ def test_an_error_raised_while_making_the_lines_reaches_the_caller_as_itself():
                 pgcopy.copy_lines(inner, "copy_probe", ["n", "label"], lines())
         cursor.execute("SELECT count(*) FROM copy_probe")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_duplicate_key_is_djangos_integrity_error():
+    from django.db import IntegrityError
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copy_keys (n integer PRIMARY KEY)")
+        with pytest.raises(IntegrityError):
+            with transaction.atomic(), connection.cursor() as inner:
+                pgcopy.copy_lines(inner, "copy_keys", ["n"], (str(n % 2000) for n in range(3000)))
