@@ -461,13 +461,24 @@ class _StudentRows:
 _REFRESH_FIELDS = ("hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status", "document_type")
 
 
-def _as_written(*, rows: list[tuple[str, dict]], ids: list[int]) -> list[SimpleNamespace]:
-    """The students just created from ``rows`` (ids in the same order), with what the enrollment refresh reads."""
-    defaults = {name: Student._meta.get_field(name).get_default() for name in _REFRESH_FIELDS}
-    return [
-        SimpleNamespace(pk=pk, identity_number=number, **{name: values.get(name, defaults[name]) for name in _REFRESH_FIELDS})
-        for pk, (number, values) in zip(ids, rows, strict=True)
-    ]
+class _Written:
+    """The students just created from ``rows`` (ids in the same order), with what the enrollment refresh reads.
+
+    Made one by one as the refresh iterates, while its COPY streams, not all before it.
+    """
+
+    def __init__(self, rows: list[tuple[str, dict]], ids: list[int]):
+        if len(rows) != len(ids):
+            raise ValueError("one id per row")
+        self.rows, self.ids = rows, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self):
+        defaults = {name: Student._meta.get_field(name).get_default() for name in _REFRESH_FIELDS}
+        for pk, (number, values) in zip(self.ids, self.rows):  # noqa: B905 - equal lengths, checked above
+            yield SimpleNamespace(pk=pk, identity_number=number, **{name: values.get(name, defaults[name]) for name in _REFRESH_FIELDS})
 
 
 def _registered(*, where: str, params: list, fields: list[str]) -> dict[str, dict]:
@@ -581,11 +592,11 @@ def _write(*, table, school: School, year: InsuranceYear, actor: Actor, job: Job
     changed = 0
     # The new students are handed to the refresh as written (not read back); the updated ones are
     # read by id under the roster locks.
-    new_students = _as_written(rows=new_rows, ids=new_ids)
     # In slices, inside the same transaction: slicing bounds the import's memory. The
     # refresh holds plain rows, not model instances, so a slice can be large.
-    for start in range(0, len(new_students), REFRESH_CHUNK):
-        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=[], new_students=new_students[start:start + REFRESH_CHUNK])
+    for start in range(0, len(new_rows), REFRESH_CHUNK):
+        chunk = slice(start, start + REFRESH_CHUNK)
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=[], new_students=_Written(new_rows[chunk], new_ids[chunk]))
     for start in range(0, len(updated_ids), REFRESH_CHUNK):
         changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=updated_ids[start:start + REFRESH_CHUNK])
     timings["refresh_enrollments"] = round(time.perf_counter() - started, 3)
