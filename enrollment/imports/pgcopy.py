@@ -135,9 +135,19 @@ def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int |
         fields["school_id"], fields["roster_id"], fields["note"],
     ))
     esc, null = _ESCAPES, "\\N"
+    # Many rows of a batch share one changes text (a school's new enrollments): escaped once each.
+    escaped: dict[str, str] = {}
+
+    def text(changes) -> str:
+        if changes.__class__ is not str:
+            return _json(changes).translate(esc)
+        found = escaped.get(changes)
+        if found is None:
+            found = escaped[changes] = changes.translate(esc)
+        return found
+
     return copy_lines(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, (
-        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t"
-        f"{(changes if isinstance(changes, str) else _json(changes)).translate(esc)}"
+        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t{text(changes)}"
         for action, object_id, student_id, changes in rows
     ))
 

@@ -9,6 +9,7 @@ the student's enrollment for the school's current insurance year.
 import datetime
 import gc
 import logging
+import operator
 import os
 import time
 from types import SimpleNamespace
@@ -380,34 +381,37 @@ class _StudentRows:
         self.table = Student._meta.db_table
         self.columns = [f.column for f in columns]
         # Columns the file does not carry are the same for every row: formatted once.
-        varying = ["identity_number", *fields]
-        fixed = [n for n in names if n not in varying]
-        self.suffix = "\t".join(copy_value(base[n]) for n in fixed)
-        self.copy_columns = [Student._meta.get_field(n).column for n in [*varying, *fixed]]
-        # Most columns repeat a few values (sex, grade, class, birth date, flags): each distinct value
-        # of such a column is formatted once, in a dict per column (True and 1 are the same key).
-        # Names are mostly distinct: escaped directly. A validated number is letters and digits.
-        self.cached = [(n, {}) for n in fields if n != "name"]
-        self.name_at = fields.index("name") if "name" in fields else -1
+        others = [n for n in fields if n != "name"]
+        self.named = len(others) != len(fields)
+        fixed = [n for n in names if n not in {"identity_number", "name", *others}]
+        self.copy_columns = [Student._meta.get_field(n).column for n in ["identity_number", *(["name"] if self.named else []), *others, *fixed]]
+        # Apart from the number and the name, a row's values repeat (sex, grade, class, birth date, flags):
+        # each distinct combination is formatted once, with the fixed columns after it. Names are mostly
+        # distinct: escaped directly. A validated number is letters and digits, nothing to escape.
+        self.pick = (lambda row: (row[others[0]],)) if len(others) == 1 else operator.itemgetter(*others) if others else (lambda row: ())
+        self.suffix = [copy_value(base[n]) for n in fixed]
+        self.formatted: dict[tuple, str] = {}
         self.copy_value, self.escapes = copy_value, COPY_ESCAPES
+
+    def _rest(self, values: tuple) -> str:
+        # "\t" before each field: the line's number (and name) come first.
+        text = "".join("\t" + part for part in [*(self.copy_value(v) for v in values), *self.suffix])
+        self.formatted[values] = text
+        return text
 
     def lines(self, rows, *, ids=None):
         """COPY lines of (number, values) ``rows``; with ``ids``, each line starts with the next id (rows beyond them are not taken)."""
-        cached, name_at, suffix, copy_value, escapes = self.cached, self.name_at, self.suffix, self.copy_value, self.escapes
+        pick, formatted, named, copy_value, escapes = self.pick, self.formatted, self.named, self.copy_value, self.escapes
         # zip takes the next row only when an id is left for it.
         for pk, (number, row) in zip(ids, rows) if ids is not None else ((None, r) for r in rows):  # noqa: B905
-            parts = [number] if pk is None else [str(pk), number]
-            for n, known in cached:
-                value = row[n]
-                text = known.get(value)
-                if text is None:
-                    text = known[value] = copy_value(value)
-                parts.append(text)
-            if name_at >= 0:
-                value = row["name"]
-                parts.insert(name_at + (1 if pk is None else 2), copy_value(value) if value.__class__ is not str else value.translate(escapes))
-            parts.append(suffix)
-            yield "\t".join(parts)
+            key = pick(row)
+            rest = formatted.get(key) or self._rest(key)
+            start = number if pk is None else f"{pk}\t{number}"
+            if named:
+                name = row["name"]
+                yield f"{start}\t{name.translate(escapes) if name.__class__ is str else copy_value(name)}{rest}"
+            else:
+                yield f"{start}{rest}"
 
     def copy_new(self, rows, *, reserve: int) -> list[int] | None:
         """COPY the new students ``rows`` yields, as it yields them; their ids in order, or None on a taken number.
