@@ -200,3 +200,31 @@ def test_a_student_of_another_school_late_in_a_long_file_stops_a_strict_import_w
     assert "已在其他学校" in job.result["errors"][0]["message"]
     assert Student.objects.filter(school=world.school).count() == 0
     assert not Enrollment.objects.filter(school=world.school).exists()
+
+
+def test_every_column_of_the_template_lands_in_its_own_field_on_create_and_on_update(world):
+    header = ["姓名", "证件类型", "身份证号码", "性别", "出生日期", "年级", "班级", "户籍", "医疗救助", "公费医疗", "已有市民卡"]
+    first, second = files.rows(2)
+    rows = [
+        [first[0], "居民身份证", first[1], first[2], first[3], 3, "3班", "本市农村", "民政", "否", "是"],
+        [second[0], "", second[1], second[2], second[3], 7, "7班", "外省城镇", "", "是", "否"],
+    ]
+    expected = [
+        {"document_type": "resident_id", "grade": 3, "class_name": "3班", "hukou_local": True, "hukou_rural": True,
+         "medical_assistance": "civil_affairs", "public_funded_care": False, "has_citizen_card": True},
+        {"document_type": "resident_id", "grade": 7, "class_name": "7班", "hukou_local": False, "hukou_rural": False,
+         "medical_assistance": "", "public_funded_care": True, "has_citizen_card": False},
+    ]
+    fields = list(expected[0])
+
+    def stored():
+        return [Student.objects.values(*fields, "name").get(identity_number=row[2]) for row in rows]
+
+    job = _import(world, "students.xlsx", files.xlsx(rows, header=header))
+    assert job.state == Job.State.SUCCEEDED, job.result
+    assert stored() == [{**values, "name": row[0]} for values, row in zip(expected, rows, strict=True)]
+
+    rows[0][5:11], rows[1][5:11] = rows[1][5:11], rows[0][5:11]  # the two students swap every value
+    job = _import(world, "students.xlsx", files.xlsx(rows, header=header))
+    assert job.result["updated"] == 2, job.result
+    assert stored() == [{**values, "name": row[0]} for values, row in zip(reversed(expected), rows, strict=True)]
