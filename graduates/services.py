@@ -408,7 +408,7 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
                        insurance_year_id = CASE WHEN d.student_id IS NULL THEN NULL ELSE d.year_id END,
                        enrollment_id = d.enrollment_id, run_id = %(run)s
                   FROM decided d
-                 WHERE r.id = d.record_id
+                 WHERE r.id = d.record_id AND r.feed_id = %(feed)s  -- the feed's rows only, not every record ever received
              RETURNING d.record_id, d.outcome, d.student_id, d.student_status, d.school_id,
                        d.enrollment_id, d.roster_id, d.fee_due, d.graduation_date
             )
