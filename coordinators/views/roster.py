@@ -89,7 +89,6 @@ def roster(request):
         # Read only when the (cached) counts show removed students: a second look at the page stays off the table.
         "removed": selectors.removed_by_hand(roster=current)[:100]
         if current.state == RosterState.OPEN and parts.get("removed_count") else [],
-        "confirm_form": ConfirmForm(initial={"version": current.version}),
         # Late students (registered after the confirmation) waiting for the supplementary one.
         "late": supplementary_preview(roster=current) if settled else None,
         "supplementary": current.confirmations.filter(supplementary=True, reopened_at__isnull=True).order_by("confirmed_at")
