@@ -225,7 +225,8 @@ def roster_page_cache_key(
     Everything they show is in it: the roster's version and last change (every
     enrollment write bumps them), the school's data stamp (every student and
     graduate-record write changes it, by trigger), the year's fee, the school's
-    final grade and kind (suspected graduates), the day (ages) and the language.
+    final grade, kind and graduation date (suspected graduates; the school row
+    has no stamp), the day (ages) and the language.
     Read it before the data: what is then cached under it is never older than it.
     ``stamp``: the school's data stamp when the caller has read it (``roster_page_scope``).
     """
@@ -242,7 +243,7 @@ def roster_page_cache_key(
         page = 1
     parts = (
         roster.pk, roster.version, roster.state, roster.updated_at.isoformat(), stamp,
-        year.pk, str(year.fee_standard), year.fee_provisional, school.final_grade, school.kind,
+        year.pk, str(year.fee_standard), year.fee_provisional, school.final_grade, school.kind, school.graduation_date,
         today.isoformat(), which, page, language,
     )
     return "roster-page:" + hashlib.sha256(repr(parts).encode()).hexdigest()
