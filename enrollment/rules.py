@@ -292,8 +292,10 @@ def check_student(data: dict, *, final_grade: int, today: datetime.date | None =
     kind = ""
     if "document_type" in data:
         kind = _run(errors, "document_type", document_type, data["document_type"]) or ""
-    document = None
-    if "document_type" not in errors:
+    # Most rows of a list: a plainly typed resident ID number, checked in one call; any other
+    # number (or a failing one) goes through every rule below, which names what is wrong.
+    document = identity.resident_id_if_plain(data.get("identity_number"), today) if not kind else None
+    if document is None and "document_type" not in errors:
         try:
             document = identity_number(data.get("identity_number"), document_type=kind, today=today)
         except ValidationError as exc:

@@ -7,7 +7,6 @@ spends storing the rows; COPY streams them in one round trip.
 """
 
 import datetime
-import io
 import json
 from collections.abc import Iterable, Sequence
 
@@ -37,22 +36,65 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequenc
     return copy_lines(cursor, table, columns, ("\t".join([copy_value(v) for v in row]) for row in rows))
 
 
+class _LineStream:
+    """A file-like ``read`` over COPY lines made on demand.
+
+    psycopg2 pulls a chunk, sends it, and pulls the next: the server stores one
+    chunk while Python formats the next, so the two cores work at once instead of
+    the whole text being built first and stored after.
+    """
+
+    def __init__(self, first: str, rest):
+        self.count = 1
+        self.error: BaseException | None = None
+        self._pending = [first, "\n"]
+        self._size = len(first) + 1
+        self._rest = rest
+
+    def read(self, size: int = -1) -> str:
+        pending, total = self._pending, self._size
+        append = pending.append
+        try:
+            for line in self._rest:
+                append(line)
+                append("\n")
+                self.count += 1
+                total += len(line) + 1
+                if total >= size > 0:
+                    break
+        except Exception as exc:
+            # psycopg2 would turn it into "error in .read() call" and lose it: kept, the COPY
+            # ended, and raised again by copy_lines (the caller's transaction drops the rows).
+            self.error = exc
+            self._rest = iter(())
+        self._pending, self._size = [], 0
+        return "".join(pending)
+
+
+# Large enough that the per-chunk calls cost nothing, small enough that the server starts early.
+COPY_CHUNK = 256 * 1024
+
+
 def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
-    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated)."""
-    buffer = io.StringIO()
-    count = 0
-    write = buffer.write
-    for line in lines:
-        write(line)
-        write("\n")
-        count += 1
-    if not count:
+    """COPY lines already in COPY's text format (fields escaped with ``copy_value``, tab-separated), streamed.
+
+    ``lines`` may be a generator doing real work (the import validates rows while they are sent):
+    an exception it raises ends the COPY and is raised here, for the caller's transaction to undo
+    the rows sent before it.
+    """
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
         return 0
-    buffer.seek(0)
+    stream = _LineStream(first, lines)
     quote = connection.ops.quote_name
     raw = getattr(cursor, "cursor", cursor)
-    raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buffer)
-    return count
+    # Through Django's error wrapper, as a cursor call would be: a unique violation is django.db.IntegrityError.
+    with connection.wrap_database_errors:
+        raw.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", stream, size=COPY_CHUNK)
+    if stream.error is not None:
+        raise stream.error
+    return stream.count
 
 
 _json = json.JSONEncoder(ensure_ascii=False, default=str).encode
@@ -93,9 +135,19 @@ def copy_audit(cursor, *, fields: dict, at, rows: Iterable[tuple[str, int, int |
         fields["school_id"], fields["roster_id"], fields["note"],
     ))
     esc, null = _ESCAPES, "\\N"
+    # Many rows of a batch share one changes text (a school's new enrollments): escaped once each.
+    escaped: dict[str, str] = {}
+
+    def text(changes) -> str:
+        if changes.__class__ is not str:
+            return _json(changes).translate(esc)
+        found = escaped.get(changes)
+        if found is None:
+            found = escaped[changes] = changes.translate(esc)
+        return found
+
     return copy_lines(cursor, AuditEvent._meta.db_table, AUDIT_COLUMNS, (
-        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t"
-        f"{(changes if isinstance(changes, str) else _json(changes)).translate(esc)}"
+        f"{prefix}\t{action}\t{object_id}\t{null if student_id is None else student_id}\t{text(changes)}"
         for action, object_id, student_id, changes in rows
     ))
 

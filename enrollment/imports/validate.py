@@ -3,7 +3,7 @@
 import datetime
 import operator
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -93,6 +93,24 @@ def find_header(rows: list[list]) -> tuple[int, dict[str, int], list[str]]:
 
 
 def parse(table: Table, *, final_grade: int, today: datetime.date | None = None, progress: Callable[[int, int], None] | None = None) -> ParsedFile:
+    """Check every row of the table; the file's verdict (header, limits) raises ``FileRejected``."""
+    parsed, checked = parse_start(table, final_grade=final_grade, today=today, progress=progress)
+    for _valid in checked:
+        pass
+    return parsed
+
+
+def parse_start(
+    table: Table, *, final_grade: int, today: datetime.date | None = None, progress: Callable[[int, int], None] | None = None,
+) -> tuple[ParsedFile, Iterator[tuple[str, dict]]]:
+    """Find and check the header now; return the file and an iterator that checks the rows as it is read.
+
+    The iterator yields each valid row (identity number, normalised values) as soon as it is
+    checked, so a caller can write it while the next rows are checked (the import streams new
+    students into COPY this way). Errors collect in ``ParsedFile.errors``; a file-level verdict
+    (too many rows, no data) is raised by the iterator. ``ParsedFile.total`` is final once the
+    iterator is exhausted.
+    """
     today = today or timezone.localdate()
     head: list[list] = []
     rows = table.rows
@@ -116,16 +134,19 @@ def parse(table: Table, *, final_grade: int, today: datetime.date | None = None,
             code="too_many_rows",
         )
     parsed = ParsedFile(header=header, columns=columns, total=data_rows)
-    first_row_number = 1
 
     def remaining():
         yield from head[header_index + 1:]
         yield from rows
 
+    return parsed, _checked_rows(parsed, remaining(), first_number=header_index + 2, final_grade=final_grade, today=today, progress=progress)
+
+
+def _checked_rows(parsed: ParsedFile, rows, *, first_number: int, final_grade: int, today: datetime.date, progress) -> Iterator[tuple[str, dict]]:
     seen_rows = 0
     max_rows = settings.IMPORT_MAX_ROWS  # a lazy setting: read once, not per row
-    for offset, row in enumerate(remaining()):
-        number = first_row_number + header_index + 1 + offset
+    for offset, row in enumerate(rows):
+        number = first_number + offset
         first = row[0] if row else None
         # A first cell with text is not blank: the per-cell scan only for the other rows.
         if not (first.__class__ is str and first and not first.isspace()) and all(_blank(c) for c in row):
@@ -135,16 +156,18 @@ def parse(table: Table, *, final_grade: int, today: datetime.date | None = None,
             raise FileRejected(
                 _("文件数据行超过单次导入上限%(limit)d行；请分成多个文件导入。") % {"limit": max_rows}, code="too_many_rows"
             )
-        _parse_row(parsed, row, number, final_grade=final_grade, today=today)
+        valid = _parse_row(parsed, row, number, final_grade=final_grade, today=today)
         if progress and seen_rows % PROGRESS_EVERY == 0:
             progress(seen_rows, parsed.total)
+        if valid is not None:
+            yield valid
     if seen_rows == 0:
         raise FileRejected(_("表头下面没有学生数据。"), code="empty_sheet")
     parsed.total = seen_rows
-    return parsed
 
 
-def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, today: datetime.date) -> None:
+def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, today: datetime.date) -> tuple[str, dict] | None:
+    """Check one row: its (identity number, values) when valid, else None with its errors recorded."""
     columns = parsed.columns
     if len(row) > parsed.last_column:
         data = dict(zip(columns, parsed.pick(row), strict=True))
@@ -161,8 +184,9 @@ def _parse_row(parsed: ParsedFile, row: list, number: int, *, final_grade: int, 
     if errors:
         parsed.errors.extend(errors)
         parsed.raw_rows[number] = list(row)
-        return
+        return None
     parsed.row_of[number_id] = number
     parsed.valid[number_id] = values
+    return number_id, values
 
 

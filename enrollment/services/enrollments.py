@@ -6,6 +6,8 @@ whichever door the change came through. Every write takes the roster lock
 first: the window and the roster's state are enforced here, not by callers.
 """
 
+from collections.abc import Collection
+from itertools import chain
 from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
@@ -209,13 +211,16 @@ def enrollment_restore(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
 
 
 @transaction.atomic
-def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[int] | None = None, new_students: list | None = None) -> int:
+def enrollments_refresh_bulk(
+    *, actor: Actor, roster: Roster, student_ids: list[int] | None = None, new_students: Collection | None = None,
+) -> int:
     """Refresh the enrollments of a school's students (all, or ``student_ids``) in a few statements.
 
     ``new_students``: students of the school the calling transaction has just created, as plain
     rows (pk, identity_number, hukou_local, hukou_rural, medical_assistance, public_funded_care,
-    status, document_type). No one else can see them yet and they have no enrollment, so they are
-    not read back (an import of 50,000 new students would read them all again).
+    status, document_type), any collection (it is iterated once, while the COPY streams). No one
+    else can see them yet and they have no enrollment, so they are not read back (an import of
+    50,000 new students would read them all again).
 
     Returns how many enrollments were created or changed. One audit row per
     changed enrollment, written by COPY.
@@ -227,8 +232,6 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
         students, existing, rosters = [], {}, _lock_rosters(school_ids={school.pk}, insurance_year=year, target_school_id=school.pk)
     else:
         students, existing, rosters = _load_pg(school=school, year=year, student_ids=student_ids)
-    if new_students:
-        students = [*students, *new_students]
     rules = routing.rules_for(year)
     # The register is read for the whole school, not the id list: a few rows
     # too many cost nothing, an IN list of ten thousand ids costs a lot to build.
@@ -236,29 +239,39 @@ def enrollments_refresh_bulk(*, actor: Actor, roster: Roster, student_ids: list[
 
     now = timezone.now()
     auto = auto_removal_reasons()
-    to_create, to_update, touched = [], [], set()
+    to_update, touched = [], set()
+    fresh = []  # students without an enrollment of the year: decided while their COPY streams
     for student in students:
         current = existing.get(student.pk)
+        if current is None:
+            fresh.append(student)
+            continue
         new = _target(
             student=student, school=school, year=year, rules=rules,
             exemptions=exemptions.get(student.identity_number, ()), existing=current, auto=auto,
         )
-        if current is None:
-            # A new enrollment's changes follow from its values alone: _write_pg makes them once per distinct decision.
-            to_create.append((student.pk, new, None))
-            touched.add(new["school_id"])
-            continue
         old = _snapshot(current)
         changes = _changes(old, new)
         if not changes:
             continue
         to_update.append((current.pk, student.pk, new, changes))
         touched.update({new["school_id"], old.get("school_id")} - {None})
+    creating = len(fresh) + len(new_students or ())
+    if creating:
+        touched.add(school.pk)  # a new enrollment is always at the student's school
 
-    _write_pg(actor=actor, roster=roster, year=year, to_create=to_create, to_update=to_update, now=now)
+    def to_create():
+        # A new enrollment's changes follow from its values alone: _write_pg makes them once per distinct decision.
+        for student in chain(fresh, new_students or ()):
+            yield student.pk, _target(
+                student=student, school=school, year=year, rules=rules,
+                exemptions=exemptions.get(student.identity_number, ()), existing=None, auto=auto,
+            ), None
+
+    _write_pg(actor=actor, roster=roster, year=year, to_create=to_create(), create_count=creating, to_update=to_update, now=now)
     for school_id in touched:
         roster_touch(roster=rosters[school_id])
-    return len(to_create) + len(to_update)
+    return creating + len(to_update)
 
 
 def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list, dict, dict[int, Roster]]:
@@ -310,7 +323,7 @@ def _load_pg(*, school: School, year: InsuranceYear, student_ids) -> tuple[list,
     return students, existing, rosters
 
 
-def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, to_update, now) -> None:
+def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, create_count: int, to_update, now) -> None:
     """New enrollments and their audit rows by COPY; changed ones by one UPDATE .. FROM a COPY-filled scratch table.
 
     Ids of the new rows are taken from the table's sequence first, so the audit
@@ -327,13 +340,13 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
         temp_table_like,
     )
 
-    if not to_create and not to_update:
+    if not create_count and not to_update:
         return
     table = Enrollment._meta.db_table
     audit = []
     with connection.cursor() as cursor:
-        if to_create:
-            ids = next_ids(cursor, table, len(to_create))
+        if create_count:
+            ids = next_ids(cursor, table, create_count)
             fields = _columns()
             decided = set(TRACKED) | {"student_id"}
             fixed = {f.attname: f.get_default() for f in fields if f.attname not in decided}
@@ -345,18 +358,22 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, t
             # A school's new enrollments share a handful of decisions (paying, exempt, other channel):
             # each distinct one is formatted once, as COPY text and as the audit row's JSON.
             formatted: dict[tuple, tuple[str, str]] = {}
-            lines, audit_rows = [], []
-            for pk, (student_id, new, changes) in zip(ids, to_create, strict=True):
-                # A new enrollment's changes follow from its values alone (nothing before).
-                key = tuple(new.items())
-                text = formatted.get(key)
-                if text is None:
-                    text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
-                                             json_text(changes if changes is not None else _changes({}, new)))
-                lines.append(f"{pk}\t{student_id}\t{text[0]}")
-                audit_rows.append((AuditEvent.Action.ENROLLMENT_CREATE, pk, student_id, text[1]))
-            copy_lines(cursor, table, columns, lines)
-            audit += audit_rows
+            created_action = AuditEvent.Action.ENROLLMENT_CREATE
+
+            def lines():
+                # Made while the COPY streams (the server stores a chunk while the next is formatted);
+                # each line's audit row is kept for the audit COPY below.
+                for pk, (student_id, new, changes) in zip(ids, to_create, strict=True):
+                    # A new enrollment's changes follow from its values alone (nothing before).
+                    key = tuple(new.items())
+                    text = formatted.get(key)
+                    if text is None:
+                        text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
+                                                 json_text(changes if changes is not None else _changes({}, new)))
+                    audit.append((created_action, pk, student_id, text[1]))
+                    yield f"{pk}\t{student_id}\t{text[0]}"
+
+            copy_lines(cursor, table, columns, lines())
         if to_update:
             columns = [Enrollment._meta.get_field(name).column for name in TRACKED]
             temp_table_like(cursor, "enrollment_refresh_changes", table, ["id", *columns])

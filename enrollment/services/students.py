@@ -9,6 +9,7 @@ the student's enrollment for the school's current insurance year.
 import datetime
 import gc
 import logging
+import operator
 import os
 import time
 from types import SimpleNamespace
@@ -24,7 +25,7 @@ from enrollment import exports, identity, rules
 from enrollment.imports.errors import FileRejected
 from enrollment.imports.reader import read_table
 from enrollment.imports.sniff import sniff
-from enrollment.imports.validate import ParsedFile, parse
+from enrollment.imports.validate import ParsedFile, parse_start
 from enrollment.models import (
     AuditAction,
     AuditEvent,
@@ -333,23 +334,22 @@ def _run(job: Job, actor: Actor) -> tuple[dict, str]:
     started = time.perf_counter()
     kind = sniff(path, job.input_name)
     table = read_table(path, kind, job.input_name)
-    parsed = parse(table, final_grade=school.final_grade, progress=_progress(job))
-    timings = {"read_validate": round(time.perf_counter() - started, 3)}
-    job.total = parsed.total
-    job.progress = parsed.total
+    timings = {"read": round(time.perf_counter() - started, 3)}
 
     counts = {"created": 0, "updated": 0, "unchanged": 0, "enrollments_changed": 0}
     error = ""
     try:
         with transaction.atomic():
-            counts = _write(parsed=parsed, school=school, year=year, actor=actor, job=job, mode=mode, timings=timings)
+            parsed, counts = _write(table=table, school=school, year=year, actor=actor, job=job, mode=mode, timings=timings)
             started = time.perf_counter()
         # The commit checks the deferred foreign keys of every row written.
         timings["commit"] = round(time.perf_counter() - started, 3)
-    except _NothingWritten:
+    except _NothingWritten as refused:
+        parsed = refused.parsed
         error = _("共有%(n)d行有错误。按“有错误则全部不导入”方式，本次未导入任何学生；请下载错误报告，改正后重新导入整个文件。") % {
             "n": len({e.row for e in parsed.errors})
         }
+    job.total = job.progress = parsed.total
     rejected = len({e.row for e in parsed.errors})
     started = time.perf_counter()
     if parsed.errors:
@@ -363,113 +363,138 @@ def _run(job: Job, actor: Actor) -> tuple[dict, str]:
     return result, error
 
 
-def _upsert(*, rows: list[tuple[str, dict]], new: set[str], school: School, fields: list[str], now) -> list[int]:
-    """Insert the new students and update the changed ones by identity number; return their ids.
+class _StudentRows:
+    """New students by COPY, changed ones by one upsert: the import's writes to the student table.
 
-    New students (``new``: not registered when read under the roster lock) are
-    COPied straight into the table with ids taken from its sequence first: one
-    pass over the rows, as a bare COPY would make. Changed ones are COPied as
-    plain tuples into a scratch table and written with one ``INSERT .. SELECT ..
-    ON CONFLICT (identity_number) DO UPDATE .. RETURNING id``. The ORM's per-field
-    preparation of bulk_create costs more than the statements on large imports.
+    The ORM's per-field preparation of bulk_create costs more than the statements on
+    large imports; COPY sends the rows in one stream.
     """
-    if not rows:
-        return []
-    from enrollment.imports.pgcopy import COPY_ESCAPES, copy_lines, copy_value, next_ids, temp_table_like
 
-    columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
-    base = {f.attname: (f.get_default() if f.has_default() else None) for f in columns}
-    base.update({"school_id": school.pk, "created_at": now, "updated_at": now})
-    names = [f.attname for f in columns]
-    quoted = ", ".join(f'"{f.column}"' for f in columns)
-    assignments = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in fields + ["updated_at"])
-    table = Student._meta.db_table
-    # Columns the file does not carry are the same for every row: formatted once.
-    varying = ["identity_number", *fields]
-    fixed = [n for n in names if n not in varying]
-    suffix = "\t".join(copy_value(base[n]) for n in fixed)
-    copy_columns = [Student._meta.get_field(n).column for n in [*varying, *fixed]]
+    def __init__(self, *, school: School, fields: list[str], now):
+        from enrollment.imports.pgcopy import COPY_ESCAPES, copy_value
 
-    # Most columns repeat a few values (sex, grade, class, birth date, flags): each distinct value
-    # of such a column is formatted once, in a dict per column (True and 1 are the same key).
-    # Names are mostly distinct: escaped directly. A validated number is letters and digits.
-    cached = [(n, {}) for n in fields if n != "name"]
-    name_at = fields.index("name") if "name" in fields else -1
+        columns = [f for f in Student._meta.concrete_fields if not f.primary_key]
+        base = {f.attname: (f.get_default() if f.has_default() else None) for f in columns}
+        base.update({"school_id": school.pk, "created_at": now, "updated_at": now})
+        names = [f.attname for f in columns]
+        self.fields = fields
+        self.table = Student._meta.db_table
+        self.columns = [f.column for f in columns]
+        # Columns the file does not carry are the same for every row: formatted once.
+        others = [n for n in fields if n != "name"]
+        self.named = len(others) != len(fields)
+        fixed = [n for n in names if n not in {"identity_number", "name", *others}]
+        self.copy_columns = [Student._meta.get_field(n).column for n in ["identity_number", *(["name"] if self.named else []), *others, *fixed]]
+        # Apart from the number and the name, a row's values repeat (sex, grade, class, birth date, flags):
+        # each distinct combination is formatted once, with the fixed columns after it. Names are mostly
+        # distinct: escaped directly. A validated number is letters and digits, nothing to escape.
+        self.pick = (lambda row: (row[others[0]],)) if len(others) == 1 else operator.itemgetter(*others) if others else (lambda row: ())
+        self.suffix = [copy_value(base[n]) for n in fixed]
+        self.formatted: dict[tuple, str] = {}
+        self.copy_value, self.escapes = copy_value, COPY_ESCAPES
 
-    def lines(selected):
-        for number, row in selected:
-            parts = [number]
-            for n, known in cached:
-                value = row[n]
-                text = known.get(value)
-                if text is None:
-                    text = known[value] = copy_value(value)
-                parts.append(text)
-            if name_at >= 0:
-                value = row["name"]
-                parts.insert(name_at + 1, copy_value(value) if value.__class__ is not str else value.translate(COPY_ESCAPES))
-            parts.append(suffix)
-            yield "\t".join(parts)
+    def _rest(self, values: tuple) -> str:
+        # "\t" before each field: the line's number (and name) come first.
+        text = "".join("\t" + part for part in [*(self.copy_value(v) for v in values), *self.suffix])
+        self.formatted[values] = text
+        return text
 
-    created = [(number, row) for number, row in rows if number in new]
-    changed = [(number, row) for number, row in rows if number not in new]
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        if created:
-            ids = next_ids(cursor, table, len(created))
+    def lines(self, rows, *, ids=None):
+        """COPY lines of (number, values) ``rows``; with ``ids``, each line starts with the next id (rows beyond them are not taken)."""
+        pick, formatted, named, copy_value, escapes = self.pick, self.formatted, self.named, self.copy_value, self.escapes
+        # zip takes the next row only when an id is left for it.
+        for pk, (number, row) in zip(ids, rows) if ids is not None else ((None, r) for r in rows):  # noqa: B905
+            key = pick(row)
+            rest = formatted.get(key) or self._rest(key)
+            start = number if pk is None else f"{pk}\t{number}"
+            if named:
+                name = row["name"]
+                yield f"{start}\t{name.translate(escapes) if name.__class__ is str else copy_value(name)}{rest}"
+            else:
+                yield f"{start}{rest}"
+
+    def copy_new(self, rows, *, reserve: int) -> list[int] | None:
+        """COPY the new students ``rows`` yields, as it yields them; their ids in order, or None on a taken number.
+
+        Ids are taken from the sequence before the COPY (``reserve`` of them, the
+        least the file can need), so the enrollments can name the students without
+        reading them back; rows beyond them go in a further round. None: a number
+        was registered (at another school) and nothing of the COPY was kept.
+        """
+        from enrollment.imports.pgcopy import copy_lines, next_ids
+
+        rows = iter(rows)
+        ids: list[int] = []
+        want = max(reserve, 1)
+        with connection.cursor() as cursor:
             try:
                 with transaction.atomic():
-                    copy_lines(cursor, table, ["id", *copy_columns], (
-                        f"{pk}\t{line}" for pk, line in zip(ids, lines(created), strict=True)
-                    ))
+                    while True:
+                        batch = next_ids(cursor, self.table, want)
+                        sent = copy_lines(cursor, self.table, ["id", *self.copy_columns], self.lines(rows, ids=batch))
+                        ids += batch[:sent]
+                        if sent < len(batch):
+                            return ids
+                        want = max(reserve, 1000)
             except IntegrityError:
-                # Someone registered one of these numbers (at another school) after they were read
-                # under the roster lock: roll back rather than overwrite their record.
-                return []
-        if changed:
+                return None
+
+    def update_changed(self, rows: list[tuple[str, dict]]) -> list[int]:
+        """Write ``rows`` over the registered students of the school; their ids (fewer: one moved away)."""
+        from enrollment.imports.pgcopy import copy_lines, temp_table_like
+
+        if not rows:
+            return []
+        quoted = ", ".join(f'"{c}"' for c in self.columns)
+        assignments = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in self.fields + ["updated_at"])
+        with connection.cursor() as cursor:
             # COPY into a scratch table, then one INSERT .. SELECT: the rows cross the wire
             # in one stream and the upsert is a single statement.
-            temp_table_like(cursor, "student_import_rows", table, [f.column for f in columns])
-            copy_lines(cursor, "student_import_rows", copy_columns, lines(changed))
+            temp_table_like(cursor, "student_import_rows", self.table, self.columns)
+            copy_lines(cursor, "student_import_rows", self.copy_columns, self.lines(rows))
             # Only the file's own school may be updated: a row of another school (registered
             # concurrently) is left alone and shows up as a missing id, which rolls back.
             cursor.execute(
-                f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM student_import_rows '
+                f'INSERT INTO "{self.table}" ({quoted}) SELECT {quoted} FROM student_import_rows '
                 f'ON CONFLICT ("identity_number") DO UPDATE SET {assignments} '
-                f'WHERE "{table}"."school_id" = EXCLUDED."school_id" RETURNING "id"'
+                f'WHERE "{self.table}"."school_id" = EXCLUDED."school_id" RETURNING "id"'
             )
-            ids += [r[0] for r in cursor.fetchall()]
-    return ids
+            return [r[0] for r in cursor.fetchall()]
 
 
 _REFRESH_FIELDS = ("hukou_local", "hukou_rural", "medical_assistance", "public_funded_care", "status", "document_type")
 
 
-def _as_written(*, rows: list[tuple[str, dict]], ids: list[int], school: School) -> list[SimpleNamespace]:
-    """The students just created from ``rows`` (ids in the same order), with what the enrollment refresh reads."""
-    defaults = {name: Student._meta.get_field(name).get_default() for name in _REFRESH_FIELDS}
-    return [
-        SimpleNamespace(pk=pk, identity_number=number, **{name: values.get(name, defaults[name]) for name in _REFRESH_FIELDS})
-        for pk, (number, values) in zip(ids[:len(rows)], rows, strict=True)  # the updated ones follow in ids
-    ]
+class _Written:
+    """The students just created from ``rows`` (ids in the same order), with what the enrollment refresh reads.
+
+    Made one by one as the refresh iterates, while its COPY streams, not all before it.
+    """
+
+    def __init__(self, rows: list[tuple[str, dict]], ids: list[int]):
+        if len(rows) != len(ids):
+            raise ValueError("one id per row")
+        self.rows, self.ids = rows, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self):
+        defaults = {name: Student._meta.get_field(name).get_default() for name in _REFRESH_FIELDS}
+        for pk, (number, values) in zip(self.ids, self.rows):  # noqa: B905 - equal lengths, checked above
+            yield SimpleNamespace(pk=pk, identity_number=number, **{name: values.get(name, defaults[name]) for name in _REFRESH_FIELDS})
 
 
-def _existing(numbers: list[str], fields: list[str]) -> dict[str, dict]:
-    """Registered students among ``numbers``, by identity number, with the fields the file carries."""
-    existing: dict[str, dict] = {}
-    # One array parameter: tens of thousands of IN placeholders cost more to build than the query to run.
+def _registered(*, where: str, params: list, fields: list[str]) -> dict[str, dict]:
+    """Registered students matching ``where``, by identity number, with the fields the file carries."""
+    registered: dict[str, dict] = {}
     columns = ["id", "identity_number", "school_id", *(Student._meta.get_field(f).column for f in fields)]
     keys = ["pk", "identity_number", "school_id", *fields]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" '
-            f"WHERE identity_number = ANY(%s::varchar[])",
-            # One array literal (validated numbers are digits and X, nothing to quote): see pgcopy.int_array.
-            ["{" + ",".join(numbers) + "}"],
-        )
+        cursor.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{Student._meta.db_table}" WHERE {where}', params)
         for r in cursor.fetchall():
-            existing[r[1]] = dict(zip(keys, r, strict=True))
-    return existing
+            registered[r[1]] = dict(zip(keys, r, strict=True))
+    return registered
 
 
 def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school: School, roster_id: int, note: str, now) -> None:
@@ -487,60 +512,101 @@ def _audit_updates(*, actor: Actor, updated_rows: list[tuple[int, dict]], school
 class _NothingWritten(Exception):
     """Raised inside the write transaction to roll it back in strict mode."""
 
+    def __init__(self, parsed: ParsedFile):
+        super().__init__()
+        self.parsed = parsed
 
-def _write(*, parsed: ParsedFile, school: School, year: InsuranceYear, actor: Actor, job: Job, mode: str, timings: dict) -> dict:
+
+def _race() -> ValidationError:
+    # Someone registered one of these numbers at another school between the check and the write:
+    # rolled back rather than overwrite their record.
+    return ValidationError(_("导入过程中有学生被其他学校同时登记，本次未导入任何数据；请重新导入。"), code="race")
+
+
+def _write(*, table, school: School, year: InsuranceYear, actor: Actor, job: Job, mode: str, timings: dict) -> tuple[ParsedFile, dict]:
+    """Check the file and write it, in the caller's transaction: (the checked file, counts).
+
+    The new students are sent to the database while the rows are still being checked
+    (the server stores one chunk while Python checks the next); a wrong row in strict
+    mode rolls everything back, so nothing of a refused file stays.
+    """
     from enrollment.services.enrollments import enrollments_refresh_bulk
 
     started = time.perf_counter()
-    # Taken before reading existing rows, so the register cannot change under the
-    # comparison and a confirmation cannot slip between check and write.
+    # Taken before the file is read, so the register cannot change under the comparison
+    # and a confirmation cannot slip between check and write.
     roster = roster_lock_for_change(school=school, insurance_year=year)
+    # No progress while checking: the rows are checked inside the COPY, which holds the connection.
+    parsed, checked = parse_start(table, final_grade=school.final_grade)
     fields = parsed.fields
-    existing = _existing(list(parsed.valid), fields)
-    for number, row in existing.items():
-        if row["school_id"] != school.pk:
-            parsed.reject(number, _other_school_message(), str(_("身份证号码")))
-    if parsed.errors and mode == MODE_STRICT:
-        raise _NothingWritten
+    registered = _registered(where="school_id = %s", params=[school.pk], fields=fields)
     now = timezone.now()
-    created, updated_rows, rows = 0, [], []
-    for number, values in parsed.valid.items():
-        current = existing.get(number)
-        if current is None:
-            created += 1
-        else:
-            changes = {k: [current[k], values[k]] for k in fields if current[k] != values[k]}
-            if not changes:
-                continue
+    writer = _StudentRows(school=school, fields=fields, now=now)
+    new_rows, known_rows = [], []
+
+    def new_only():
+        for number, values in checked:
+            if number in registered:
+                known_rows.append((number, values))
+            else:
+                new_rows.append((number, values))
+                yield number, values
+
+    # Every registered student may be in the file: the file needs at least that many new ids.
+    new_ids = writer.copy_new(new_only(), reserve=parsed.total - len(registered))
+    if new_ids is None:
+        # A number of the file is registered at another school; nothing of the COPY was kept. The
+        # rest of the file is checked, then compared with every registered number, as a small file is.
+        for _rest in checked:
+            pass
+        # One array parameter: tens of thousands of IN placeholders cost more to build than the query.
+        # Validated numbers are digits and letters, nothing to quote (see pgcopy.int_array).
+        registered = _registered(where="identity_number = ANY(%s::varchar[])", params=["{" + ",".join(parsed.valid) + "}"], fields=fields)
+        for number, row in registered.items():
+            if row["school_id"] != school.pk:
+                parsed.reject(number, _other_school_message(), str(_("身份证号码")))
+        if parsed.errors and mode == MODE_STRICT:
+            raise _NothingWritten(parsed)
+        new_rows = [(n, v) for n, v in parsed.valid.items() if n not in registered]
+        known_rows = [(n, v) for n, v in parsed.valid.items() if n in registered]
+        new_ids = writer.copy_new(new_rows, reserve=len(new_rows))
+        if new_ids is None:
+            raise _race()
+    elif parsed.errors and mode == MODE_STRICT:
+        raise _NothingWritten(parsed)
+
+    updated_rows, changed_rows = [], []
+    for number, values in known_rows:
+        current = registered[number]
+        changes = {k: [current[k], values[k]] for k in fields if current[k] != values[k]}
+        if changes:
             updated_rows.append((current["pk"], changes))
-        rows.append((number, values))
-    student_ids = _upsert(rows=rows, new=set(parsed.valid) - set(existing), school=school, fields=fields, now=now)
-    written = rows
-    if len(student_ids) != len(written):
-        # Someone registered one of these numbers at another school between the check and the upsert:
-        # roll back rather than overwrite their record.
-        raise ValidationError(_("导入过程中有学生被其他学校同时登记，本次未导入任何数据；请重新导入。"), code="race")
+            changed_rows.append((number, values))
+    updated_ids = writer.update_changed(changed_rows)
+    if len(updated_ids) != len(changed_rows):
+        raise _race()
     _audit_updates(actor=actor, updated_rows=updated_rows, school=school, roster_id=roster.pk, note=f"job {job.pk}", now=now)
     audit_record(
         actor=actor, action=AuditEvent.Action.STUDENT_IMPORT, obj=job, school_id=school.pk, roster_id=roster.pk,
-        changes={"created": created, "updated": len(updated_rows), "rejected_rows": len({e.row for e in parsed.errors})},
+        changes={"created": len(new_rows), "updated": len(updated_rows), "rejected_rows": len({e.row for e in parsed.errors})},
         note=job.input_name,
     )
-    timings["upsert_students"] = round(time.perf_counter() - started, 3)
+    timings["check_write_students"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     changed = 0
-    # The new students come first in student_ids, in the order of ``rows``: they are handed to the
-    # refresh as written (not read back); the updated ones are read by id under the roster locks.
-    new_students = _as_written(rows=[(n, v) for n, v in rows if n not in existing], ids=student_ids, school=school)
-    updated_ids = student_ids[len(new_students):]
+    # The new students are handed to the refresh as written (not read back); the updated ones are
+    # read by id under the roster locks.
     # In slices, inside the same transaction: slicing bounds the import's memory. The
     # refresh holds plain rows, not model instances, so a slice can be large.
-    for start in range(0, len(new_students), REFRESH_CHUNK):
-        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=[], new_students=new_students[start:start + REFRESH_CHUNK])
+    for start in range(0, len(new_rows), REFRESH_CHUNK):
+        chunk = slice(start, start + REFRESH_CHUNK)
+        changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=[], new_students=_Written(new_rows[chunk], new_ids[chunk]))
     for start in range(0, len(updated_ids), REFRESH_CHUNK):
         changed += enrollments_refresh_bulk(actor=actor, roster=roster, student_ids=updated_ids[start:start + REFRESH_CHUNK])
     timings["refresh_enrollments"] = round(time.perf_counter() - started, 3)
-    return {"created": created, "updated": len(updated_rows), "unchanged": len(parsed.valid) - len(written), "enrollments_changed": changed}
+    counts = {"created": len(new_rows), "updated": len(updated_rows), "unchanged": len(parsed.valid) - len(new_rows) - len(changed_rows),
+              "enrollments_changed": changed}
+    return parsed, counts
 
 
 # --- Export -----------------------------------------------------------------

@@ -153,3 +153,78 @@ def test_task_run_twice_imports_once(world, django_capture_on_commit_callbacks):
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED and job.result["created"] == 3
     assert AuditEvent.objects.filter(action="student_import").count() == 1
+
+
+def test_next_years_list_with_leavers_and_newcomers_registers_each_newcomer_with_their_own_enrollment(world):
+    from enrollment.models import Channel, ChannelRule
+
+    ChannelRule.objects.create(insurance_year=world.year, order=1, condition="rural_hukou", channel=Channel.VILLAGE_COMMITTEE)
+    _import(world, "last-year.xlsx", files.xlsx(files.rows(10)))
+    kept = files.rows(6)
+    kept[1][5] = "6班"
+    # More newcomers than the register's leavers (4): the new students need ids beyond the first round.
+    newcomers = [files.student_row(seq, hukou="本市农村" if seq % 2 else "本市城镇") for seq in range(20, 28)]
+    job = _import(world, "this-year.xlsx", files.xlsx(kept + newcomers))
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert (job.result["created"], job.result["updated"], job.result["unchanged"]) == (8, 1, 5)
+    for row in newcomers:
+        enrollment = Enrollment.objects.get(student__identity_number=row[1], insurance_year=world.year)
+        assert enrollment.school == world.school and enrollment.student.name == row[0]
+        assert (enrollment.channel == Channel.VILLAGE_COMMITTEE) == (row[6] == "本市农村"), row
+        created = AuditEvent.objects.get(action=AuditEvent.Action.ENROLLMENT_CREATE, object_id=str(enrollment.pk))
+        assert created.student_id == enrollment.student_id
+    assert Student.objects.filter(school=world.school).count() == 18
+
+
+def _long(count: int) -> list[list]:
+    # A thousand numbers per birth date (the sequence has three digits).
+    return [files.student_row(n % 1000, birth=datetime.date(2012, 4, 1) + datetime.timedelta(days=n // 1000)) for n in range(count)]
+
+
+def test_a_wrong_last_row_of_a_long_file_leaves_nothing_written_in_strict_mode(world):
+    data = _long(2500)  # sent to the database in several chunks before the last row is checked
+    data[-1][4] = 15
+    job = _import(world, "students.xlsx", files.xlsx(data))
+    assert job.state == Job.State.FAILED
+    assert job.result["errors"] == [{"row": 2501, "column": "年级", "message": "年级15超出本校年级范围（1至12）。"}]
+    assert not Student.objects.exists() and not Enrollment.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.STUDENT_IMPORT).exists()
+
+
+def test_a_student_of_another_school_late_in_a_long_file_stops_a_strict_import_with_the_row_named(world):
+    data = _long(2500)
+    StudentFactory(school=world.other_school, identity_number=data[2400][1], birth_date=datetime.date(2012, 4, 3))
+    job = _import(world, "students.xlsx", files.xlsx(data))
+    assert job.state == Job.State.FAILED
+    assert [e["row"] for e in job.result["errors"]] == [2402]
+    assert "已在其他学校" in job.result["errors"][0]["message"]
+    assert Student.objects.filter(school=world.school).count() == 0
+    assert not Enrollment.objects.filter(school=world.school).exists()
+
+
+def test_every_column_of_the_template_lands_in_its_own_field_on_create_and_on_update(world):
+    header = ["姓名", "证件类型", "身份证号码", "性别", "出生日期", "年级", "班级", "户籍", "医疗救助", "公费医疗", "已有市民卡"]
+    first, second = files.rows(2)
+    rows = [
+        [first[0], "居民身份证", first[1], first[2], first[3], 3, "3班", "本市农村", "民政", "否", "是"],
+        [second[0], "", second[1], second[2], second[3], 7, "7班", "外省城镇", "", "是", "否"],
+    ]
+    expected = [
+        {"document_type": "resident_id", "grade": 3, "class_name": "3班", "hukou_local": True, "hukou_rural": True,
+         "medical_assistance": "civil_affairs", "public_funded_care": False, "has_citizen_card": True},
+        {"document_type": "resident_id", "grade": 7, "class_name": "7班", "hukou_local": False, "hukou_rural": False,
+         "medical_assistance": "", "public_funded_care": True, "has_citizen_card": False},
+    ]
+    fields = list(expected[0])
+
+    def stored():
+        return [Student.objects.values(*fields, "name").get(identity_number=row[2]) for row in rows]
+
+    job = _import(world, "students.xlsx", files.xlsx(rows, header=header))
+    assert job.state == Job.State.SUCCEEDED, job.result
+    assert stored() == [{**values, "name": row[0]} for values, row in zip(expected, rows, strict=True)]
+
+    rows[0][5:11], rows[1][5:11] = rows[1][5:11], rows[0][5:11]  # the two students swap every value
+    job = _import(world, "students.xlsx", files.xlsx(rows, header=header))
+    assert job.result["updated"] == 2, job.result
+    assert stored() == [{**values, "name": row[0]} for values, row in zip(reversed(expected), rows, strict=True)]
