@@ -59,16 +59,22 @@ def _roster_parts(*, school, year, roster, which: str, page_number, today) -> di
 
 @coordinator_required
 def roster(request):
-    year, current = _roster(request)
+    today = timezone.localdate()
+    # Year, roster and data stamp in one round trip: the cache key below is made of them.
+    year, current, stamp = selectors.roster_page_scope(school=request.school, today=today)
     if year is None:
         messages.info(request, _("本市尚未设置参保年度。"))
         return redirect("portal:home")
-    today = timezone.localdate()
+    if current is None:
+        current = roster_get_or_create(school=request.school, insurance_year=year)
+    current.school, current.insurance_year = request.school, year
     which = request.GET.get("list")
     if which not in selectors.ROSTER_LISTS:
         which = "paying"
     page_number = request.GET.get("page")
-    key = selectors.roster_page_cache_key(roster=current, which=which, page_number=page_number, today=today, language=get_language())
+    key = selectors.roster_page_cache_key(
+        roster=current, which=which, page_number=page_number, today=today, language=get_language(), stamp=stamp
+    )
     parts = cache.get(key) if key else None
     if parts is None:
         parts = _roster_parts(school=request.school, year=year, roster=current, which=which, page_number=page_number, today=today)
@@ -83,7 +89,6 @@ def roster(request):
         # Read only when the (cached) counts show removed students: a second look at the page stays off the table.
         "removed": selectors.removed_by_hand(roster=current)[:100]
         if current.state == RosterState.OPEN and parts.get("removed_count") else [],
-        "confirm_form": ConfirmForm(initial={"version": current.version}),
         # Late students (registered after the confirmation) waiting for the supplementary one.
         "late": supplementary_preview(roster=current) if settled else None,
         "supplementary": current.confirmations.filter(supplementary=True, reopened_at__isnull=True).order_by("confirmed_at")

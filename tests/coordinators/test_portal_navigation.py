@@ -34,3 +34,18 @@ def test_every_page_linked_from_the_navigation_renders_the_navigation(coordinato
 def test_staff_pages_outside_the_portal_show_no_portal_navigation(client, world):
     client.force_login(world.district_staff, backend=BACKEND)
     assert NAV not in client.get(reverse("portal:login")).content.decode()
+
+
+def test_the_navigation_follows_the_language_and_marks_only_the_home_page_active(coordinator_client, settings):
+    # The navigation is rendered once per language and kind of page (coordinators.templatetags.portal_frame).
+    home, roster = reverse("portal:home"), reverse("portal:roster")
+
+    def nav(url):
+        html = coordinator_client.get(url).content.decode()
+        return html[html.index(NAV) : html.index("</nav>")]
+
+    assert f'href="{home}" class="active"' in nav(home) and "首页" in nav(home)
+    assert 'class="active"' not in nav(roster) and "参保名单/确认" in nav(roster)
+    coordinator_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "首页" not in nav(roster) and 'class="active"' not in nav(roster)
+    assert f'href="{home}" class="active"' in nav(home)

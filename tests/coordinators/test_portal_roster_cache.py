@@ -38,7 +38,7 @@ def test_second_look_at_the_roster_page_is_served_from_the_cache(client, world):
         second = _page(client)
     assert second == first.replace(_csrf(first), _csrf(second))
     sql = " ".join(q["sql"] for q in queries)
-    assert "enrollment_enrollment" not in sql and len(queries) <= 5
+    assert "enrollment_enrollment" not in sql and len(queries) <= 3  # session, user, year+roster+stamp
 
 
 def test_roster_page_shows_a_student_renamed_through_the_register_at_once(client, world):
@@ -136,3 +136,14 @@ def _csrf(page: str) -> str:
     marker = 'name="csrfmiddlewaretoken" value="'
     start = page.index(marker) + len(marker)
     return page[start:page.index('"', start)]
+
+
+def test_roster_page_suspects_the_final_grade_as_soon_as_the_schools_graduation_date_passes(client, world):
+    _roster(world, 2, grade=world.school.final_grade)
+    login(client, world.coordinator)
+    assert "疑似毕业生（请核对后剔除）（0）" in _page(client, "?list=suspected")
+    # Set by the office on the school's record: no student, enrollment or roster write follows.
+    world.school.graduation_date = datetime.date(2026, 7, 1)
+    world.school.save()
+    page = _page(client, "?list=suspected")
+    assert "疑似毕业生（请核对后剔除）（2）" in page and "本校已于2026-07-01毕业" in page
