@@ -155,8 +155,6 @@ AXES_LOCKOUT_CALLABLE = "enrollment.middleware.lockout_response"
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 AXES_CLIENT_IP_CALLABLE = "enrollment.middleware.client_ip_address"
 
-# Django's database sessions, each read with one plain statement (enrollment.sessions).
-SESSION_ENGINE = "enrollment.sessions"
 # Idle expiry: a session ends SESSION_COOKIE_AGE seconds after its last
 # request; SessionIdleRefreshMiddleware moves the expiry forward, writing the
 # session at most once per SESSION_REFRESH_SECONDS instead of on every request.
