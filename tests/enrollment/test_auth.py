@@ -51,38 +51,3 @@ def test_deactivated_user_session_ends(client, world):
     world.coordinator.save()
     response = client.get(reverse("portal:roster"))
     assert response.status_code == 302 and "login" in response["Location"]
-
-
-def _fields(obj) -> dict:
-    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
-
-
-def test_session_user_is_loaded_with_its_scope_as_the_orm_would(world, django_assert_num_queries):
-    from django.contrib.auth import get_user_model
-
-    from enrollment.auth import SCOPE, MembershipBackend
-
-    no_membership = get_user_model().objects.create(username="no-membership")
-    for user in (world.coordinator, world.district_staff, world.city_staff, no_membership):
-        expected = get_user_model().objects.select_related(*SCOPE).get(pk=user.pk)
-        with django_assert_num_queries(1):
-            got = MembershipBackend().get_user(str(user.pk))  # the session keeps the id as text
-            assert _fields(got) == _fields(expected)
-            if not hasattr(expected, "membership"):
-                assert not hasattr(got, "membership")
-                continue
-            membership = got.membership
-            assert _fields(membership) == _fields(expected.membership) and membership.user is got
-            if expected.membership.school_id:
-                assert _fields(membership.school) == _fields(expected.membership.school)
-                assert _fields(membership.school.office) == _fields(expected.membership.school.office)
-            else:
-                assert membership.school is None
-            if expected.membership.office_id:
-                assert _fields(membership.office) == _fields(expected.membership.office)
-            else:
-                assert membership.office is None
-    assert MembershipBackend().get_user(str(no_membership.pk + 1000)) is None
-    world.coordinator.is_active = False
-    world.coordinator.save()
-    assert MembershipBackend().get_user(world.coordinator.pk) is None
