@@ -2,13 +2,11 @@
 
 import datetime
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +27,6 @@ from enrollment.models import (
     RosterState,
     School,
     SchoolAccount,
-    SchoolDataStamp,
     Student,
     StudentStatus,
 )
@@ -175,50 +172,8 @@ def roster_list_sizes(*, roster: Roster, counts, today: datetime.date | None = N
     }
 
 
-def roster_page_scope(*, school: School, today: datetime.date) -> tuple[InsuranceYear | None, Roster | None, str]:
-    """The school's current year, its roster of that year and the school's data stamp, in one statement.
-
-    The roster page reads all three on every view (its cache key is made of
-    them): one round trip without the ORM's query building instead of three
-    queries, and the stamp read together with the roster, before any data. The
-    year is the one ``current_insurance_year`` picks (the year whose window is
-    open today, else the next to open, else the latest; tests hold the two to
-    the same answer). The roster is None when the school has none for the year
-    yet; the year is None when the city has no year.
-    """
-    year_fields = [f for f in InsuranceYear._meta.concrete_fields]
-    roster_fields = [f for f in Roster._meta.concrete_fields]
-    columns = ", ".join(
-        [f'y."{f.column}"' for f in year_fields] + [f'r."{f.column}"' for f in roster_fields]
-        + [f'(SELECT token FROM "{SchoolDataStamp._meta.db_table}" WHERE school_id = %(school)s)']
-    )
-    is_open = "y.window_start <= %(today)s AND y.window_end >= %(today)s"
-    sql = (
-        f'SELECT {columns} FROM "{InsuranceYear._meta.db_table}" y '
-        f'LEFT JOIN "{Roster._meta.db_table}" r ON r.insurance_year_id = y.id AND r.school_id = %(school)s '
-        "WHERE y.city_id = %(city)s "
-        f"ORDER BY CASE WHEN {is_open} THEN 0 WHEN y.window_start > %(today)s THEN 1 ELSE 2 END, "
-        f"CASE WHEN {is_open} THEN y.window_start END DESC, "
-        "CASE WHEN y.window_start > %(today)s THEN y.window_start END ASC, "
-        "y.window_end DESC, y.id LIMIT 1"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"school": school.pk, "city": school.office.city_id, "today": today})
-        row = cursor.fetchone()
-    if row is None:
-        return None, None, school_data_stamp(school_id=school.pk)
-    n = len(year_fields)
-    year = InsuranceYear.from_db(connection.alias, [f.attname for f in year_fields], row[:n])
-    roster_values = row[n:n + len(roster_fields)]
-    roster = None
-    if roster_values[0] is not None:
-        roster = Roster.from_db(connection.alias, [f.attname for f in roster_fields], roster_values)
-    token = row[-1]
-    return year, roster, uuid.UUID(str(token)).hex if token is not None else "0"
-
-
 def roster_page_cache_key(
-    *, roster: Roster, which: str, page_number, today: datetime.date, language: str, stamp: str | None = None
+    *, roster: Roster, which: str, page_number, today: datetime.date, language: str
 ) -> str | None:
     """Cache key of the roster page's counts and lists, or None when they must not be cached.
 
@@ -228,12 +183,10 @@ def roster_page_cache_key(
     final grade, kind and graduation date (suspected graduates; the school row
     has no stamp), the day (ages) and the language.
     Read it before the data: what is then cached under it is never older than it.
-    ``stamp``: the school's data stamp when the caller has read it (``roster_page_scope``).
     """
     if settings.ROSTER_PAGE_CACHE_SECONDS <= 0:
         return None
-    if stamp is None:
-        stamp = school_data_stamp(school_id=roster.school_id)
+    stamp = school_data_stamp(school_id=roster.school_id)
     if stamp is None:
         return None
     school, year = roster.school, roster.insurance_year

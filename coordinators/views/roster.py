@@ -59,22 +59,16 @@ def _roster_parts(*, school, year, roster, which: str, page_number, today) -> di
 
 @coordinator_required
 def roster(request):
-    today = timezone.localdate()
-    # Year, roster and data stamp in one round trip: the cache key below is made of them.
-    year, current, stamp = selectors.roster_page_scope(school=request.school, today=today)
+    year, current = _roster(request)
     if year is None:
         messages.info(request, _("本市尚未设置参保年度。"))
         return redirect("portal:home")
-    if current is None:
-        current = roster_get_or_create(school=request.school, insurance_year=year)
-    current.school, current.insurance_year = request.school, year
+    today = timezone.localdate()
     which = request.GET.get("list")
     if which not in selectors.ROSTER_LISTS:
         which = "paying"
     page_number = request.GET.get("page")
-    key = selectors.roster_page_cache_key(
-        roster=current, which=which, page_number=page_number, today=today, language=get_language(), stamp=stamp
-    )
+    key = selectors.roster_page_cache_key(roster=current, which=which, page_number=page_number, today=today, language=get_language())
     parts = cache.get(key) if key else None
     if parts is None:
         parts = _roster_parts(school=request.school, year=year, roster=current, which=which, page_number=page_number, today=today)
