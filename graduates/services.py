@@ -336,27 +336,13 @@ def _process_feed(*, run_id: int, feed_id: int, today: datetime.date) -> dict | 
             """,
             [feed_id],
         )
-        # Lock first the rosters a record can touch (the core's roster lock, in id order). School
-        # confirmations, roster edits and a coordinator registering this student right now either
+        # Lock first every roster of the years a record can touch (the core's roster lock, in id order):
+        # school confirmations, roster edits and a coordinator registering this student right now either
         # commit before the decisions below (which then see them) or wait until this feed has committed.
-        # The records are matched to their students first (a materialized step): left to itself the
-        # planner joined every record to every office of the city before the students, ten times the rows.
-        # Each record finds its student through the identity number's unique index (STUDENT_BY_NUMBER):
-        # a feed is a small share of the students, and a hash join read the whole student table instead.
-        bulk.rosters_lock(students=bulk.RowSet(
-            f"""
-            WITH found AS MATERIALIZED (
-                SELECT s.id AS student_id, s.school_id, r.graduation_date
-                  FROM graduates_graduaterecord r
-                 CROSS JOIN LATERAL {STUDENT_BY_NUMBER.format(columns="s.id, s.school_id")} s
-                 WHERE r.feed_id = %s AND r.outcome = 'pending')
-            SELECT f.student_id, f.school_id, gy.year_id AS insurance_year_id
-              FROM found f
-              JOIN {School._meta.db_table} ss ON ss.id = f.school_id
-              JOIN {Office._meta.db_table} so ON so.id = ss.office_id
-              JOIN grad_year gy ON gy.city_id = so.city_id AND gy.graduation_date = f.graduation_date
-            """,
-            (feed_id,),
+        # All of the city's rosters of those years rather than each record's own: finding every
+        # student's rosters first cost as much as the decisions themselves.
+        bulk.rosters_lock_of_years(years=bulk.RowSet(
+            "SELECT DISTINCT year_id AS insurance_year_id FROM grad_year WHERE year_id IS NOT NULL"
         ))
         # Who each record is and what happens to it, decided from the rows as they are after the
         # locks (this statement's fresh snapshot): the student, their school, their enrollment in

@@ -133,3 +133,10 @@ def test_audit_rows_write_records_the_actor_and_each_row(world, students):
         (students[0].pk, "first", "nightly job", "job"), (students[1].pk, "second", "nightly job", "job"),
     ]
     assert events[0].changes == {"checked": [False, True]}
+
+
+def test_rosters_lock_of_years_takes_every_roster_of_those_years_and_no_other(world):
+    this_year = [Roster.objects.create(school=school, insurance_year=world.year) for school in (world.school, world.other_school)]
+    Roster.objects.create(school=world.school, insurance_year=InsuranceYearFactory(city=world.city, label="2028"))
+    locked = bulk.rosters_lock_of_years(years=values("insurance_year_id", (world.year.pk,)))
+    assert locked == sorted(r.pk for r in this_year)
