@@ -24,6 +24,18 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _site_language():
+    # A request in English leaves English active in the thread that served it (LocaleMiddleware activates,
+    # nothing deactivates); every test starts in the site's language, as a new worker thread would.
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def world(db):
     """Two Guangzhou districts with a school each, an open insurance year, and one user per persona."""
