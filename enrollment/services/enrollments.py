@@ -266,7 +266,7 @@ def enrollments_refresh_bulk(
             yield student.pk, _target(
                 student=student, school=school, year=year, rules=rules,
                 exemptions=exemptions.get(student.identity_number, ()), existing=None, auto=auto,
-            ), None
+            )
 
     _write_pg(actor=actor, roster=roster, year=year, to_create=to_create(), create_count=creating, to_update=to_update, now=now)
     for school_id in touched:
@@ -329,7 +329,8 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, c
     Ids of the new rows are taken from the table's sequence first, so the audit
     rows can name them without reading the inserted rows back. Columns not
     decided here take the model's default, so a field added later does not
-    break these writes.
+    break these writes. ``to_create``: ``create_count`` pairs of (student id,
+    decided values), made as the COPY reads them.
     """
     from enrollment.imports.pgcopy import (
         copy_audit,
@@ -363,13 +364,13 @@ def _write_pg(*, actor: Actor, roster: Roster, year: InsuranceYear, to_create, c
             def lines():
                 # Made while the COPY streams (the server stores a chunk while the next is formatted);
                 # each line's audit row is kept for the audit COPY below.
-                for pk, (student_id, new, changes) in zip(ids, to_create, strict=True):
+                for pk, (student_id, new) in zip(ids, to_create, strict=True):
                     # A new enrollment's changes follow from its values alone (nothing before).
                     key = tuple(new.items())
                     text = formatted.get(key)
                     if text is None:
                         text = formatted[key] = ("\t".join([copy_value(new[k]) for k in TRACKED]) + "\t" + suffix,
-                                                 json_text(changes if changes is not None else _changes({}, new)))
+                                                 json_text(_changes({}, new)))
                     audit.append((created_action, pk, student_id, text[1]))
                     yield f"{pk}\t{student_id}\t{text[0]}"
 
