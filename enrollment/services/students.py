@@ -539,24 +539,29 @@ def _write(*, table, school: School, year: InsuranceYear, actor: Actor, job: Job
     # No progress while checking: the rows are checked inside the COPY, which holds the connection.
     parsed, checked = parse_start(table, final_grade=school.final_grade)
     fields = parsed.fields
-    registered = _registered(where="school_id = %s", params=[school.pk], fields=fields)
     now = timezone.now()
     writer = _StudentRows(school=school, fields=fields, now=now)
     new_rows, known_rows = [], []
+    new_ids = None
+    # A year's list (at least half the register) is sent while it is checked, against the whole
+    # register read first. A short list at a large school (a few late students) is checked first
+    # and compared by its own numbers: reading every registered student would cost more than it.
+    if parsed.total * 2 >= Student.objects.filter(school=school).count():
+        registered = _registered(where="school_id = %s", params=[school.pk], fields=fields)
 
-    def new_only():
-        for number, values in checked:
-            if number in registered:
-                known_rows.append((number, values))
-            else:
-                new_rows.append((number, values))
-                yield number, values
+        def new_only():
+            for number, values in checked:
+                if number in registered:
+                    known_rows.append((number, values))
+                else:
+                    new_rows.append((number, values))
+                    yield number, values
 
-    # Every registered student may be in the file: the file needs at least that many new ids.
-    new_ids = writer.copy_new(new_only(), reserve=parsed.total - len(registered))
+        # Every registered student may be in the file: the file needs at least that many new ids.
+        new_ids = writer.copy_new(new_only(), reserve=parsed.total - len(registered))
     if new_ids is None:
-        # A number of the file is registered at another school; nothing of the COPY was kept. The
-        # rest of the file is checked, then compared with every registered number, as a small file is.
+        # A short list, or a number of the file registered at another school ended the COPY (nothing
+        # of it kept): the rest of the file is checked, then compared with the registered numbers.
         for _rest in checked:
             pass
         # One array parameter: tens of thousands of IN placeholders cost more to build than the query.

@@ -228,3 +228,17 @@ def test_every_column_of_the_template_lands_in_its_own_field_on_create_and_on_up
     job = _import(world, "students.xlsx", files.xlsx(rows, header=header))
     assert job.result["updated"] == 2, job.result
     assert stored() == [{**values, "name": row[0]} for values, row in zip(reversed(expected), rows, strict=True)]
+
+
+def test_a_short_list_of_late_students_at_a_larger_school_adds_and_updates_only_its_own_rows(world):
+    data = files.rows(10)
+    _import(world, "students.xlsx", files.xlsx(data))
+    changed = list(data[3])
+    changed[5] = "9班"
+    late = files.student_row(40)
+    job = _import(world, "late.xlsx", files.xlsx([changed, late]))
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert (job.result["created"], job.result["updated"], job.result["unchanged"]) == (1, 1, 0)
+    assert Student.objects.get(identity_number=changed[1]).class_name == "9班"
+    assert Enrollment.objects.filter(student__identity_number=late[1], insurance_year=world.year).count() == 1
+    assert Student.objects.filter(school=world.school).count() == 11
